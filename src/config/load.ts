@@ -1,0 +1,62 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../core/errors.js';
+import { parseConfig } from './parse.js';
+import type { QuotaClockConfig } from './schema.js';
+
+export const DEFAULT_CONFIG_FILES = [
+  'quotaclock.config.json',
+  'quotaclock.config.yaml',
+  'quotaclock.config.yml',
+];
+
+export interface ConfigSources {
+  /** --config; when given, the file must exist. */
+  readonly file?: string;
+  /** --db, which outranks env and file. */
+  readonly store?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+}
+
+function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError([`cannot read config file: ${(e as NodeJS.ErrnoException).code ?? 'error'}`], path);
+  }
+  try {
+    return /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError([`not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(e as Error).message}`], path);
+  }
+}
+
+/**
+ * Precedence: flags > environment > file > defaults. The file is validated
+ * whole before the flags are laid on top, so a bad file is never half-used.
+ */
+export function loadConfig(sources: ConfigSources = {}): { config: QuotaClockConfig; file: string | null } {
+  const env = sources.env ?? process.env;
+  const cwd = sources.cwd ?? process.cwd();
+  const explicit = sources.file ?? env.QUOTACLOCK_CONFIG;
+  let file: string | null = null;
+  if (explicit) {
+    file = resolve(cwd, explicit);
+    if (!existsSync(file)) throw new ConfigError([`config file not found`], file);
+  } else {
+    const found = DEFAULT_CONFIG_FILES.map((f) => resolve(cwd, f)).find((f) => existsSync(f));
+    file = found ?? null;
+  }
+  const raw = file ? readConfigFile(file) : {};
+  if (raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) {
+    throw new ConfigError(['(root): expected an object'], file ?? undefined);
+  }
+  const merged: Record<string, unknown> = { ...(raw as Record<string, unknown> | null) };
+  if (env.QUOTACLOCK_DB) merged.store = env.QUOTACLOCK_DB;
+  if (sources.store) merged.store = sources.store;
+  if (env.QUOTACLOCK_LOG_FILE) merged.log = { ...(merged.log as object), file: env.QUOTACLOCK_LOG_FILE };
+  return { config: parseConfig(merged, file ?? undefined), file };
+}

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { Cron } from 'croner';
+import { DEFAULT_PLANS, DEFAULT_PLAN_NAME } from '../core/plans.js';
+import { canonicalTimeZone } from '../core/time-zone.js';
+
+const zone = z.string().superRefine((value, ctx) => {
+  try {
+    canonicalTimeZone(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not an IANA time zone` });
+  }
+});
+
+const limit = z.union([z.number().int().min(0), z.null()], {
+  error: 'expected integer ≥ 0 or null',
+});
+
+const planName = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a lower-case plan name');
+const featureName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'expected a lower-case feature name');
+
+const plan = z.strictObject({ limits: z.record(featureName, limit) });
+
+const cronExpression = z.string().superRefine((value, ctx) => {
+  try {
+    new Cron(value, { paused: true });
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: `invalid cron expression: ${(e as Error).message}` });
+  }
+});
+
+export const configSchema = z
+  .strictObject({
+    store: z.string().min(1).default('./quotaclock.db'),
+    period: z
+      .strictObject({
+        every: z.enum(['day', 'week', 'month', 'year']).default('month'),
+        anchor: z.enum(['calendar', 'signup']).default('calendar'),
+        timeZone: zone.default('UTC'),
+      })
+      .default({ every: 'month', anchor: 'calendar', timeZone: 'UTC' }),
+    plans: z.record(planName, plan).default(DEFAULT_PLANS as Record<string, z.infer<typeof plan>>),
+    defaultPlan: planName.default(DEFAULT_PLAN_NAME),
+    autoCreateSubjects: z.boolean().default(true),
+    retention: z
+      .strictObject({ periods: z.number().int().min(1).max(1200).default(24) })
+      .default({ periods: 24 }),
+    schedule: z
+      .strictObject({ cron: cronExpression.default('1 0 1 * *'), timeZone: zone.default('UTC') })
+      .default({ cron: '1 0 1 * *', timeZone: 'UTC' }),
+    log: z
+      .strictObject({
+        file: z.string().min(1).nullable().default(null),
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+        maxSize: z
+          .string()
+          .regex(/^\d+[kmg]?$/, 'expected a size such as 10m')
+          .default('10m'),
+        frequency: z.enum(['daily', 'hourly', 'none']).default('daily'),
+        keep: z.number().int().min(1).max(1000).default(10),
+      })
+      .default({ file: null, level: 'info', maxSize: '10m', frequency: 'daily', keep: 10 }),
+    reset: z
+      .strictObject({
+        batchSize: z.number().int().min(1).max(100_000).default(5000),
+        leaseSeconds: z.number().int().min(5).max(3600).default(60),
+        waitForLeaseSeconds: z.number().int().min(0).max(3600).default(30),
+      })
+      .default({ batchSize: 5000, leaseSeconds: 60, waitForLeaseSeconds: 30 }),
+  })
+  .superRefine((cfg, ctx) => {
+    if (!(cfg.defaultPlan in cfg.plans)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultPlan'],
+        message: `"${cfg.defaultPlan}" is not one of the plans (${Object.keys(cfg.plans).join(', ')})`,
+      });
+    }
+    if (Object.keys(cfg.plans).length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['plans'], message: 'at least one plan is required' });
+    }
+  });
+
+export type QuotaClockConfig = z.output<typeof configSchema>;
+export type QuotaClockConfigInput = z.input<typeof configSchema>;

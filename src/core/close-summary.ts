@@ -1,0 +1,39 @@
+import type { Limit } from './plans.js';
+import { isAtLimit } from './policy.js';
+
+export interface FeatureTotals {
+  subjects: number;
+  used: number;
+  atLimit: number;
+}
+
+/** plan → feature → totals. Plain data so it survives a JSON checkpoint. */
+export type CloseTotals = Record<string, Record<string, FeatureTotals>>;
+
+export function addUsage(totals: CloseTotals, plan: string, feature: string, used: number, limit: Limit): void {
+  const byFeature = (totals[plan] ??= {});
+  const t = (byFeature[feature] ??= { subjects: 0, used: 0, atLimit: 0 });
+  t.subjects += 1;
+  t.used += used;
+  if (isAtLimit(limit, used)) t.atLimit += 1;
+}
+
+export function mergeTotals(into: CloseTotals, from: CloseTotals): CloseTotals {
+  for (const [plan, features] of Object.entries(from)) {
+    for (const [feature, t] of Object.entries(features)) {
+      const byFeature = (into[plan] ??= {});
+      const target = (byFeature[feature] ??= { subjects: 0, used: 0, atLimit: 0 });
+      target.subjects += t.subjects;
+      target.used += t.used;
+      target.atLimit += t.atLimit;
+    }
+  }
+  return into;
+}
+
+/** Total units used across plans and features. */
+export function totalUsed(totals: CloseTotals): number {
+  let n = 0;
+  for (const features of Object.values(totals)) for (const t of Object.values(features)) n += t.used;
+  return n;
+}

@@ -1,0 +1,55 @@
+import { PlanCatalog, type Limit, type Limits, type PlanSet } from './plans.js';
+import { PeriodCalculator, toIso, type Period, type PeriodRule } from './period.js';
+import type { FeatureStatus, PeriodView } from './types.js';
+
+/**
+ * Everything a store needs to decide, without knowing where the rules came
+ * from: plans, the period rule and whether unknown subjects are created.
+ */
+export class QuotaPolicy {
+  readonly catalog: PlanCatalog;
+  readonly periods: PeriodCalculator;
+
+  constructor(opts: {
+    plans: PlanSet;
+    defaultPlan: string;
+    period: PeriodRule;
+    autoCreateSubjects: boolean;
+    retentionPeriods: number;
+  }) {
+    this.catalog = new PlanCatalog(opts.plans, opts.defaultPlan);
+    this.periods = new PeriodCalculator(opts.period);
+    this.autoCreateSubjects = opts.autoCreateSubjects;
+    this.retentionPeriods = opts.retentionPeriods;
+  }
+
+  readonly autoCreateSubjects: boolean;
+  readonly retentionPeriods: number;
+
+  get rule(): PeriodRule {
+    return this.periods.rule;
+  }
+}
+
+export function remainingOf(limit: Limit, used: number): number | null {
+  return limit === null ? null : Math.max(0, limit - used);
+}
+
+export function featureStatus(limit: Limit, used: number): FeatureStatus {
+  return { limit, used, remaining: remainingOf(limit, used), unlimited: limit === null };
+}
+
+/** The check half of check-and-increment; stores run it inside their atomic step. */
+export function fits(limit: Limit, used: number, amount: number): boolean {
+  return limit === null || used + amount <= limit;
+}
+
+export function periodView(p: Period): PeriodView {
+  return { key: p.key, start: toIso(p.startMs), end: toIso(p.endMs) };
+}
+
+export function isAtLimit(limit: Limit, used: number): boolean {
+  return limit !== null && used >= limit;
+}
+
+export type { Limits };

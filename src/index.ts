@@ -1,0 +1,13 @@
+export { createQuotaClock, QuotaClock, policyFromConfig } from './quotaclock.js';
+export type { CreateQuotaClockOptions, ConsumeCallOptions, CheckResult, Clock } from './quotaclock.js';
+export { parseConfig, defaultConfig } from './config/parse.js';
+export { loadConfig } from './config/load.js';
+export type { QuotaClockConfig, QuotaClockConfigInput } from './config/schema.js';
+export * from './core/errors.js';
+export { DEFAULT_PLANS, PlanCatalog } from './core/plans.js';
+export type { Plan, Limit, Limits, PlanSet } from './core/plans.js';
+export { PeriodSchedule, PeriodCalculator, DEFAULT_PERIOD_RULE } from './core/period.js';
+export type { Period, PeriodRule, PeriodUnit, AnchorKind } from './core/period.js';
+export type * from './core/types.js';
+export type { QuotaStore, StoreCapabilities, RunRecord } from './store/quota-store.js';
+export { openStore, parseStoreUrl } from './store/open-store.js';

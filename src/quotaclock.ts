@@ -1,0 +1,214 @@
+import { parseConfig } from './config/parse.js';
+import type { QuotaClockConfig, QuotaClockConfigInput } from './config/schema.js';
+import { SubjectNotFoundError } from './core/errors.js';
+import type { Limit, Plan } from './core/plans.js';
+import { featureStatus, periodView, QuotaPolicy } from './core/policy.js';
+import { canonicalTimeZone } from './core/time-zone.js';
+import type {
+  ConsumeResult,
+  HistoryEntry,
+  ListOptions,
+  Metadata,
+  NewSubject,
+  Page,
+  RefundResult,
+  ResetSubjectResult,
+  StatusResult,
+  Subject,
+} from './core/types.js';
+import { assertAmount, assertIdempotencyKey, assertSubjectId, normaliseMeta } from './core/validate.js';
+import { openStore, parseStoreUrl } from './store/open-store.js';
+import type { QuotaStore } from './store/quota-store.js';
+
+export type Clock = () => number;
+
+export interface CreateQuotaClockOptions {
+  /** A validated config, or raw input that is validated here. Defaults to the reference plans on ./quotaclock.db. */
+  readonly config?: QuotaClockConfig | QuotaClockConfigInput;
+  /** An already-open store; otherwise one is opened from config.store on first use. */
+  readonly store?: QuotaStore;
+  /** Epoch-ms clock; tests and backfills pin it. */
+  readonly clock?: Clock;
+}
+
+export type When = number | Date | undefined;
+
+export interface ConsumeCallOptions {
+  readonly key?: string;
+  readonly meta?: Metadata;
+  readonly now?: When;
+}
+
+export interface CheckResult {
+  /** Whether consuming `amount` now would be granted (not a reservation). */
+  readonly allowed: boolean;
+  readonly limit: Limit;
+  readonly used: number;
+  readonly remaining: number | null;
+  readonly reason?: 'quota_exceeded' | 'suspended';
+}
+
+export function policyFromConfig(config: QuotaClockConfig): QuotaPolicy {
+  return new QuotaPolicy({
+    plans: config.plans,
+    defaultPlan: config.defaultPlan,
+    period: config.period,
+    autoCreateSubjects: config.autoCreateSubjects,
+    retentionPeriods: config.retention.periods,
+  });
+}
+
+/**
+ * The one service every command, entry point and app call goes through.
+ * It validates input and applies the clock; the store does the atomic work.
+ */
+export class QuotaClock {
+  readonly config: QuotaClockConfig;
+  readonly policy: QuotaPolicy;
+  private readonly clock: Clock;
+  private storePromise: Promise<QuotaStore> | undefined;
+
+  constructor(opts: CreateQuotaClockOptions = {}) {
+    // Parsing is idempotent, so an already-validated config passes through unchanged.
+    this.config = parseConfig(opts.config ?? {});
+    this.policy = policyFromConfig(this.config);
+    this.clock = opts.clock ?? Date.now;
+    if (opts.store) this.storePromise = Promise.resolve(opts.store);
+  }
+
+  /** The store, opened on first use. */
+  store(): Promise<QuotaStore> {
+    this.storePromise ??= openStore(parseStoreUrl(this.config.store, process.cwd(), 'store'), this.policy);
+    return this.storePromise;
+  }
+
+  now(when?: When): number {
+    if (when === undefined) return this.clock();
+    return when instanceof Date ? when.getTime() : when;
+  }
+
+  /** Creates or upgrades the schema; idempotent. */
+  async init(): Promise<{ applied: number[]; current: number }> {
+    return (await this.store()).migrate();
+  }
+
+  async close(): Promise<void> {
+    if (this.storePromise) await (await this.storePromise).close();
+  }
+
+  plans(): Plan[] {
+    return this.policy.catalog.list();
+  }
+
+  async consume(subject: string, feature: string, amount = 1, opts: ConsumeCallOptions = {}): Promise<ConsumeResult> {
+    assertSubjectId(subject);
+    this.policy.catalog.assertFeature(feature);
+    assertAmount(amount);
+    assertIdempotencyKey(opts.key);
+    const meta = normaliseMeta(opts.meta);
+    return (await this.store()).consume(subject, feature, amount, {
+      ...(opts.key === undefined ? {} : { key: opts.key }),
+      ...(meta === undefined ? {} : { meta }),
+      now: this.now(opts.now),
+    });
+  }
+
+  async refund(subject: string, key: string, opts: { now?: When } = {}): Promise<RefundResult> {
+    assertSubjectId(subject);
+    assertIdempotencyKey(key);
+    return (await this.store()).refund(subject, key, this.now(opts.now));
+  }
+
+  /** Would `amount` be granted now? Reads only; use consume to actually take it. */
+  async check(subject: string, feature: string, amount = 1, opts: { now?: When } = {}): Promise<CheckResult> {
+    this.policy.catalog.assertFeature(feature);
+    assertAmount(amount);
+    const s = await this.status(subject, opts);
+    const f = s.features[feature]!;
+    if (s.suspended) return { allowed: false, limit: f.limit, used: f.used, remaining: f.remaining, reason: 'suspended' };
+    const allowed = f.limit === null || f.used + amount <= f.limit;
+    return { allowed, limit: f.limit, used: f.used, remaining: f.remaining, ...(allowed ? {} : { reason: 'quota_exceeded' }) };
+  }
+
+  async status(subject: string, opts: { now?: When } = {}): Promise<StatusResult> {
+    assertSubjectId(subject);
+    const nowMs = this.now(opts.now);
+    const store = await this.store();
+    try {
+      return await store.status(subject, nowMs);
+    } catch (e) {
+      // An unknown subject reads as a fresh one on the default plan when it would be created on first consume.
+      if (!(e instanceof SubjectNotFoundError) || !this.policy.autoCreateSubjects) throw e;
+      const zone = canonicalTimeZone(this.policy.rule.timeZone);
+      const period = this.policy.periods.at({ timeZone: null, anchorMs: nowMs }, nowMs);
+      const features: StatusResult['features'] = Object.fromEntries(
+        this.policy.catalog.features.map((f) => [f, featureStatus(this.policy.catalog.limitFor(this.policy.catalog.defaultPlan, {}, f), 0)]),
+      );
+      return { subject, plan: this.policy.catalog.defaultPlan, suspended: false, suspendedReason: null, timeZone: zone, period: periodView(period), features };
+    }
+  }
+
+  async history(subject: string): Promise<HistoryEntry[]> {
+    assertSubjectId(subject);
+    return (await this.store()).history(subject);
+  }
+
+  async addSubject(subject: NewSubject, opts: { now?: When } = {}): Promise<Subject> {
+    return (await this.store()).addSubject(subject, this.now(opts.now));
+  }
+
+  async importSubjects(subjects: readonly NewSubject[], opts: { now?: When } = {}): Promise<{ added: number; updated: number }> {
+    return (await this.store()).upsertSubjects(subjects, this.now(opts.now));
+  }
+
+  async getSubject(subject: string): Promise<Subject> {
+    assertSubjectId(subject);
+    const s = await (await this.store()).getSubject(subject);
+    if (!s) throw new SubjectNotFoundError(subject);
+    return s;
+  }
+
+  async listSubjects(opts: ListOptions = {}): Promise<Page<Subject>> {
+    if (opts.plan !== undefined) this.policy.catalog.assertPlan(opts.plan, '--plan');
+    return (await this.store()).listSubjects(opts);
+  }
+
+  async subjectsAtLimit(opts: { now?: When; limit?: number } = {}): Promise<Subject[]> {
+    return (await this.store()).subjectsAtLimit(this.now(opts.now), opts.limit);
+  }
+
+  async setPlan(subject: string, plan: string, opts: { now?: When } = {}): Promise<Subject> {
+    assertSubjectId(subject);
+    this.policy.catalog.assertPlan(plan);
+    return (await this.store()).setPlan(subject, plan, this.now(opts.now));
+  }
+
+  /** limit undefined removes the override, so the plan's limit applies again. */
+  async setOverride(subject: string, feature: string, limit: Limit | undefined, opts: { now?: When } = {}): Promise<Subject> {
+    assertSubjectId(subject);
+    return (await this.store()).setOverride(subject, feature, limit, this.now(opts.now));
+  }
+
+  async suspend(subject: string, reason?: string, opts: { now?: When } = {}): Promise<Subject> {
+    assertSubjectId(subject);
+    return (await this.store()).suspend(subject, reason ?? null, this.now(opts.now));
+  }
+
+  async unsuspend(subject: string, opts: { now?: When } = {}): Promise<Subject> {
+    assertSubjectId(subject);
+    return (await this.store()).unsuspend(subject, this.now(opts.now));
+  }
+
+  /** A manual mid-period reset of one subject, recorded as events and in the audit log. */
+  async resetSubject(subject: string, opts: { now?: When; dryRun?: boolean; reason?: string } = {}): Promise<ResetSubjectResult> {
+    assertSubjectId(subject);
+    return (await this.store()).resetSubject(subject, this.now(opts.now), {
+      dryRun: opts.dryRun ?? false,
+      ...(opts.reason ? { reason: opts.reason } : {}),
+    });
+  }
+}
+
+export function createQuotaClock(opts: CreateQuotaClockOptions = {}): QuotaClock {
+  return new QuotaClock(opts);
+}

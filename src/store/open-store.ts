@@ -1,0 +1,49 @@
+import { isAbsolute, resolve } from 'node:path';
+import { BadInputError } from '../core/errors.js';
+import type { QuotaPolicy } from '../core/policy.js';
+import type { QuotaStore } from './quota-store.js';
+
+export type StoreLocation =
+  | { engine: 'sqlite'; path: string }
+  | { engine: 'postgres'; url: string }
+  | { engine: 'firestore'; projectId: string };
+
+/** Parses --db / QUOTACLOCK_DB / config.store. */
+export function parseStoreUrl(url: string, cwd = process.cwd(), where = '--db'): StoreLocation {
+  const value = url.trim();
+  if (value === '') throw new BadInputError(`${where}: empty store URL`, where);
+  if (/^postgres(ql)?:\/\//i.test(value)) return { engine: 'postgres', url: value };
+  if (/^firestore:\/\//i.test(value)) {
+    const projectId = value.slice('firestore://'.length).replace(/\/+$/, '');
+    if (!/^[a-z0-9-]{1,64}$/i.test(projectId)) {
+      throw new BadInputError(`${where}: expected firestore://<project-id>`, where);
+    }
+    return { engine: 'firestore', projectId };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && !/^sqlite:/i.test(value)) {
+    throw new BadInputError(`${where}: unsupported store "${value.split(':')[0]}" (use sqlite:<path>, postgres://… or firestore://<project>)`, where);
+  }
+  const path = value.replace(/^sqlite:(\/\/)?/i, '');
+  if (path === ':memory:') return { engine: 'sqlite', path };
+  return { engine: 'sqlite', path: isAbsolute(path) ? path : resolve(cwd, path) };
+}
+
+/** Opens a store; engines are imported lazily so that SQLite users never load a Postgres driver. */
+export async function openStore(location: StoreLocation, policy: QuotaPolicy): Promise<QuotaStore> {
+  switch (location.engine) {
+    case 'sqlite': {
+      const { SqliteStore } = await import('./sqlite/sqlite-store.js');
+      return new SqliteStore({ path: location.path }, policy);
+    }
+    case 'postgres':
+    case 'firestore': {
+      const mod = (await import(`./${location.engine}/index.js`).catch(() => null)) as
+        | { openEngine?: (l: StoreLocation, p: QuotaPolicy) => Promise<QuotaStore> }
+        | null;
+      if (!mod?.openEngine) {
+        throw new BadInputError(`the ${location.engine} store is not available in this build`, '--db');
+      }
+      return mod.openEngine(location, policy);
+    }
+  }
+}

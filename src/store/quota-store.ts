@@ -1,0 +1,182 @@
+import type { CloseTotals } from '../core/close-summary.js';
+import type { Limit, Limits } from '../core/plans.js';
+import type {
+  ConsumeOptions,
+  ConsumeResult,
+  HistoryEntry,
+  ListOptions,
+  NewSubject,
+  Page,
+  RefundResult,
+  ResetSubjectResult,
+  StatusResult,
+  Subject,
+} from '../core/types.js';
+
+/**
+ * Differences between engines are declared here, never tested with
+ * `engine === …` elsewhere.
+ */
+export interface StoreCapabilities {
+  /** Several OS processes or hosts may write at once. */
+  readonly multiWriter: boolean;
+  /** Period close can be split into `--shard i/n` workers. */
+  readonly shardedClose: boolean;
+  /** Native JSONL backup of the engine's own documents before a reset. */
+  readonly preResetExport: boolean;
+}
+
+export interface SubjectRow extends Subject {
+  /** Start of the subject's first period not yet closed (epoch ms). */
+  readonly closedThroughMs: number;
+  /** End of that period (epoch ms). */
+  readonly openEndMs: number;
+  /** Key of that period. */
+  readonly openKey: string;
+}
+
+export interface Lease {
+  readonly name: string;
+  readonly holder: string;
+  readonly expiresMs: number;
+}
+
+/**
+ * closed: no subject has this period open any more. partial: everything that
+ * had ended was closed, but some subjects (later zones, anniversaries) reach
+ * the end of this period later; a later run finishes it.
+ */
+export type RunStatus = 'running' | 'closed' | 'partial' | 'failed';
+
+/** Per plan, per feature. */
+export type CloseSummary = CloseTotals;
+
+export interface RunCheckpoint {
+  /** Opaque engine cursor; subjects at or before it in this pass are done. */
+  readonly cursor: string | null;
+  readonly subjects: number;
+  readonly summary: CloseSummary;
+}
+
+export interface RunRecord {
+  readonly key: string;
+  readonly status: RunStatus;
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
+  readonly attempts: number;
+  readonly holder: string | null;
+  readonly periodStart: string | null;
+  readonly periodEnd: string | null;
+  readonly checkpoint: RunCheckpoint;
+  readonly error: string | null;
+}
+
+export interface PendingPeriod {
+  readonly key: string;
+  /** Subjects with this period ended and open. */
+  readonly subjects: number;
+  /** Earliest start and latest end over those subjects (epoch ms). */
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+export interface CloseBatchRequest {
+  readonly key: string;
+  readonly nowMs: number;
+  readonly cursor: string | null;
+  readonly batchSize: number;
+  /** When false, nothing is written; the result says what would have happened. */
+  readonly write: boolean;
+  /** Optional shard: only subjects whose hash falls in shard index of count. */
+  readonly shard?: { readonly index: number; readonly count: number };
+}
+
+export interface CloseBatchResult {
+  /** Subjects whose period `key` was closed by this call (or would be). */
+  readonly closed: number;
+  readonly summary: CloseSummary;
+  /** null when the pass is complete. */
+  readonly cursor: string | null;
+}
+
+export interface PreviewBatchResult {
+  /** What a real run would close, per period key, for the subjects of this batch. */
+  readonly byKey: Record<string, { subjects: number; startMs: number; endMs: number; summary: CloseSummary }>;
+  readonly cursor: string | null;
+}
+
+export interface IntegrityViolation {
+  readonly kind: 'unknown_plan' | 'counter_mismatch' | 'over_limit' | 'open_period' | 'run_unfinished';
+  readonly subject: string | null;
+  readonly message: string;
+}
+
+export interface BackupRecord {
+  readonly type: string;
+  readonly [field: string]: unknown;
+}
+
+/**
+ * The persistence contract. Every engine passes the same contract suite.
+ * Decisions (limits, periods) come from the QuotaPolicy the store was opened
+ * with; the store's job is to make each operation atomic.
+ */
+export interface QuotaStore {
+  readonly engine: string;
+  readonly capabilities: StoreCapabilities;
+
+  /** Creates or upgrades the schema; idempotent. */
+  migrate(): Promise<{ applied: number[]; current: number }>;
+  close(): Promise<void>;
+
+  addSubject(subject: NewSubject, nowMs: number): Promise<Subject>;
+  /** Adds or updates many subjects in one all-or-nothing step. */
+  upsertSubjects(subjects: readonly NewSubject[], nowMs: number): Promise<{ added: number; updated: number }>;
+  getSubject(id: string): Promise<Subject | null>;
+  listSubjects(opts?: ListOptions): Promise<Page<Subject>>;
+  setPlan(id: string, plan: string, nowMs: number): Promise<Subject>;
+  setOverride(id: string, feature: string, limit: Limit | undefined, nowMs: number): Promise<Subject>;
+  suspend(id: string, reason: string | null, nowMs: number): Promise<Subject>;
+  unsuspend(id: string, nowMs: number): Promise<Subject>;
+
+  consume(id: string, feature: string, amount: number, opts: ConsumeOptions & { now: number }): Promise<ConsumeResult>;
+  refund(id: string, key: string, nowMs: number): Promise<RefundResult>;
+  status(id: string, nowMs: number): Promise<StatusResult>;
+  history(id: string): Promise<HistoryEntry[]>;
+  /** Manual mid-period reset, recorded as one event per feature that had usage. */
+  resetSubject(id: string, nowMs: number, opts?: { dryRun?: boolean; reason?: string }): Promise<ResetSubjectResult>;
+
+  // --- the reset job ---
+  acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<Lease | null>;
+  renewLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<void>;
+  /** Periods with at least one subject whose period ended by nowMs and is not closed, oldest first. */
+  pendingPeriods(nowMs: number): Promise<PendingPeriod[]>;
+  getRun(key: string): Promise<RunRecord | null>;
+  listRuns(limit?: number): Promise<RunRecord[]>;
+  /** Creates the ledger row for a key, or returns the existing one (unique per key). */
+  beginRun(key: string, holder: string, nowMs: number, period: { startMs: number; endMs: number }): Promise<RunRecord>;
+  /** Closes one batch; the write and the checkpoint commit together. */
+  closeBatch(req: CloseBatchRequest): Promise<CloseBatchResult>;
+  /**
+   * Read-only: for one batch of subjects with ended open periods, every
+   * period a real run would close (all of them, oldest first), so a dry run
+   * can report catch-up exactly without writing.
+   */
+  previewBatch(nowMs: number, cursor: string | null, batchSize: number): Promise<PreviewBatchResult>;
+  /** Subjects that still have this key open, whether or not it has ended. */
+  openCount(key: string, nowMs: number): Promise<{ ended: number; notYetEnded: number }>;
+  finishRun(key: string, status: 'closed' | 'partial' | 'failed', nowMs: number, error?: string): Promise<RunRecord>;
+  /** Deletes closed history whose period ended before olderThanMs. */
+  prune(olderThanMs: number): Promise<{ periods: number; events: number }>;
+
+  // --- operations ---
+  verify(nowMs: number): Promise<IntegrityViolation[]>;
+  exportRecords(): AsyncIterable<BackupRecord>;
+  /** Loads records that were validated whole; the target must be empty; all or nothing. */
+  importRecords(records: readonly BackupRecord[]): Promise<{ records: number }>;
+  /** Lists subjects at or over their limit in their current period. */
+  subjectsAtLimit(nowMs: number, limit?: number): Promise<Subject[]>;
+}
+
+export type { Limits };

@@ -1,0 +1,327 @@
+import { addUsage, mergeTotals, type CloseTotals } from '../../core/close-summary.js';
+import { endedOpenPeriods, nextMark } from '../../core/closing.js';
+import type { QuotaPolicy } from '../../core/policy.js';
+import { toIso } from '../../core/period.js';
+import type {
+  CloseBatchRequest,
+  CloseBatchResult,
+  Lease,
+  PendingPeriod,
+  PreviewBatchResult,
+  RunCheckpoint,
+  RunRecord,
+  RunStatus,
+} from '../quota-store.js';
+import type { Db } from './connection.js';
+import { parseOverrides } from './rows.js';
+
+interface RunRow {
+  key: string;
+  status: RunStatus;
+  started_ms: number;
+  finished_ms: number | null;
+  attempts: number;
+  holder: string | null;
+  period_start_ms: number | null;
+  period_end_ms: number | null;
+  checkpoint: string;
+  error: string | null;
+}
+
+interface CloseRow {
+  rid: number;
+  plan: string;
+  overrides: string;
+  time_zone: string | null;
+  anchor_ms: number;
+  closed_through_ms: number;
+  open_end_ms: number;
+  open_key: string;
+  feature: string | null;
+  used: number | null;
+}
+
+const EMPTY_CHECKPOINT: RunCheckpoint = { cursor: null, subjects: 0, summary: {} };
+
+function toRun(r: RunRow): RunRecord {
+  return {
+    key: r.key,
+    status: r.status,
+    startedAt: toIso(r.started_ms),
+    finishedAt: r.finished_ms === null ? null : toIso(r.finished_ms),
+    attempts: r.attempts,
+    holder: r.holder,
+    periodStart: r.period_start_ms === null ? null : toIso(r.period_start_ms),
+    periodEnd: r.period_end_ms === null ? null : toIso(r.period_end_ms),
+    checkpoint: JSON.parse(r.checkpoint) as RunCheckpoint,
+    error: r.error,
+  };
+}
+
+/** Groups subjects that move their mark identically, so each group is one set-based statement. */
+interface MoveGroup {
+  fromStart: number;
+  fromEnd: number;
+  key: string;
+  toStart: number;
+  toEnd: number;
+  toKey: string;
+  plan: string;
+  limits: string;
+  rids: number[];
+}
+
+/** The reset job's side of the store: lease, run ledger, period close and prune. */
+export class SqliteClose {
+  private readonly closeRows;
+  private readonly insertClosed;
+  private readonly moveMarks;
+  private readonly runByKey;
+
+  constructor(
+    private readonly db: Db,
+    private readonly policy: QuotaPolicy,
+  ) {
+    this.closeRows = db.prepare(
+      `SELECT s.rid, s.plan, s.overrides, s.time_zone, s.anchor_ms, s.closed_through_ms, s.open_end_ms, s.open_key, c.feature, c.used
+       FROM (SELECT rid, plan, overrides, time_zone, anchor_ms, closed_through_ms, open_end_ms, open_key FROM subjects
+             WHERE open_key = @key AND rid > @cursor AND open_end_ms <= @now ORDER BY rid LIMIT @batch) s
+       LEFT JOIN counters c ON c.subject_rid = s.rid AND c.period_start_ms = s.closed_through_ms
+       ORDER BY s.rid`,
+    );
+    this.insertClosed = db.prepare(
+      `INSERT OR IGNORE INTO closed_periods (subject_rid, start_ms, end_ms, period_key, plan, limits, closed_ms)
+       SELECT s.rid, @fromStart, @fromEnd, @key, @plan, @limits, @closedMs FROM subjects s
+       WHERE s.rid IN (SELECT value FROM json_each(@rids)) AND s.closed_through_ms = @fromStart`,
+    );
+    // Conditional on the old mark: a subject closes once even if two runs overlap.
+    this.moveMarks = db.prepare(
+      `UPDATE subjects SET closed_through_ms = @toStart, open_end_ms = @toEnd, open_key = @toKey
+       WHERE rid IN (SELECT value FROM json_each(@rids)) AND closed_through_ms = @fromStart`,
+    );
+    this.runByKey = db.prepare('SELECT * FROM runs WHERE key = ?');
+  }
+
+  acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Lease | null {
+    const row = this.db
+      .prepare(
+        `INSERT INTO leases (name, holder, expires_ms) VALUES (@name, @holder, @expires)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms
+         WHERE leases.expires_ms <= @now OR leases.holder = excluded.holder
+         RETURNING name, holder, expires_ms`,
+      )
+      .get({ name, holder, expires: nowMs + ttlMs, now: nowMs }) as { name: string; holder: string; expires_ms: number } | undefined;
+    return row ? { name: row.name, holder: row.holder, expiresMs: row.expires_ms } : null;
+  }
+
+  currentLease(name: string): Lease | null {
+    const row = this.db.prepare('SELECT name, holder, expires_ms FROM leases WHERE name = ?').get(name) as
+      | { name: string; holder: string; expires_ms: number }
+      | undefined;
+    return row ? { name: row.name, holder: row.holder, expiresMs: row.expires_ms } : null;
+  }
+
+  renewLease(name: string, holder: string, ttlMs: number, nowMs: number): boolean {
+    return (
+      this.db.prepare('UPDATE leases SET expires_ms = ? WHERE name = ? AND holder = ?').run(nowMs + ttlMs, name, holder)
+        .changes === 1
+    );
+  }
+
+  releaseLease(name: string, holder: string): void {
+    this.db.prepare('DELETE FROM leases WHERE name = ? AND holder = ?').run(name, holder);
+  }
+
+  pendingPeriods(nowMs: number): PendingPeriod[] {
+    const rows = this.db
+      .prepare(
+        `SELECT open_key AS key, COUNT(*) AS n, MIN(closed_through_ms) AS s, MAX(open_end_ms) AS e
+         FROM subjects WHERE open_end_ms <= ? GROUP BY open_key ORDER BY open_key`,
+      )
+      .all(nowMs) as Array<{ key: string; n: number; s: number; e: number }>;
+    return rows.map((r) => ({ key: r.key, subjects: r.n, startMs: r.s, endMs: r.e }));
+  }
+
+  openCount(key: string, nowMs: number): { ended: number; notYetEnded: number } {
+    const r = this.db
+      .prepare(
+        `SELECT COALESCE(SUM(open_end_ms <= @now), 0) AS ended, COALESCE(SUM(open_end_ms > @now), 0) AS later
+         FROM subjects WHERE open_key = @key`,
+      )
+      .get({ key, now: nowMs }) as { ended: number; later: number };
+    return { ended: r.ended, notYetEnded: r.later };
+  }
+
+  getRun(key: string): RunRecord | null {
+    const r = this.runByKey.get(key) as RunRow | undefined;
+    return r ? toRun(r) : null;
+  }
+
+  listRuns(limit: number): RunRecord[] {
+    return (this.db.prepare('SELECT * FROM runs ORDER BY key DESC LIMIT ?').all(limit) as RunRow[]).map(toRun);
+  }
+
+  beginRun(key: string, holder: string, nowMs: number, period: { startMs: number; endMs: number }): RunRecord {
+    return this.db
+      .transaction(() => {
+        const existing = this.runByKey.get(key) as RunRow | undefined;
+        if (!existing) {
+          this.db
+            .prepare(
+              `INSERT INTO runs (key, status, started_ms, attempts, holder, period_start_ms, period_end_ms, checkpoint)
+               VALUES (?, 'running', ?, 1, ?, ?, ?, ?)`,
+            )
+            .run(key, nowMs, holder, period.startMs, period.endMs, JSON.stringify(EMPTY_CHECKPOINT));
+        } else {
+          const cp = JSON.parse(existing.checkpoint) as RunCheckpoint;
+          // A finished key that has work again starts a fresh pass; a killed or failed one resumes.
+          const resume = existing.status === 'running' || existing.status === 'failed';
+          const checkpoint: RunCheckpoint = resume ? cp : { ...cp, cursor: null };
+          this.db
+            .prepare(
+              `UPDATE runs SET status = 'running', started_ms = ?, finished_ms = NULL, attempts = attempts + 1, holder = ?,
+                 period_start_ms = MIN(COALESCE(period_start_ms, ?), ?), period_end_ms = MAX(COALESCE(period_end_ms, ?), ?),
+                 checkpoint = ?, error = NULL WHERE key = ?`,
+            )
+            .run(nowMs, holder, period.startMs, period.startMs, period.endMs, period.endMs, JSON.stringify(checkpoint), key);
+        }
+        return toRun(this.runByKey.get(key) as RunRow);
+      })
+      .immediate();
+  }
+
+  private readSubjects(rows: CloseRow[]): Array<{ head: CloseRow; used: Map<string, number> }> {
+    const out: Array<{ head: CloseRow; used: Map<string, number> }> = [];
+    for (const r of rows) {
+      let last = out[out.length - 1];
+      if (!last || last.head.rid !== r.rid) {
+        last = { head: r, used: new Map() };
+        out.push(last);
+      }
+      if (r.feature !== null) last.used.set(r.feature, r.used ?? 0);
+    }
+    return out;
+  }
+
+  closeBatch(req: CloseBatchRequest): CloseBatchResult {
+    const work = () => {
+      const rows = this.closeRows.all({
+        key: req.key,
+        cursor: req.cursor === null ? 0 : Number(req.cursor),
+        now: req.nowMs,
+        batch: req.batchSize,
+      }) as CloseRow[];
+      const subjects = this.readSubjects(rows);
+      const summary: CloseTotals = {};
+      const groups = new Map<string, MoveGroup>();
+      for (const { head: s, used } of subjects) {
+        const limits = this.policy.catalog.has(s.plan)
+          ? this.policy.catalog.limitsFor(s.plan, parseOverrides(s.overrides))
+          : {};
+        for (const f of this.policy.catalog.features) addUsage(summary, s.plan, f, used.get(f) ?? 0, limits[f] ?? null);
+        const to = nextMark(this.policy, { timeZone: s.time_zone, anchorMs: s.anchor_ms }, {
+          closedThroughMs: s.closed_through_ms,
+          openEndMs: s.open_end_ms,
+          openKey: s.open_key,
+        });
+        const limitsJson = JSON.stringify(limits);
+        const id = `${s.closed_through_ms}|${s.open_end_ms}|${to.openEndMs}|${s.plan}|${limitsJson}`;
+        let g = groups.get(id);
+        if (!g) {
+          g = {
+            fromStart: s.closed_through_ms,
+            fromEnd: s.open_end_ms,
+            key: s.open_key,
+            toStart: to.closedThroughMs,
+            toEnd: to.openEndMs,
+            toKey: to.openKey,
+            plan: s.plan,
+            limits: limitsJson,
+            rids: [],
+          };
+          groups.set(id, g);
+        }
+        g.rids.push(s.rid);
+      }
+      const cursor = subjects.length < req.batchSize ? null : String(subjects[subjects.length - 1]!.head.rid);
+      if (req.write) {
+        for (const g of groups.values()) {
+          const rids = JSON.stringify(g.rids);
+          this.insertClosed.run({ ...g, rids, closedMs: req.nowMs });
+          this.moveMarks.run({ ...g, rids });
+        }
+        const run = this.runByKey.get(req.key) as RunRow | undefined;
+        if (run) {
+          const cp = JSON.parse(run.checkpoint) as RunCheckpoint;
+          const next: RunCheckpoint = {
+            cursor,
+            subjects: cp.subjects + subjects.length,
+            summary: mergeTotals(cp.summary, summary),
+          };
+          this.db.prepare('UPDATE runs SET checkpoint = ? WHERE key = ?').run(JSON.stringify(next), req.key);
+        }
+      }
+      return { closed: subjects.length, summary, cursor };
+    };
+    // The writes and the checkpoint commit together, so a kill between batches loses nothing and repeats nothing.
+    return req.write ? this.db.transaction(work).immediate() : this.db.transaction(work).deferred();
+  }
+
+  previewBatch(nowMs: number, cursor: string | null, batchSize: number): PreviewBatchResult {
+    return this.db
+      .transaction(() => {
+        const subjects = this.db
+          .prepare(
+            `SELECT rid, plan, overrides, time_zone, anchor_ms, closed_through_ms, open_end_ms, open_key FROM subjects
+             WHERE open_end_ms <= ? AND rid > ? ORDER BY rid LIMIT ?`,
+          )
+          .all(nowMs, cursor === null ? 0 : Number(cursor), batchSize) as CloseRow[];
+        const usedStmt = this.db.prepare(
+          'SELECT period_start_ms, feature, used FROM counters WHERE subject_rid = ? AND period_start_ms >= ? AND period_start_ms < ?',
+        );
+        const byKey: PreviewBatchResult['byKey'] = {};
+        for (const s of subjects) {
+          const ctx = { timeZone: s.time_zone, anchorMs: s.anchor_ms };
+          const periods = endedOpenPeriods(this.policy, ctx, {
+            closedThroughMs: s.closed_through_ms,
+            openEndMs: s.open_end_ms,
+            openKey: s.open_key,
+          }, nowMs);
+          const counters = usedStmt.all(s.rid, s.closed_through_ms, nowMs) as Array<{ period_start_ms: number; feature: string; used: number }>;
+          const limits = this.policy.catalog.has(s.plan) ? this.policy.catalog.limitsFor(s.plan, parseOverrides(s.overrides)) : {};
+          for (const p of periods) {
+            const entry = (byKey[p.key] ??= { subjects: 0, startMs: p.startMs, endMs: p.endMs, summary: {} });
+            entry.subjects += 1;
+            entry.startMs = Math.min(entry.startMs, p.startMs);
+            entry.endMs = Math.max(entry.endMs, p.endMs);
+            for (const f of this.policy.catalog.features) {
+              const used = counters.find((c) => c.period_start_ms === p.startMs && c.feature === f)?.used ?? 0;
+              addUsage(entry.summary, s.plan, f, used, limits[f] ?? null);
+            }
+          }
+        }
+        const next = subjects.length < batchSize ? null : String(subjects[subjects.length - 1]!.rid);
+        return { byKey, cursor: next };
+      })
+      .deferred();
+  }
+
+  finishRun(key: string, status: 'closed' | 'partial' | 'failed', nowMs: number, error?: string): RunRecord {
+    this.db
+      .prepare('UPDATE runs SET status = ?, finished_ms = ?, error = ? WHERE key = ?')
+      .run(status, nowMs, error ?? null, key);
+    return toRun(this.runByKey.get(key) as RunRow);
+  }
+
+  prune(olderThanMs: number): { periods: number; events: number } {
+    return this.db
+      .transaction(() => {
+        const periods = this.db.prepare('DELETE FROM closed_periods WHERE end_ms <= ?').run(olderThanMs).changes;
+        const closedOnly = `period_end_ms <= @cut AND period_end_ms <= (SELECT closed_through_ms FROM subjects WHERE rid = subject_rid)`;
+        this.db.prepare(`DELETE FROM counters WHERE ${closedOnly}`).run({ cut: olderThanMs });
+        const events = this.db.prepare(`DELETE FROM events WHERE ${closedOnly}`).run({ cut: olderThanMs }).changes;
+        return { periods, events };
+      })
+      .immediate();
+  }
+}

@@ -1,0 +1,147 @@
+import type { Limit } from '../../core/plans.js';
+import type { QuotaPolicy } from '../../core/policy.js';
+import type { ConsumeOptions, ListOptions, NewSubject } from '../../core/types.js';
+import type { BackupRecord, CloseBatchRequest, QuotaStore, StoreCapabilities } from '../quota-store.js';
+import { SqliteClose } from './close.js';
+import { assertMigrated, migrate, openSqlite, type Db, type SqliteOptions } from './connection.js';
+import { exportSqlite, importSqlite } from './backup.js';
+import { SqliteSubjects } from './subjects.js';
+import { SqliteUsage } from './usage.js';
+import { verifySqlite } from './verify.js';
+
+/**
+ * The default embedded store. better-sqlite3 is synchronous; every operation
+ * that writes runs in one IMMEDIATE transaction, which takes SQLite's single
+ * write lock up front, so check-and-write can never interleave across
+ * processes.
+ */
+export class SqliteStore implements QuotaStore {
+  readonly engine = 'sqlite';
+  readonly capabilities: StoreCapabilities = { multiWriter: false, shardedClose: false, preResetExport: false };
+  readonly db: Db;
+  private parts: { subjects: SqliteSubjects; usage: SqliteUsage; close: SqliteClose } | undefined;
+
+  constructor(
+    private readonly options: SqliteOptions,
+    private readonly policy: QuotaPolicy,
+  ) {
+    this.db = openSqlite(options);
+  }
+
+  /** Statements are prepared lazily: they need the schema, which `migrate` may be about to create. */
+  private get p() {
+    if (!this.parts) {
+      assertMigrated(this.db, this.options.path);
+      const subjects = new SqliteSubjects(this.db, this.policy);
+      this.parts = {
+        subjects,
+        usage: new SqliteUsage(this.db, this.policy, subjects),
+        close: new SqliteClose(this.db, this.policy),
+      };
+    }
+    return this.parts;
+  }
+
+  async migrate() {
+    return migrate(this.db);
+  }
+
+  async close() {
+    if (this.db.open) this.db.close();
+  }
+
+  async addSubject(s: NewSubject, nowMs: number) {
+    return this.p.subjects.add(s, nowMs);
+  }
+  async upsertSubjects(s: readonly NewSubject[], nowMs: number) {
+    return this.p.subjects.upsertMany(s, nowMs);
+  }
+  async getSubject(id: string) {
+    return this.p.subjects.get(id);
+  }
+  async listSubjects(opts?: ListOptions) {
+    return this.p.subjects.list(opts);
+  }
+  async setPlan(id: string, plan: string, nowMs: number) {
+    return this.p.subjects.setPlan(id, plan, nowMs);
+  }
+  async setOverride(id: string, feature: string, limit: Limit | undefined, nowMs: number) {
+    return this.p.subjects.setOverride(id, feature, limit, nowMs);
+  }
+  async suspend(id: string, reason: string | null, nowMs: number) {
+    return this.p.subjects.suspend(id, reason, nowMs);
+  }
+  async unsuspend(id: string, nowMs: number) {
+    return this.p.subjects.unsuspend(id, nowMs);
+  }
+
+  async consume(id: string, feature: string, amount: number, opts: ConsumeOptions & { now: number }) {
+    return this.p.usage.consume(id, feature, amount, opts.key, opts.meta, opts.now);
+  }
+  async refund(id: string, key: string, nowMs: number) {
+    return this.p.usage.refund(id, key, nowMs);
+  }
+  async status(id: string, nowMs: number) {
+    return this.p.usage.status(id, nowMs);
+  }
+  async history(id: string) {
+    return this.p.usage.history(id);
+  }
+  async resetSubject(id: string, nowMs: number, opts: { dryRun?: boolean; reason?: string } = {}) {
+    return this.p.usage.resetSubject(id, nowMs, opts.dryRun ?? false, opts.reason);
+  }
+  async subjectsAtLimit(nowMs: number, limit = 1000) {
+    const ids = this.p.usage.atLimit(nowMs, limit);
+    return ids.map((id) => this.p.subjects.get(id)!).filter(Boolean);
+  }
+
+  async acquireLease(name: string, holder: string, ttlMs: number, nowMs: number) {
+    return this.p.close.acquireLease(name, holder, ttlMs, nowMs);
+  }
+  async renewLease(name: string, holder: string, ttlMs: number, nowMs: number) {
+    return this.p.close.renewLease(name, holder, ttlMs, nowMs);
+  }
+  async releaseLease(name: string, holder: string) {
+    this.p.close.releaseLease(name, holder);
+  }
+  async pendingPeriods(nowMs: number) {
+    return this.p.close.pendingPeriods(nowMs);
+  }
+  async openCount(key: string, nowMs: number) {
+    return this.p.close.openCount(key, nowMs);
+  }
+  async getRun(key: string) {
+    return this.p.close.getRun(key);
+  }
+  async listRuns(limit = 100) {
+    return this.p.close.listRuns(limit);
+  }
+  async beginRun(key: string, holder: string, nowMs: number, period: { startMs: number; endMs: number }) {
+    return this.p.close.beginRun(key, holder, nowMs, period);
+  }
+  async closeBatch(req: CloseBatchRequest) {
+    return this.p.close.closeBatch(req);
+  }
+  async previewBatch(nowMs: number, cursor: string | null, batchSize: number) {
+    return this.p.close.previewBatch(nowMs, cursor, batchSize);
+  }
+  async finishRun(key: string, status: 'closed' | 'partial' | 'failed', nowMs: number, error?: string) {
+    return this.p.close.finishRun(key, status, nowMs, error);
+  }
+  async prune(olderThanMs: number) {
+    return this.p.close.prune(olderThanMs);
+  }
+
+  async verify(nowMs: number) {
+    assertMigrated(this.db, this.options.path);
+    return verifySqlite(this.db, this.policy, nowMs);
+  }
+  async *exportRecords(): AsyncIterable<BackupRecord> {
+    assertMigrated(this.db, this.options.path);
+    yield* exportSqlite(this.db);
+  }
+  async importRecords(records: readonly BackupRecord[]) {
+    assertMigrated(this.db, this.options.path);
+    return importSqlite(this.db, records);
+  }
+}

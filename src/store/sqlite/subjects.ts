@@ -1,0 +1,157 @@
+import { SubjectExistsError, SubjectNotFoundError, BadInputError } from '../../core/errors.js';
+import type { Limit } from '../../core/plans.js';
+import type { QuotaPolicy } from '../../core/policy.js';
+import { resolveNewSubject, type ResolvedSubject } from '../../core/subject-rules.js';
+import type { ListOptions, NewSubject, Page, Subject } from '../../core/types.js';
+import { assertLimitValue } from '../../core/plans.js';
+import type { SubjectRow } from '../quota-store.js';
+import type { Db } from './connection.js';
+import { SUBJECT_COLUMNS, parseOverrides, publicSubject, toSubject, type SubjectDbRow } from './rows.js';
+
+export class SqliteSubjects {
+  private readonly byId;
+  private readonly insert;
+  private readonly audit;
+
+  constructor(
+    private readonly db: Db,
+    private readonly policy: QuotaPolicy,
+  ) {
+    this.byId = db.prepare(`SELECT ${SUBJECT_COLUMNS} FROM subjects WHERE id = ?`);
+    this.insert = db.prepare(
+      `INSERT INTO subjects (id, plan, overrides, time_zone, anchor_ms, email, name, created_ms, closed_through_ms, open_end_ms, open_key)
+       VALUES (@id, @plan, @overrides, @timeZone, @anchorMs, @email, @name, @createdMs, @closedThroughMs, @openEndMs, @openKey)
+       RETURNING ${SUBJECT_COLUMNS}`,
+    );
+    this.audit = db.prepare('INSERT INTO audit (at_ms, action, subject, detail) VALUES (?, ?, ?, ?)');
+  }
+
+  row(id: string): SubjectDbRow | undefined {
+    return this.byId.get(id) as SubjectDbRow | undefined;
+  }
+
+  require(id: string): SubjectDbRow {
+    const r = this.row(id);
+    if (!r) throw new SubjectNotFoundError(id);
+    return r;
+  }
+
+  insertResolved(s: ResolvedSubject): SubjectDbRow {
+    return this.insert.get({ ...s, overrides: JSON.stringify(s.overrides) }) as SubjectDbRow;
+  }
+
+  recordAudit(nowMs: number, action: string, subject: string | null, detail: unknown): void {
+    this.audit.run(nowMs, action, subject, detail === undefined ? null : JSON.stringify(detail));
+  }
+
+  add(input: NewSubject, nowMs: number): Subject {
+    const resolved = resolveNewSubject(this.policy, input, nowMs);
+    return this.db
+      .transaction(() => {
+        if (this.row(resolved.id)) throw new SubjectExistsError(resolved.id);
+        const row = this.insertResolved(resolved);
+        this.recordAudit(nowMs, 'subject.add', resolved.id, { plan: resolved.plan });
+        return publicSubject(toSubject(row));
+      })
+      .immediate();
+  }
+
+  upsertMany(inputs: readonly NewSubject[], nowMs: number): { added: number; updated: number } {
+    // Resolve every row before opening the transaction: a bad row refuses the whole batch.
+    const resolved = inputs.map((s, i) => resolveNewSubject(this.policy, s, nowMs, `rows[${i}]`));
+    const update = this.db.prepare(
+      `UPDATE subjects SET plan = @plan, overrides = CASE WHEN @hasOverrides THEN @overrides ELSE overrides END,
+         email = COALESCE(@email, email), name = COALESCE(@name, name) WHERE rid = @rid`,
+    );
+    return this.db
+      .transaction(() => {
+        let added = 0;
+        let updated = 0;
+        resolved.forEach((s, i) => {
+          const existing = this.row(s.id);
+          if (!existing) {
+            this.insertResolved(s);
+            added += 1;
+            return;
+          }
+          if (inputs[i]!.timeZone && existing.time_zone !== s.timeZone) {
+            throw new BadInputError(
+              `rows[${i}].timeZone: subject "${s.id}" already has time zone ${existing.time_zone ?? this.policy.rule.timeZone}; changing it would split its current period`,
+              `rows[${i}].timeZone`,
+            );
+          }
+          update.run({
+            rid: existing.rid,
+            plan: s.plan,
+            hasOverrides: inputs[i]!.overrides === undefined ? 0 : 1,
+            overrides: JSON.stringify(s.overrides),
+            email: s.email,
+            name: s.name,
+          });
+          updated += 1;
+        });
+        this.recordAudit(nowMs, 'subject.import', null, { added, updated });
+        return { added, updated };
+      })
+      .immediate();
+  }
+
+  get(id: string): Subject | null {
+    const r = this.row(id);
+    return r ? publicSubject(toSubject(r)) : null;
+  }
+
+  list(opts: ListOptions = {}): Page<Subject> {
+    const limit = Math.min(Math.max(opts.limit ?? 100, 1), 10_000);
+    const rows = this.db
+      .prepare(
+        `SELECT ${SUBJECT_COLUMNS} FROM subjects WHERE id > ? ${opts.plan ? 'AND plan = ?' : ''} ORDER BY id LIMIT ?`,
+      )
+      .all(...[opts.after ?? '', ...(opts.plan ? [opts.plan] : []), limit + 1]) as SubjectDbRow[];
+    const items = rows.slice(0, limit).map((r) => publicSubject(toSubject(r)));
+    return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
+  }
+
+  private change(id: string, nowMs: number, action: string, detail: unknown, apply: (r: SubjectDbRow) => void): Subject {
+    return this.db
+      .transaction(() => {
+        const r = this.require(id);
+        apply(r);
+        this.recordAudit(nowMs, action, id, detail);
+        return publicSubject(toSubject(this.require(id)));
+      })
+      .immediate();
+  }
+
+  setPlan(id: string, plan: string, nowMs: number): Subject {
+    this.policy.catalog.assertPlan(plan);
+    return this.change(id, nowMs, 'subject.set_plan', { plan }, (r) => {
+      this.db.prepare('UPDATE subjects SET plan = ? WHERE rid = ?').run(plan, r.rid);
+    });
+  }
+
+  setOverride(id: string, feature: string, limit: Limit | undefined, nowMs: number): Subject {
+    this.policy.catalog.assertFeature(feature);
+    if (limit !== undefined) assertLimitValue(limit, 'limit');
+    return this.change(id, nowMs, 'subject.set_override', { feature, limit: limit ?? 'plan' }, (r) => {
+      const o: Record<string, Limit> = { ...parseOverrides(r.overrides) };
+      if (limit === undefined) delete o[feature];
+      else o[feature] = limit;
+      this.db.prepare('UPDATE subjects SET overrides = ? WHERE rid = ?').run(JSON.stringify(o), r.rid);
+    });
+  }
+
+  suspend(id: string, reason: string | null, nowMs: number): Subject {
+    return this.change(id, nowMs, 'subject.suspend', { reason }, (r) => {
+      this.db.prepare('UPDATE subjects SET suspended = 1, suspended_reason = ? WHERE rid = ?').run(reason, r.rid);
+    });
+  }
+
+  unsuspend(id: string, nowMs: number): Subject {
+    return this.change(id, nowMs, 'subject.unsuspend', undefined, (r) => {
+      this.db.prepare('UPDATE subjects SET suspended = 0, suspended_reason = NULL WHERE rid = ?').run(r.rid);
+    });
+  }
+}
+
+export type { SubjectRow };

@@ -1,0 +1,282 @@
+import { RefundKeyNotFoundError, SubjectNotFoundError } from '../../core/errors.js';
+import type { Limit } from '../../core/plans.js';
+import { featureStatus, periodView, remainingOf, type QuotaPolicy } from '../../core/policy.js';
+import { toIso, type Period } from '../../core/period.js';
+import { resolveNewSubject } from '../../core/subject-rules.js';
+import type {
+  ConsumeResult,
+  HistoryEntry,
+  Metadata,
+  RefundResult,
+  ResetSubjectResult,
+  StatusResult,
+} from '../../core/types.js';
+import type { Db } from './connection.js';
+import { parseOverrides, type SubjectDbRow } from './rows.js';
+import type { SqliteSubjects } from './subjects.js';
+
+interface EventRow {
+  id: number;
+  feature: string;
+  period_start_ms: number;
+  period_end_ms: number;
+  delta: number;
+  outcome: string | null;
+}
+
+/** Consume, refund, status, history and manual reset: everything that moves a counter. */
+export class SqliteUsage {
+  private readonly guardedUpsert;
+  private readonly unlimitedUpsert;
+  private readonly usedOf;
+  private readonly insertEvent;
+  private readonly eventByKey;
+  private readonly consumeTx;
+
+  constructor(
+    private readonly db: Db,
+    private readonly policy: QuotaPolicy,
+    private readonly subjects: SqliteSubjects,
+  ) {
+    // The check and the increment are one statement: the row is only written
+    // when the new total fits, so concurrent writers can never overshoot.
+    this.guardedUpsert = db.prepare(
+      `INSERT INTO counters (subject_rid, period_start_ms, feature, period_end_ms, period_key, used)
+       SELECT @rid, @start, @feature, @end, @key, @amount WHERE @amount <= @limit
+       ON CONFLICT (subject_rid, period_start_ms, feature)
+       DO UPDATE SET used = counters.used + excluded.used WHERE counters.used + excluded.used <= @limit
+       RETURNING used`,
+    );
+    this.unlimitedUpsert = db.prepare(
+      `INSERT INTO counters (subject_rid, period_start_ms, feature, period_end_ms, period_key, used)
+       VALUES (@rid, @start, @feature, @end, @key, @amount)
+       ON CONFLICT (subject_rid, period_start_ms, feature) DO UPDATE SET used = counters.used + excluded.used
+       RETURNING used`,
+    );
+    this.usedOf = db.prepare(
+      'SELECT used FROM counters WHERE subject_rid = ? AND period_start_ms = ? AND feature = ?',
+    );
+    this.insertEvent = db.prepare(
+      `INSERT INTO events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta)
+       VALUES (@rid, @kind, @feature, @start, @end, @at, @amount, @delta, @usedAfter, @limit, @key, @outcome, @meta)`,
+    );
+    this.eventByKey = db.prepare(
+      'SELECT id, feature, period_start_ms, period_end_ms, delta, outcome FROM events WHERE subject_rid = ? AND idem_key = ?',
+    );
+    this.consumeTx = db.transaction(this.consumeInTx.bind(this));
+  }
+
+  private subjectFor(id: string, nowMs: number): SubjectDbRow {
+    const row = this.subjects.row(id);
+    if (row) return row;
+    if (!this.policy.autoCreateSubjects) throw new SubjectNotFoundError(id);
+    const created = this.subjects.insertResolved(resolveNewSubject(this.policy, { id }, nowMs));
+    this.subjects.recordAudit(nowMs, 'subject.auto_create', id, { plan: created.plan });
+    return created;
+  }
+
+  private used(rid: number, period: Period, feature: string): number {
+    return (this.usedOf.get(rid, period.startMs, feature) as { used: number } | undefined)?.used ?? 0;
+  }
+
+  private consumeInTx(id: string, feature: string, amount: number, key: string | undefined, meta: string | null, nowMs: number): ConsumeResult {
+    const s = this.subjectFor(id, nowMs);
+    if (key !== undefined) {
+      const prior = this.eventByKey.get(s.rid, key) as EventRow | undefined;
+      if (prior?.outcome) return { ...(JSON.parse(prior.outcome) as ConsumeResult), replayed: true };
+    }
+    const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
+    const limit = this.policy.catalog.limitFor(s.plan, parseOverrides(s.overrides), feature);
+    const params = { rid: s.rid, start: period.startMs, end: period.endMs, key: period.key, feature, amount, limit };
+    let used: number;
+    let granted = false;
+    if (s.suspended === 1) {
+      used = this.used(s.rid, period, feature);
+    } else {
+      const row = (limit === null ? this.unlimitedUpsert.get(params) : this.guardedUpsert.get(params)) as
+        | { used: number }
+        | undefined;
+      granted = row !== undefined;
+      used = row ? row.used : this.used(s.rid, period, feature);
+    }
+    const result: ConsumeResult = {
+      granted,
+      used,
+      limit,
+      remaining: remainingOf(limit, used),
+      period: periodView(period),
+      ...(granted ? {} : { reason: s.suspended === 1 ? 'suspended' : 'quota_exceeded' }),
+    };
+    this.insertEvent.run({
+      rid: s.rid,
+      kind: 'consume',
+      feature,
+      start: period.startMs,
+      end: period.endMs,
+      at: nowMs,
+      amount,
+      delta: granted ? amount : 0,
+      usedAfter: used,
+      limit,
+      key: key ?? null,
+      outcome: key === undefined ? null : JSON.stringify(result),
+      meta,
+    });
+    return result;
+  }
+
+  consume(id: string, feature: string, amount: number, key: string | undefined, meta: Metadata | undefined, nowMs: number): ConsumeResult {
+    return this.consumeTx.immediate(id, feature, amount, key, meta === undefined ? null : JSON.stringify(meta), nowMs);
+  }
+
+  refund(id: string, key: string, nowMs: number): RefundResult {
+    return this.db
+      .transaction((): RefundResult => {
+        const s = this.subjects.require(id);
+        const original = this.eventByKey.get(s.rid, key) as EventRow | undefined;
+        if (!original) throw new RefundKeyNotFoundError(id, key);
+        const period = { startMs: original.period_start_ms, endMs: original.period_end_ms, key: '' };
+        const view = { ...periodView(period), key: this.keyOf(s, original.period_start_ms) };
+        const already = this.eventByKey.get(s.rid, `refund:${key}`) as EventRow | undefined;
+        const current = this.used(s.rid, period, original.feature);
+        if (already || original.delta === 0) {
+          return { refunded: false, amount: 0, used: current, period: view, ...(already ? { alreadyRefunded: true } : {}) };
+        }
+        // A manual reset may have cleared the units since; never drive a counter below zero.
+        const back = Math.min(original.delta, current);
+        const used = current - back;
+        this.db
+          .prepare('UPDATE counters SET used = ? WHERE subject_rid = ? AND period_start_ms = ? AND feature = ?')
+          .run(used, s.rid, original.period_start_ms, original.feature);
+        this.insertEvent.run({
+          rid: s.rid,
+          kind: 'refund',
+          feature: original.feature,
+          start: original.period_start_ms,
+          end: original.period_end_ms,
+          at: nowMs,
+          amount: original.delta,
+          delta: -back,
+          usedAfter: used,
+          limit: null,
+          key: `refund:${key}`,
+          outcome: null,
+          meta: JSON.stringify({ refunds: original.id }),
+        });
+        return { refunded: true, amount: back, used, period: view };
+      })
+      .immediate();
+  }
+
+  private keyOf(s: SubjectDbRow, startMs: number): string {
+    return this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, startMs).key;
+  }
+
+  status(id: string, nowMs: number): StatusResult {
+    const s = this.subjects.require(id);
+    const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
+    const rows = this.db
+      .prepare('SELECT feature, used FROM counters WHERE subject_rid = ? AND period_start_ms = ?')
+      .all(s.rid, period.startMs) as Array<{ feature: string; used: number }>;
+    const usedBy = new Map(rows.map((r) => [r.feature, r.used]));
+    const overrides = parseOverrides(s.overrides);
+    const features: Record<string, ReturnType<typeof featureStatus>> = {};
+    for (const f of this.policy.catalog.features) {
+      features[f] = featureStatus(this.policy.catalog.limitFor(s.plan, overrides, f), usedBy.get(f) ?? 0);
+    }
+    return {
+      subject: s.id,
+      plan: s.plan,
+      suspended: s.suspended === 1,
+      suspendedReason: s.suspended_reason,
+      timeZone: s.time_zone ?? this.policy.rule.timeZone,
+      period: periodView(period),
+      features,
+    };
+  }
+
+  history(id: string): HistoryEntry[] {
+    const s = this.subjects.require(id);
+    const closed = this.db
+      .prepare('SELECT start_ms, end_ms, period_key, plan, limits FROM closed_periods WHERE subject_rid = ?')
+      .all(s.rid) as Array<{ start_ms: number; end_ms: number; period_key: string; plan: string; limits: string }>;
+    const counters = this.db
+      .prepare('SELECT period_start_ms, period_end_ms, period_key, feature, used FROM counters WHERE subject_rid = ?')
+      .all(s.rid) as Array<{ period_start_ms: number; period_end_ms: number; period_key: string; feature: string; used: number }>;
+    const byStart = new Map<number, { key: string; start: number; end: number; plan: string | null; limits: Record<string, Limit> | null; used: Map<string, number> }>();
+    for (const c of closed) {
+      byStart.set(c.start_ms, { key: c.period_key, start: c.start_ms, end: c.end_ms, plan: c.plan, limits: JSON.parse(c.limits) as Record<string, Limit>, used: new Map() });
+    }
+    for (const c of counters) {
+      let e = byStart.get(c.period_start_ms);
+      if (!e) {
+        e = { key: c.period_key, start: c.period_start_ms, end: c.period_end_ms, plan: null, limits: null, used: new Map() };
+        byStart.set(c.period_start_ms, e);
+      }
+      e.used.set(c.feature, c.used);
+    }
+    const overrides = parseOverrides(s.overrides);
+    return [...byStart.values()]
+      .sort((a, b) => b.start - a.start)
+      .map((e) => {
+        const limits = e.limits ?? this.policy.catalog.limitsFor(s.plan, overrides);
+        const features: Record<string, { limit: Limit; used: number }> = {};
+        for (const f of this.policy.catalog.features) features[f] = { limit: limits[f] ?? null, used: e.used.get(f) ?? 0 };
+        return { key: e.key, start: toIso(e.start), end: toIso(e.end), closed: e.plan !== null, plan: e.plan, features };
+      });
+  }
+
+  resetSubject(id: string, nowMs: number, dryRun: boolean, reason: string | undefined): ResetSubjectResult {
+    const run = (): ResetSubjectResult => {
+      const s = this.subjects.require(id);
+      const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
+      const rows = this.db
+        .prepare('SELECT feature, used FROM counters WHERE subject_rid = ? AND period_start_ms = ? AND used > 0')
+        .all(s.rid, period.startMs) as Array<{ feature: string; used: number }>;
+      const cleared: Record<string, number> = {};
+      for (const r of rows) {
+        cleared[r.feature] = r.used;
+        if (dryRun) continue;
+        this.db
+          .prepare('UPDATE counters SET used = 0 WHERE subject_rid = ? AND period_start_ms = ? AND feature = ?')
+          .run(s.rid, period.startMs, r.feature);
+        this.insertEvent.run({
+          rid: s.rid,
+          kind: 'reset',
+          feature: r.feature,
+          start: period.startMs,
+          end: period.endMs,
+          at: nowMs,
+          amount: r.used,
+          delta: -r.used,
+          usedAfter: 0,
+          limit: null,
+          key: null,
+          outcome: null,
+          meta: reason ? JSON.stringify({ reason }) : null,
+        });
+      }
+      if (!dryRun) this.subjects.recordAudit(nowMs, 'subject.reset', id, { period: period.key, cleared, reason: reason ?? null });
+      return { subject: id, period: periodView(period), cleared };
+    };
+    // A dry run still reads inside a transaction so it sees one consistent snapshot.
+    return dryRun ? this.db.transaction(run).deferred() : this.db.transaction(run).immediate();
+  }
+
+  atLimit(nowMs: number, max: number): string[] {
+    const rows = this.db
+      .prepare(
+        `SELECT s.id, s.plan, s.overrides, c.feature, c.used FROM counters c JOIN subjects s ON s.rid = c.subject_rid
+         WHERE c.period_start_ms <= ? AND c.period_end_ms > ? AND c.used > 0 ORDER BY s.id`,
+      )
+      .all(nowMs, nowMs) as Array<{ id: string; plan: string; overrides: string; feature: string; used: number }>;
+    const ids: string[] = [];
+    for (const r of rows) {
+      if (ids.length >= max) break;
+      if (!this.policy.catalog.has(r.plan)) continue;
+      const limit = this.policy.catalog.limitFor(r.plan, parseOverrides(r.overrides), r.feature);
+      if (limit !== null && r.used >= limit && ids[ids.length - 1] !== r.id) ids.push(r.id);
+    }
+    return ids;
+  }
+}
