@@ -200,11 +200,15 @@ export class QuotaClock {
   }
 
   /** A manual mid-period reset of one subject, recorded as events and in the audit log. */
-  async resetSubject(subject: string, opts: { now?: When; dryRun?: boolean; reason?: string } = {}): Promise<ResetSubjectResult> {
+  async resetSubject(
+    subject: string,
+    opts: { now?: When; dryRun?: boolean; reason?: string; operation?: string } = {},
+  ): Promise<ResetSubjectResult> {
     assertSubjectId(subject);
     return (await this.store()).resetSubject(subject, this.now(opts.now), {
       dryRun: opts.dryRun ?? false,
       ...(opts.reason ? { reason: opts.reason } : {}),
+      ...(opts.operation ? { operation: opts.operation } : {}),
     });
   }
 }

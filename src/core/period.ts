@@ -194,11 +194,17 @@ export class PeriodCalculator {
     return this.schedule(subject).after(period);
   }
 
-  /** The shortest real-time length a period of this rule can have, minus slack for DST. */
+  /**
+   * A lower bound on the real-time length of any period `at` returns: the
+   * nominal length minus DST slack and minus two days, because zones have
+   * skipped whole calendar days (Pacific/Kiritimati 1994-12-31, Pacific/Apia
+   * 2011-12-30) and a nominal start inside a skipped day moves back to the
+   * start of the gap. A daily period can therefore be almost empty.
+   */
   minimumLengthMs(): number {
     const day = 86_400_000;
     const byUnit = { day: day, week: 7 * day, month: 28 * day, year: 365 * day };
-    return byUnit[this.rule.every] - 2 * 3_600_000;
+    return Math.max(1, byUnit[this.rule.every] - 2 * day - 2 * 3_600_000);
   }
 }
 

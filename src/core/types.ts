@@ -95,6 +95,8 @@ export interface ResetSubjectResult {
   readonly period: PeriodView;
   /** Units zeroed per feature (only features that had usage). */
   readonly cleared: Readonly<Record<string, number>>;
+  /** True when this subject was already reset by the same operation in this period. */
+  readonly skipped?: boolean;
 }
 
 export interface Page<T> {

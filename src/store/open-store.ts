@@ -4,7 +4,7 @@ import type { QuotaPolicy } from '../core/policy.js';
 import type { QuotaStore } from './quota-store.js';
 
 export type StoreLocation =
-  | { engine: 'sqlite'; path: string }
+  | { engine: 'sqlite'; path: string; synchronous?: 'FULL' | 'NORMAL' }
   | { engine: 'postgres'; url: string }
   | { engine: 'firestore'; projectId: string };
 
@@ -23,9 +23,17 @@ export function parseStoreUrl(url: string, cwd = process.cwd(), where = '--db'):
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && !/^sqlite:/i.test(value)) {
     throw new BadInputError(`${where}: unsupported store "${value.split(':')[0]}" (use sqlite:<path>, postgres://… or firestore://<project>)`, where);
   }
-  const path = value.replace(/^sqlite:(\/\/)?/i, '');
-  if (path === ':memory:') return { engine: 'sqlite', path };
-  return { engine: 'sqlite', path: isAbsolute(path) ? path : resolve(cwd, path) };
+  const [rawPath, query = ''] = value.replace(/^sqlite:(\/\/)?/i, '').split('?', 2) as [string, string?];
+  const params = new URLSearchParams(query);
+  let synchronous: 'FULL' | 'NORMAL' | undefined;
+  for (const [k, v] of params) {
+    if (k !== 'synchronous' || !/^(full|normal)$/i.test(v)) {
+      throw new BadInputError(`${where}: unsupported SQLite option "${k}=${v}" (supported: synchronous=full|normal)`, where);
+    }
+    synchronous = v.toUpperCase() as 'FULL' | 'NORMAL';
+  }
+  const path = rawPath === ':memory:' || isAbsolute(rawPath) ? rawPath : resolve(cwd, rawPath);
+  return { engine: 'sqlite', path, ...(synchronous ? { synchronous } : {}) };
 }
 
 /** Opens a store; engines are imported lazily so that SQLite users never load a Postgres driver. */
@@ -33,7 +41,7 @@ export async function openStore(location: StoreLocation, policy: QuotaPolicy): P
   switch (location.engine) {
     case 'sqlite': {
       const { SqliteStore } = await import('./sqlite/sqlite-store.js');
-      return new SqliteStore({ path: location.path }, policy);
+      return new SqliteStore({ path: location.path, ...(location.synchronous ? { synchronous: location.synchronous } : {}) }, policy);
     }
     case 'postgres':
     case 'firestore': {

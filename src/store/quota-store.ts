@@ -143,8 +143,12 @@ export interface QuotaStore {
   refund(id: string, key: string, nowMs: number): Promise<RefundResult>;
   status(id: string, nowMs: number): Promise<StatusResult>;
   history(id: string): Promise<HistoryEntry[]>;
-  /** Manual mid-period reset, recorded as one event per feature that had usage. */
-  resetSubject(id: string, nowMs: number, opts?: { dryRun?: boolean; reason?: string }): Promise<ResetSubjectResult>;
+  /**
+   * Manual mid-period reset, recorded as one event per feature that had usage
+   * and one audit entry. With `operation`, a subject already reset by that
+   * operation in this period is skipped, so a killed bulk reset resumes.
+   */
+  resetSubject(id: string, nowMs: number, opts?: { dryRun?: boolean; reason?: string; operation?: string }): Promise<ResetSubjectResult>;
 
   // --- the reset job ---
   acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<Lease | null>;

@@ -87,8 +87,8 @@ export class SqliteStore implements QuotaStore {
   async history(id: string) {
     return this.p.usage.history(id);
   }
-  async resetSubject(id: string, nowMs: number, opts: { dryRun?: boolean; reason?: string } = {}) {
-    return this.p.usage.resetSubject(id, nowMs, opts.dryRun ?? false, opts.reason);
+  async resetSubject(id: string, nowMs: number, opts: { dryRun?: boolean; reason?: string; operation?: string } = {}) {
+    return this.p.usage.resetSubject(id, nowMs, opts.dryRun ?? false, opts.reason, opts.operation);
   }
   async subjectsAtLimit(nowMs: number, limit = 1000) {
     const ids = this.p.usage.atLimit(nowMs, limit);

@@ -226,10 +226,18 @@ export class SqliteUsage {
       });
   }
 
-  resetSubject(id: string, nowMs: number, dryRun: boolean, reason: string | undefined): ResetSubjectResult {
+  resetSubject(id: string, nowMs: number, dryRun: boolean, reason: string | undefined, operation?: string): ResetSubjectResult {
     const run = (): ResetSubjectResult => {
       const s = this.subjects.require(id);
       const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
+      if (operation) {
+        const done = this.db
+          .prepare(
+            `SELECT 1 FROM audit WHERE subject = ? AND action = 'subject.reset' AND json_extract(detail, '$.operation') = ? AND json_extract(detail, '$.period') = ?`,
+          )
+          .get(id, operation, period.key);
+        if (done) return { subject: id, period: periodView(period), cleared: {}, skipped: true };
+      }
       const rows = this.db
         .prepare('SELECT feature, used FROM counters WHERE subject_rid = ? AND period_start_ms = ? AND used > 0')
         .all(s.rid, period.startMs) as Array<{ feature: string; used: number }>;
@@ -256,7 +264,9 @@ export class SqliteUsage {
           meta: reason ? JSON.stringify({ reason }) : null,
         });
       }
-      if (!dryRun) this.subjects.recordAudit(nowMs, 'subject.reset', id, { period: period.key, cleared, reason: reason ?? null });
+      if (!dryRun) {
+        this.subjects.recordAudit(nowMs, 'subject.reset', id, { period: period.key, cleared, reason: reason ?? null, operation: operation ?? null });
+      }
       return { subject: id, period: periodView(period), cleared };
     };
     // A dry run still reads inside a transaction so it sees one consistent snapshot.

@@ -1,0 +1,14 @@
+import type { CliContext } from '../context.js';
+import type { CommandResult } from '../output.js';
+
+export async function run(ctx: CliContext): Promise<CommandResult> {
+  const qc = await ctx.quotaclock();
+  const r = await qc.init();
+  const store = await qc.store();
+  return {
+    data: { engine: store.engine, applied: r.applied, schemaVersion: r.current },
+    text: r.applied.length
+      ? `${store.engine}: applied migration(s) ${r.applied.join(', ')}; schema is at version ${r.current}`
+      : `${store.engine}: schema is up to date (version ${r.current})`,
+  };
+}

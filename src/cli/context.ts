@@ -1,0 +1,75 @@
+import type { QuotaClock } from '../quotaclock.js';
+import type { Logger } from '../log/logger.js';
+import { parseInstant } from '../core/period.js';
+import { BadInputError } from '../core/errors.js';
+
+export interface GlobalOptions {
+  db?: string;
+  config?: string;
+  now?: string;
+  json?: boolean;
+  logFile?: string;
+  logLevel?: string;
+}
+
+/**
+ * What every command gets. Config, the service and the logger are built on
+ * first use, so `quotaclock plans --help` never opens a database.
+ */
+export class CliContext {
+  private qcPromise: Promise<QuotaClock> | undefined;
+  private log: Logger | undefined;
+  readonly nowMs: number | undefined;
+
+  constructor(readonly opts: GlobalOptions) {
+    const now = opts.now ?? process.env.QUOTACLOCK_NOW;
+    this.nowMs = now ? parseInstant(now, opts.now ? '--now' : 'QUOTACLOCK_NOW') : undefined;
+    if (opts.logLevel && !['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(opts.logLevel)) {
+      throw new BadInputError(`--log-level: expected one of trace, debug, info, warn, error, fatal, silent`, '--log-level');
+    }
+  }
+
+  get json(): boolean {
+    return this.opts.json ?? false;
+  }
+
+  quotaclock(): Promise<QuotaClock> {
+    this.qcPromise ??= (async () => {
+      const [{ loadConfig }, { createQuotaClock }] = await Promise.all([
+        import('../config/load.js'),
+        import('../quotaclock.js'),
+      ]);
+      const { config } = loadConfig({
+        ...(this.opts.config ? { file: this.opts.config } : {}),
+        ...(this.opts.db ? { store: this.opts.db } : {}),
+      });
+      const fixed = this.nowMs;
+      return createQuotaClock({ config, ...(fixed === undefined ? {} : { clock: () => fixed }) });
+    })();
+    return this.qcPromise;
+  }
+
+  /** The job logger: JSON lines on stderr plus the rotating log file when configured. */
+  async logger(): Promise<Logger> {
+    if (this.log) return this.log;
+    const qc = await this.quotaclock();
+    const { createLogger } = await import('../log/logger.js');
+    const cfg = qc.config.log;
+    this.log = createLogger({
+      level: this.opts.logLevel ?? cfg.level,
+      file: this.opts.logFile ?? cfg.file,
+      maxSize: cfg.maxSize,
+      frequency: cfg.frequency,
+      keep: cfg.keep,
+    });
+    return this.log;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.log) {
+      const { flushLogger } = await import('../log/logger.js');
+      await flushLogger(this.log);
+    }
+    if (this.qcPromise) await (await this.qcPromise).close().catch(() => undefined);
+  }
+}

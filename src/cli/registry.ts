@@ -1,0 +1,198 @@
+/**
+ * The command table. Declarations only: each implementation is imported when
+ * its command runs, which keeps `quotaclock status` cold start small.
+ */
+export interface OptionSpec {
+  readonly flags: string;
+  readonly description: string;
+  readonly default?: string | boolean;
+  /** Repeatable: collects every value into an array. */
+  readonly repeat?: boolean;
+}
+
+export interface CommandSpec {
+  /** Space-separated path, e.g. "users add". */
+  readonly path: string;
+  readonly args?: string;
+  readonly description: string;
+  readonly options?: readonly OptionSpec[];
+  readonly examples: readonly string[];
+  /** Module under ./commands, without extension. */
+  readonly module: string;
+}
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    path: 'init',
+    description: 'create or upgrade the schema (idempotent)',
+    examples: ['quotaclock init', 'quotaclock init --db postgres://127.0.0.1/test'],
+    module: 'init',
+  },
+  {
+    path: 'plans',
+    description: 'list plans and their limits',
+    examples: ['quotaclock plans', 'quotaclock plans --json'],
+    module: 'plans',
+  },
+  {
+    path: 'users add',
+    args: '<id>',
+    description: 'add a subject',
+    options: [
+      { flags: '--plan <plan>', description: 'plan name (default: the config default plan)' },
+      { flags: '--time-zone <zone>', description: 'IANA time zone for this subject’s periods' },
+      { flags: '--email <email>', description: 'email address' },
+      { flags: '--name <name>', description: 'display name' },
+      { flags: '--anchor <iso>', description: 'signup instant that anniversary periods count from' },
+    ],
+    examples: ['quotaclock users add alice --plan pro --time-zone Europe/Berlin --email alice@example.com'],
+    module: 'users-add',
+  },
+  {
+    path: 'users import',
+    args: '<file>',
+    description: 'bulk add or update subjects from CSV or JSONL, all or nothing',
+    options: [{ flags: '--dry-run', description: 'check every row and report, write nothing' }],
+    examples: ['quotaclock users import users.csv --dry-run', 'quotaclock users import firestore-export.jsonl'],
+    module: 'users-import',
+  },
+  {
+    path: 'users list',
+    description: 'list subjects, a page at a time',
+    options: [
+      { flags: '--plan <plan>', description: 'only this plan' },
+      { flags: '--at-limit', description: 'only subjects at their limit in their current period' },
+      { flags: '--limit <n>', description: 'page size', default: '100' },
+      { flags: '--after <id>', description: 'start after this id (from the previous page)' },
+    ],
+    examples: ['quotaclock users list --plan pro', 'quotaclock users list --at-limit --json'],
+    module: 'users-list',
+  },
+  {
+    path: 'users show',
+    args: '<id>',
+    description: 'show one subject',
+    examples: ['quotaclock users show alice'],
+    module: 'users-show',
+  },
+  {
+    path: 'users set-plan',
+    args: '<id> <plan>',
+    description: 'change a subject’s plan (takes effect at once)',
+    examples: ['quotaclock users set-plan alice pro_plus'],
+    module: 'users-set-plan',
+  },
+  {
+    path: 'users set-limit',
+    args: '<id> <feature> <limit>',
+    description: 'override one limit for one subject: a number, "unlimited", or "plan" to remove the override',
+    examples: ['quotaclock users set-limit alice stock_reports 60', 'quotaclock users set-limit alice stock_reports plan'],
+    module: 'users-set-limit',
+  },
+  {
+    path: 'users suspend',
+    args: '<id>',
+    description: 'suspend a subject: every consume is refused (exit 4)',
+    options: [{ flags: '--reason <text>', description: 'why, kept in the audit log' }],
+    examples: ['quotaclock users suspend mallory --reason "chargeback"'],
+    module: 'users-suspend',
+  },
+  {
+    path: 'users unsuspend',
+    args: '<id>',
+    description: 'lift a suspension',
+    examples: ['quotaclock users unsuspend mallory'],
+    module: 'users-unsuspend',
+  },
+  {
+    path: 'users reset',
+    args: '[id]',
+    description: 'manual mid-period reset of one subject or many (audited, batched, resumable)',
+    options: [
+      { flags: '--all', description: 'every subject (with --plan, every subject on that plan)' },
+      { flags: '--plan <plan>', description: 'with --all: only this plan' },
+      { flags: '--reason <text>', description: 'why, kept with each event; a rerun with the same reason resumes' },
+      { flags: '--dry-run', description: 'report what would be cleared, write nothing' },
+    ],
+    examples: ['quotaclock users reset alice --reason "support ticket 4411"', 'quotaclock users reset --all --plan pro --dry-run'],
+    module: 'users-reset',
+  },
+  {
+    path: 'consume',
+    args: '<id> <feature>',
+    description: 'take units of a feature: exit 0 granted, 3 quota exceeded, 4 suspended',
+    options: [
+      { flags: '--amount <n>', description: 'units to take', default: '1' },
+      { flags: '--key <key>', description: 'idempotency key: a retry with the same key counts once' },
+      { flags: '--meta <k=v>', description: 'metadata kept with the event (repeatable)', repeat: true },
+    ],
+    examples: ['quotaclock consume alice stock_reports --key report-8812 --meta ticker=AAPL --meta report_id=8812'],
+    module: 'consume',
+  },
+  {
+    path: 'refund',
+    args: '<id>',
+    description: 'undo one consume, in the period where it happened',
+    options: [{ flags: '--key <key>', description: 'the idempotency key of the consume (required)' }],
+    examples: ['quotaclock refund alice --key report-8812'],
+    module: 'refund',
+  },
+  {
+    path: 'status',
+    args: '<id>',
+    description: 'the subject’s current period, limits, usage and remaining',
+    examples: ['quotaclock status alice', 'quotaclock status alice --json --now 2026-11-30T23:59:00Z'],
+    module: 'status',
+  },
+  {
+    path: 'history',
+    args: '<id>',
+    description: 'usage per period, newest first',
+    examples: ['quotaclock history alice'],
+    module: 'history',
+  },
+  {
+    path: 'reset',
+    description: 'close every ended period, oldest first, with catch-up; safe to run again',
+    options: [
+      { flags: '--dry-run', description: 'report exactly what would be closed, write nothing' },
+      { flags: '--force-period <key>', description: 'only this period key, re-checked even if the ledger says closed' },
+    ],
+    examples: ['quotaclock reset --dry-run', 'quotaclock reset --log-file logs/quota_reset.log', 'quotaclock reset --force-period 2026-10'],
+    module: 'reset',
+  },
+  {
+    path: 'verify',
+    description: 'check invariants and configuration: exit 0 clean, 1 violations found',
+    examples: ['quotaclock verify', 'quotaclock verify --json'],
+    module: 'verify',
+  },
+  {
+    path: 'runs',
+    description: 'the run ledger, newest period first',
+    options: [{ flags: '--limit <n>', description: 'how many', default: '24' }],
+    examples: ['quotaclock runs'],
+    module: 'runs',
+  },
+  {
+    path: 'backup',
+    description: 'portable, versioned JSONL export of everything',
+    options: [{ flags: '--out <file>', description: 'write here (atomically) instead of stdout' }],
+    examples: ['quotaclock backup --out backups/2026-11-01.jsonl'],
+    module: 'backup',
+  },
+  {
+    path: 'restore',
+    args: '<file>',
+    description: 'import a backup into an empty store (any engine), all or nothing',
+    examples: ['quotaclock restore backups/2026-11-01.jsonl --db postgres://127.0.0.1/test'],
+    module: 'restore',
+  },
+  {
+    path: 'demo',
+    description: 'set up a local SQLite demo and show the whole monthly cycle',
+    options: [{ flags: '--dir <dir>', description: 'where the demo database goes', default: '.quotaclock-demo' }],
+    examples: ['npx quotaclock demo'],
+    module: 'demo',
+  },
+];

@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { QuotaClockError, isQuotaClockError } from '../core/errors.js';
+import { resolveNewSubject } from '../core/subject-rules.js';
+import type { NewSubject } from '../core/types.js';
+import type { QuotaClock } from '../quotaclock.js';
+
+/**
+ * Column names accepted in an import. The old Firestore layout's names are
+ * accepted too, so an export of `userQuotas` documents imports as it is.
+ */
+const ALIASES: Record<string, keyof NewSubject | 'suspended' | 'suspendedReason' | 'ignore'> = {
+  id: 'id',
+  user_uid: 'id',
+  uid: 'id',
+  plan: 'plan',
+  plan_type: 'plan',
+  time_zone: 'timeZone',
+  timezone: 'timeZone',
+  timeZone: 'timeZone',
+  email: 'email',
+  user_email: 'email',
+  name: 'name',
+  display_name: 'name',
+  user_display_name: 'name',
+  anchor: 'anchor',
+  signup: 'anchor',
+  created_at: 'anchor',
+  overrides: 'overrides',
+};
+
+export interface ImportRowError {
+  readonly line: number;
+  readonly message: string;
+}
+
+export interface ImportResult {
+  readonly dryRun: boolean;
+  readonly rows: number;
+  readonly added: number;
+  readonly updated: number;
+}
+
+function readRows(path: string): Array<{ line: number; row: Record<string, unknown> }> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new QuotaClockError('BAD_INPUT', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { where: 'file' });
+  }
+  const ext = extname(path).toLowerCase();
+  if (ext === '.jsonl' || ext === '.ndjson') {
+    const out: Array<{ line: number; row: Record<string, unknown> }> = [];
+    const errors: ImportRowError[] = [];
+    text.split(/\r?\n/).forEach((raw, i) => {
+      if (raw.trim() === '') return;
+      try {
+        const v = JSON.parse(raw) as unknown;
+        if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('expected a JSON object');
+        out.push({ line: i + 1, row: v as Record<string, unknown> });
+      } catch (e) {
+        errors.push({ line: i + 1, message: `not valid JSON: ${(e as Error).message}` });
+      }
+    });
+    if (errors.length) throw importError(path, errors);
+    return out;
+  }
+  if (ext !== '.csv') {
+    throw new QuotaClockError('BAD_INPUT', `${path}: expected a .csv or .jsonl file`, { where: 'file' });
+  }
+  try {
+    const records = parseCsv(text, { columns: true, skip_empty_lines: true, trim: true, info: true, bom: true }) as Array<{
+      record: Record<string, string>;
+      info: { lines: number };
+    }>;
+    return records.map((r) => ({ line: r.info.lines, row: r.record }));
+  } catch (e) {
+    const err = e as Error & { lines?: number };
+    throw importError(path, [{ line: err.lines ?? 0, message: err.message }]);
+  }
+}
+
+function importError(path: string, errors: readonly ImportRowError[]): QuotaClockError {
+  const shown = errors.slice(0, 50).map((e) => `line ${e.line}: ${e.message}`);
+  if (errors.length > 50) shown.push(`… and ${errors.length - 50} more`);
+  return new QuotaClockError('IMPORT_INVALID', `${path}: ${errors.length} bad row(s); nothing was imported\n  ${shown.join('\n  ')}`, {
+    where: `line ${errors[0]!.line}`,
+    details: shown,
+  });
+}
+
+function toNewSubject(row: Record<string, unknown>): NewSubject {
+  const out: Record<string, unknown> = {};
+  for (const [column, value] of Object.entries(row)) {
+    const field = ALIASES[column] ?? ALIASES[column.trim().toLowerCase()];
+    if (!field) throw new QuotaClockError('BAD_INPUT', `unknown column "${column}" (known: id, plan, time_zone, email, name, anchor, overrides)`, { where: column });
+    if (field === 'ignore' || value === '' || value === undefined || value === null) continue;
+    if (field === 'overrides' && typeof value === 'string') {
+      try {
+        out.overrides = JSON.parse(value);
+      } catch {
+        throw new QuotaClockError('BAD_INPUT', 'overrides: expected a JSON object such as {"stock_reports": 20}', { where: 'overrides' });
+      }
+      continue;
+    }
+    if (field === 'anchor' && typeof value === 'object' && value && '_seconds' in value) {
+      // A Firestore Timestamp exported as JSON.
+      out.anchor = new Date(Number((value as { _seconds: number })._seconds) * 1000).toISOString();
+      continue;
+    }
+    out[field] = value;
+  }
+  return out as unknown as NewSubject;
+}
+
+/** All or nothing: every row is checked first; one bad row refuses the file. */
+export async function importSubjects(qc: QuotaClock, path: string, opts: { dryRun?: boolean; now?: number } = {}): Promise<ImportResult> {
+  const nowMs = opts.now ?? qc.now();
+  const rows = readRows(path);
+  const errors: ImportRowError[] = [];
+  const seen = new Map<string, number>();
+  const subjects: NewSubject[] = [];
+  for (const { line, row } of rows) {
+    try {
+      const s = toNewSubject(row);
+      resolveNewSubject(qc.policy, s, nowMs, 'row');
+      const first = seen.get(s.id);
+      if (first !== undefined) throw new QuotaClockError('BAD_INPUT', `id "${s.id}" also appears on line ${first}`);
+      seen.set(s.id, line);
+      subjects.push(s);
+    } catch (e) {
+      if (!isQuotaClockError(e)) throw e;
+      errors.push({ line, message: e.message.replace(/^row\./, '') });
+    }
+  }
+  if (errors.length) throw importError(path, errors);
+  if (rows.length === 0) throw new QuotaClockError('IMPORT_INVALID', `${path}: no rows to import`, { where: 'file' });
+  const store = await qc.store();
+  if (opts.dryRun) {
+    let updated = 0;
+    for (const s of subjects) if (await store.getSubject(s.id)) updated += 1;
+    return { dryRun: true, rows: subjects.length, added: subjects.length - updated, updated };
+  }
+  const r = await store.upsertSubjects(subjects, nowMs);
+  return { dryRun: false, rows: subjects.length, ...r };
+}

@@ -1,0 +1,215 @@
+import { BadInputError, QuotaClockError } from '../core/errors.js';
+import { mergeTotals, type CloseTotals } from '../core/close-summary.js';
+import { PeriodSchedule, toIso, type Period } from '../core/period.js';
+import type { QuotaClock } from '../quotaclock.js';
+import type { QuotaStore } from '../store/quota-store.js';
+import type { Logger } from '../log/logger.js';
+import { acquireLease, newHolderId, RESET_LEASE } from './lease.js';
+import { totalsOf, type ClosedPeriodReport, type ResetReport } from './reset-report.js';
+
+export interface ResetProgress {
+  readonly key: string;
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface ResetOptions {
+  readonly dryRun?: boolean;
+  /** Only this period key (and it is re-checked even if the ledger says closed). */
+  readonly forcePeriod?: string;
+  /** Business time; defaults to the service clock. */
+  readonly now?: number;
+  readonly logger?: Logger;
+  readonly onProgress?: (p: ResetProgress) => void;
+  /** Test hook: called after each committed batch. */
+  readonly afterBatch?: (p: ResetProgress) => void | Promise<void>;
+}
+
+const KEY_FORMAT: Record<string, RegExp> = {
+  day: /^\d{4}-\d{2}-\d{2}$/,
+  week: /^\d{4}-W\d{2}$/,
+  month: /^\d{4}-\d{2}$/,
+  year: /^\d{4}$/,
+};
+
+/** The most recently ended period in the rule's own zone: what "this month's reset" is about. */
+function lastEndedPeriod(qc: QuotaClock, nowMs: number): Period {
+  const rule = { ...qc.policy.rule, anchor: 'calendar' as const };
+  const schedule = new PeriodSchedule(rule, { timeZone: null, anchorMs: nowMs });
+  return schedule.before(schedule.at(nowMs));
+}
+
+function retentionCutoff(qc: QuotaClock, nowMs: number): number {
+  const rule = { ...qc.policy.rule, anchor: 'calendar' as const };
+  const schedule = new PeriodSchedule(rule, { timeZone: null, anchorMs: nowMs });
+  let p = schedule.at(nowMs);
+  for (let i = 0; i < qc.policy.retentionPeriods; i += 1) p = schedule.before(p);
+  // A day of slack: subjects in zones ahead of the rule's close slightly earlier.
+  return p.startMs - 86_400_000;
+}
+
+const silent = { info() {}, warn() {}, error() {}, debug() {} } as unknown as Logger;
+
+/**
+ * Closes every period that has ended, oldest first, exactly once per subject.
+ * Correctness rests on the store: each subject's mark moves with a conditional
+ * update, and each batch commits with its checkpoint. The lease only keeps two
+ * schedulers from doing the same work twice over.
+ */
+export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise<ResetReport> {
+  const startedMs = Date.now();
+  const nowMs = opts.now ?? qc.now();
+  const log = opts.logger ?? silent;
+  const store = await qc.store();
+  const holder = newHolderId();
+  if (opts.forcePeriod !== undefined && !KEY_FORMAT[qc.policy.rule.every]!.test(opts.forcePeriod)) {
+    throw new BadInputError(
+      `--force-period: "${opts.forcePeriod}" is not a ${qc.policy.rule.every} period key (for example ${lastEndedPeriod(qc, nowMs).key})`,
+      '--force-period',
+    );
+  }
+  const finish = (partial: Omit<ResetReport, 'startedAt' | 'finishedAt' | 'durationMs' | 'holder' | 'dryRun'>): ResetReport => {
+    const finishedMs = Date.now();
+    return {
+      dryRun: opts.dryRun ?? false,
+      ...partial,
+      startedAt: toIso(startedMs),
+      finishedAt: toIso(finishedMs),
+      durationMs: finishedMs - startedMs,
+      holder,
+    };
+  };
+
+  if (opts.dryRun) {
+    const periods = await previewAll(qc, store, nowMs, opts.forcePeriod);
+    const alreadyClosed = await alreadyClosedKeys(qc, store, nowMs, periods, opts.forcePeriod);
+    log.info({ dryRun: true, periods: periods.map((p) => ({ key: p.key, subjects: p.subjects })) }, 'reset dry run');
+    return finish({ outcome: 'ok', periods, alreadyClosed, pruned: null });
+  }
+
+  const ttlMs = qc.config.reset.leaseSeconds * 1000;
+  const lease = await acquireLease(store, {
+    name: RESET_LEASE,
+    holder,
+    ttlMs,
+    waitMs: qc.config.reset.waitForLeaseSeconds * 1000,
+  });
+  if (!lease) {
+    const current = (await store.listRuns(1))[0];
+    log.warn({ holder: current?.holder }, 'another reset holds the lease; leaving the work to it');
+    return finish({ outcome: 'lease_held', periods: [], alreadyClosed: [], pruned: null, leaseHolder: current?.holder ?? 'unknown' });
+  }
+  log.info({ holder, now: toIso(nowMs) }, 'reset started');
+  const periods: ClosedPeriodReport[] = [];
+  let currentKey: string | null = null;
+  try {
+    const passes = new Map<string, number>();
+    for (;;) {
+      const pending = (await store.pendingPeriods(nowMs)).filter((p) => !opts.forcePeriod || p.key === opts.forcePeriod);
+      const next = pending[0];
+      if (!next) break;
+      currentKey = next.key;
+      const pass = (passes.get(next.key) ?? 0) + 1;
+      passes.set(next.key, pass);
+      if (pass > 5) {
+        throw new QuotaClockError('RESET_FAILED', `period ${next.key} still has open subjects after ${pass - 1} passes`);
+      }
+      const run = await store.beginRun(next.key, holder, nowMs, next);
+      log.info({ period: next.key, subjects: next.subjects, resumeFrom: run.checkpoint.cursor, attempt: run.attempts }, 'closing period');
+      let cursor = run.checkpoint.cursor;
+      let done = 0;
+      const summary: CloseTotals = {};
+      do {
+        const batch = await store.closeBatch({
+          key: next.key,
+          nowMs,
+          cursor,
+          batchSize: qc.config.reset.batchSize,
+          write: true,
+        });
+        cursor = batch.cursor;
+        done += batch.closed;
+        mergeTotals(summary, batch.summary);
+        opts.onProgress?.({ key: next.key, done, total: next.subjects });
+        await opts.afterBatch?.({ key: next.key, done, total: next.subjects });
+        await lease.keepAlive();
+      } while (cursor !== null);
+      const open = await store.openCount(next.key, nowMs);
+      if (open.ended > 0) continue; // subjects created behind the cursor during the pass: another pass
+      const status = open.notYetEnded > 0 ? 'partial' : 'closed';
+      const record = await store.finishRun(next.key, status, nowMs);
+      const existing = periods.find((p) => p.key === next.key);
+      const merged = existing ? mergeTotals(structuredClone(existing.summary), summary) : summary;
+      const totals = totalsOf(merged);
+      const entry: ClosedPeriodReport = {
+        key: next.key,
+        start: record.periodStart ?? toIso(next.startMs),
+        end: record.periodEnd ?? toIso(next.endMs),
+        status,
+        subjects: (existing?.subjects ?? 0) + done,
+        used: totals.used,
+        atLimit: totals.atLimit,
+        summary: merged,
+      };
+      if (existing) periods[periods.indexOf(existing)] = entry;
+      else periods.push(entry);
+      log.info({ period: next.key, status, subjects: entry.subjects, used: entry.used, atLimit: entry.atLimit }, 'period closed');
+      currentKey = null;
+    }
+    const alreadyClosed = await alreadyClosedKeys(qc, store, nowMs, periods, opts.forcePeriod);
+    const cutoff = retentionCutoff(qc, nowMs);
+    const pruned = { ...(await store.prune(cutoff)), olderThan: toIso(cutoff) };
+    log.info({ periods: periods.length, alreadyClosed, pruned }, 'reset finished');
+    return finish({ outcome: 'ok', periods, alreadyClosed, pruned });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (currentKey) {
+      await store.finishRun(currentKey, 'failed', nowMs, message).catch(() => undefined);
+    }
+    log.error({ err: e, period: currentKey }, `reset failed: ${message}`);
+    throw e instanceof QuotaClockError ? e : new QuotaClockError('RESET_FAILED', `reset failed: ${message}`, { cause: e });
+  } finally {
+    await lease.release().catch(() => undefined);
+  }
+}
+
+async function previewAll(qc: QuotaClock, store: QuotaStore, nowMs: number, only?: string): Promise<ClosedPeriodReport[]> {
+  const byKey: Record<string, { subjects: number; startMs: number; endMs: number; summary: CloseTotals }> = {};
+  let cursor: string | null = null;
+  do {
+    const batch = await store.previewBatch(nowMs, cursor, qc.config.reset.batchSize);
+    for (const [key, v] of Object.entries(batch.byKey)) {
+      const e = (byKey[key] ??= { subjects: 0, startMs: v.startMs, endMs: v.endMs, summary: {} });
+      e.subjects += v.subjects;
+      e.startMs = Math.min(e.startMs, v.startMs);
+      e.endMs = Math.max(e.endMs, v.endMs);
+      mergeTotals(e.summary, v.summary);
+    }
+    cursor = batch.cursor;
+  } while (cursor !== null);
+  return Object.entries(byKey)
+    .filter(([key]) => !only || key === only)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, v]) => ({
+      key,
+      start: toIso(v.startMs),
+      end: toIso(v.endMs),
+      status: 'dry_run',
+      subjects: v.subjects,
+      ...totalsOf(v.summary),
+      summary: v.summary,
+    }));
+}
+
+async function alreadyClosedKeys(
+  qc: QuotaClock,
+  store: QuotaStore,
+  nowMs: number,
+  worked: readonly ClosedPeriodReport[],
+  only?: string,
+): Promise<string[]> {
+  const key = only ?? lastEndedPeriod(qc, nowMs).key;
+  if (worked.some((p) => p.key === key)) return [];
+  const run = await store.getRun(key);
+  return run && (run.status === 'closed' || run.status === 'partial') ? [key] : [];
+}

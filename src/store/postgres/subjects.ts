@@ -1,0 +1,336 @@
+import { BadInputError, SubjectExistsError, SubjectNotFoundError } from '../../core/errors.js';
+import { assertLimitValue, type Limit } from '../../core/plans.js';
+import type { QuotaPolicy } from '../../core/policy.js';
+import { resolveNewSubject, type ResolvedSubject } from '../../core/subject-rules.js';
+import type { ListOptions, NewSubject, Page, Subject } from '../../core/types.js';
+import { isUniqueViolation, type Client, type PgDb } from './pool.js';
+import {
+  SUBJECT_COLUMNS,
+  parseOverrides,
+  publicSubject,
+  toSubject,
+  type SubjectDbRow,
+} from './rows.js';
+
+type Runner = Pick<Client, 'query'>;
+
+const CHUNK = 5000;
+
+/** Queued result of folding an import batch in input order, as SQLite applies it row by row. */
+type Pending =
+  | { kind: 'insert'; row: ResolvedSubject }
+  | {
+      kind: 'update';
+      rid: number;
+      plan: string;
+      overrides: string | null;
+      email: string | null;
+      name: string | null;
+    };
+
+export class PgSubjects {
+  constructor(
+    private readonly db: PgDb,
+    private readonly policy: QuotaPolicy,
+  ) {}
+
+  private get s() {
+    return this.db.s;
+  }
+
+  async row(c: Runner | null, id: string, forUpdate = false): Promise<SubjectDbRow | undefined> {
+    const text = `SELECT ${SUBJECT_COLUMNS} FROM ${this.s}.subjects WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`;
+    const res = c
+      ? await c.query<SubjectDbRow>(text, [id])
+      : await this.db.query<SubjectDbRow>(text, [id], {
+          idempotent: true,
+          name: `qc_subject_${this.db.schema}`,
+        });
+    return res.rows[0];
+  }
+
+  async require(c: Runner | null, id: string, forUpdate = false): Promise<SubjectDbRow> {
+    const r = await this.row(c, id, forUpdate);
+    if (!r) throw new SubjectNotFoundError(id);
+    return r;
+  }
+
+  /**
+   * Inserts a resolved subject unless the id exists, with its audit record,
+   * in one statement. Returns undefined when the id was already taken.
+   */
+  async insertResolved(
+    c: Runner | null,
+    s: ResolvedSubject,
+    nowMs: number,
+    action: string,
+  ): Promise<SubjectDbRow | undefined> {
+    const text = `WITH ins AS (
+        INSERT INTO ${this.s}.subjects (id, plan, overrides, time_zone, anchor_ms, email, name, created_ms, closed_through_ms, open_end_ms, open_key)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING ${SUBJECT_COLUMNS}
+      ), audit AS (
+        INSERT INTO ${this.s}.audit (at_ms, action, subject, detail) SELECT $8, $12, id, $13 FROM ins
+      )
+      SELECT * FROM ins`;
+    const values = [
+      s.id,
+      s.plan,
+      JSON.stringify(s.overrides),
+      s.timeZone,
+      s.anchorMs,
+      s.email,
+      s.name,
+      s.createdMs,
+      s.closedThroughMs,
+      s.openEndMs,
+      s.openKey,
+      action,
+      JSON.stringify({ plan: s.plan }),
+    ];
+    void nowMs;
+    const res = c
+      ? await c.query<SubjectDbRow>(text, values)
+      : await this.db.query<SubjectDbRow>(text, values, { idempotent: false });
+    return res.rows[0];
+  }
+
+  async recordAudit(
+    c: Runner,
+    nowMs: number,
+    action: string,
+    subject: string | null,
+    detail: unknown,
+  ): Promise<void> {
+    await c.query(
+      `INSERT INTO ${this.s}.audit (at_ms, action, subject, detail) VALUES ($1, $2, $3, $4)`,
+      [nowMs, action, subject, detail === undefined ? null : JSON.stringify(detail)],
+    );
+  }
+
+  async add(input: NewSubject, nowMs: number): Promise<Subject> {
+    const resolved = resolveNewSubject(this.policy, input, nowMs);
+    const row = await this.insertResolved(null, resolved, nowMs, 'subject.add');
+    if (!row) throw new SubjectExistsError(resolved.id);
+    return publicSubject(toSubject(row));
+  }
+
+  async upsertMany(
+    inputs: readonly NewSubject[],
+    nowMs: number,
+  ): Promise<{ added: number; updated: number }> {
+    // Resolve every row before opening the transaction: a bad row refuses the whole batch.
+    const resolved = inputs.map((s, i) => resolveNewSubject(this.policy, s, nowMs, `rows[${i}]`));
+    return this.db.tx(async (c) => this.upsertInTx(c, inputs, resolved, nowMs), {
+      idempotent: false,
+      // Another importer inserted one of our new ids first: the retry sees it and updates it.
+      retryIf: (e) => isUniqueViolation(e, 'subjects_id'),
+    });
+  }
+
+  private async upsertInTx(
+    c: Client,
+    inputs: readonly NewSubject[],
+    resolved: readonly ResolvedSubject[],
+    nowMs: number,
+  ): Promise<{ added: number; updated: number }> {
+    const ids = [...new Set(resolved.map((r) => r.id))];
+    const existing = new Map<string, { rid: number; time_zone: string | null }>();
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const res = await c.query<{ rid: number; id: string; time_zone: string | null }>(
+        `SELECT rid, id, time_zone FROM ${this.s}.subjects WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+        [ids.slice(i, i + CHUNK)],
+      );
+      for (const r of res.rows) existing.set(r.id, r);
+    }
+    const state = new Map<string, Pending>();
+    let added = 0;
+    let updated = 0;
+    resolved.forEach((s, i) => {
+      const ex = existing.get(s.id);
+      const p = state.get(s.id);
+      if (!ex && !p) {
+        state.set(s.id, { kind: 'insert', row: s });
+        added += 1;
+        return;
+      }
+      const zone = p?.kind === 'insert' ? p.row.timeZone : ex!.time_zone;
+      if (inputs[i]!.timeZone && zone !== s.timeZone) {
+        throw new BadInputError(
+          `rows[${i}].timeZone: subject "${s.id}" already has time zone ${zone ?? this.policy.rule.timeZone}; changing it would split its current period`,
+          `rows[${i}].timeZone`,
+        );
+      }
+      const hasOverrides = inputs[i]!.overrides !== undefined;
+      if (p?.kind === 'insert') {
+        p.row = {
+          ...p.row,
+          plan: s.plan,
+          overrides: hasOverrides ? s.overrides : p.row.overrides,
+          email: s.email ?? p.row.email,
+          name: s.name ?? p.row.name,
+        };
+      } else {
+        const u: Pending & { kind: 'update' } = p ?? {
+          kind: 'update',
+          rid: ex!.rid,
+          plan: s.plan,
+          overrides: null,
+          email: null,
+          name: null,
+        };
+        u.plan = s.plan;
+        if (hasOverrides) u.overrides = JSON.stringify(s.overrides);
+        u.email = s.email ?? u.email;
+        u.name = s.name ?? u.name;
+        state.set(s.id, u);
+      }
+      updated += 1;
+    });
+    const inserts: ResolvedSubject[] = [];
+    const updates: Array<Pending & { kind: 'update' }> = [];
+    for (const p of state.values()) {
+      if (p.kind === 'insert') inserts.push(p.row);
+      else updates.push(p);
+    }
+    for (let i = 0; i < inserts.length; i += CHUNK) {
+      const part = inserts.slice(i, i + CHUNK);
+      const col = <K extends keyof ResolvedSubject>(k: K) => part.map((r) => r[k]);
+      // WITH ORDINALITY keeps rids in input order, as SQLite assigns them.
+      await c.query(
+        `INSERT INTO ${this.s}.subjects (id, plan, overrides, time_zone, anchor_ms, email, name, created_ms, closed_through_ms, open_end_ms, open_key)
+         SELECT id, plan, overrides, time_zone, anchor_ms, email, name, created_ms, closed_through_ms, open_end_ms, open_key
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[])
+           WITH ORDINALITY AS u(id, plan, overrides, time_zone, anchor_ms, email, name, created_ms, closed_through_ms, open_end_ms, open_key, ord)
+         ORDER BY ord`,
+        [
+          col('id'),
+          col('plan'),
+          part.map((r) => JSON.stringify(r.overrides)),
+          col('timeZone'),
+          col('anchorMs'),
+          col('email'),
+          col('name'),
+          col('createdMs'),
+          col('closedThroughMs'),
+          col('openEndMs'),
+          col('openKey'),
+        ],
+      );
+    }
+    for (let i = 0; i < updates.length; i += CHUNK) {
+      const part = updates.slice(i, i + CHUNK);
+      await c.query(
+        `UPDATE ${this.s}.subjects s SET plan = u.plan, overrides = COALESCE(u.overrides, s.overrides),
+           email = COALESCE(u.email, s.email), name = COALESCE(u.name, s.name)
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(rid, plan, overrides, email, name)
+         WHERE s.rid = u.rid`,
+        [
+          part.map((u) => u.rid),
+          part.map((u) => u.plan),
+          part.map((u) => u.overrides),
+          part.map((u) => u.email),
+          part.map((u) => u.name),
+        ],
+      );
+    }
+    await this.recordAudit(c, nowMs, 'subject.import', null, { added, updated });
+    return { added, updated };
+  }
+
+  async get(id: string): Promise<Subject | null> {
+    const r = await this.row(null, id);
+    return r ? publicSubject(toSubject(r)) : null;
+  }
+
+  async list(opts: ListOptions = {}): Promise<Page<Subject>> {
+    const limit = Math.min(Math.max(opts.limit ?? 100, 1), 10_000);
+    const values: unknown[] = [opts.after ?? '', limit + 1];
+    if (opts.plan) values.push(opts.plan);
+    const res = await this.db.query<SubjectDbRow>(
+      `SELECT ${SUBJECT_COLUMNS} FROM ${this.s}.subjects WHERE id > $1 ${opts.plan ? 'AND plan = $3' : ''} ORDER BY id LIMIT $2`,
+      values,
+    );
+    const items = res.rows.slice(0, limit).map((r) => publicSubject(toSubject(r)));
+    return { items, next: res.rows.length > limit ? items[items.length - 1]!.id : null };
+  }
+
+  /** One statement: update the row, write the audit record, return the new row. */
+  private async update(
+    id: string,
+    set: string,
+    values: readonly unknown[],
+    nowMs: number,
+    action: string,
+    detail: unknown,
+  ): Promise<Subject> {
+    const n = values.length;
+    const res = await this.db.query<SubjectDbRow>(
+      `WITH u AS (UPDATE ${this.s}.subjects SET ${set} WHERE id = $${n + 1} RETURNING ${SUBJECT_COLUMNS}),
+            a AS (INSERT INTO ${this.s}.audit (at_ms, action, subject, detail) SELECT $${n + 2}, $${n + 3}, id, $${n + 4} FROM u)
+       SELECT * FROM u`,
+      [...values, id, nowMs, action, detail === undefined ? null : JSON.stringify(detail)],
+      { idempotent: false },
+    );
+    const row = res.rows[0];
+    if (!row) throw new SubjectNotFoundError(id);
+    return publicSubject(toSubject(row));
+  }
+
+  async setPlan(id: string, plan: string, nowMs: number): Promise<Subject> {
+    this.policy.catalog.assertPlan(plan);
+    return this.update(id, 'plan = $1', [plan], nowMs, 'subject.set_plan', { plan });
+  }
+
+  async setOverride(
+    id: string,
+    feature: string,
+    limit: Limit | undefined,
+    nowMs: number,
+  ): Promise<Subject> {
+    this.policy.catalog.assertFeature(feature);
+    if (limit !== undefined) assertLimitValue(limit, 'limit');
+    return this.db.tx(
+      async (c) => {
+        // Read-modify-write of the overrides document under the row lock keeps key order as SQLite does.
+        const r = await this.require(c, id, true);
+        const o: Record<string, Limit> = { ...parseOverrides(r.overrides) };
+        if (limit === undefined) delete o[feature];
+        else o[feature] = limit;
+        const res = await c.query<SubjectDbRow>(
+          `UPDATE ${this.s}.subjects SET overrides = $1 WHERE rid = $2 RETURNING ${SUBJECT_COLUMNS}`,
+          [JSON.stringify(o), r.rid],
+        );
+        await this.recordAudit(c, nowMs, 'subject.set_override', id, {
+          feature,
+          limit: limit ?? 'plan',
+        });
+        return publicSubject(toSubject(res.rows[0]!));
+      },
+      { idempotent: false },
+    );
+  }
+
+  async suspend(id: string, reason: string | null, nowMs: number): Promise<Subject> {
+    return this.update(
+      id,
+      'suspended = true, suspended_reason = $1',
+      [reason],
+      nowMs,
+      'subject.suspend',
+      { reason },
+    );
+  }
+
+  async unsuspend(id: string, nowMs: number): Promise<Subject> {
+    return this.update(
+      id,
+      'suspended = false, suspended_reason = NULL',
+      [],
+      nowMs,
+      'subject.unsuspend',
+      undefined,
+    );
+  }
+}
