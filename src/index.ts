@@ -11,3 +11,8 @@ export type { Period, PeriodRule, PeriodUnit, AnchorKind } from './core/period.j
 export type * from './core/types.js';
 export type { QuotaStore, StoreCapabilities, RunRecord } from './store/quota-store.js';
 export { openStore, parseStoreUrl } from './store/open-store.js';
+export { resetAllUserQuotas, runScheduledReset } from './jobs/reset-all.js';
+export type { ResetAllOptions, ScheduledResetOptions, ResetTrigger } from './jobs/reset-all.js';
+export type { ResetReport, ClosedPeriodReport } from './jobs/reset-report.js';
+export { runVerify } from './jobs/verify.js';
+export type { VerifyReport } from './jobs/verify.js';

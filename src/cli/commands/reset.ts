@@ -5,10 +5,11 @@ import { progressBar } from '../progress.js';
 export async function run(ctx: CliContext, _args: string[], opts: Record<string, unknown>): Promise<CommandResult> {
   const qc = await ctx.quotaclock();
   const logger = await ctx.logger();
-  const [{ runReset }, { describeReset }] = await Promise.all([import('../../jobs/reset.js'), import('../../jobs/reset-report.js')]);
+  const [{ runScheduledReset }, { describeReset }] = await Promise.all([import('../../jobs/reset-all.js'), import('../../jobs/reset-report.js')]);
   const bar = progressBar();
   try {
-    const report = await runReset(qc, {
+    const report = await runScheduledReset(qc, {
+      trigger: 'cli',
       dryRun: opts.dryRun === true,
       ...(opts.forcePeriod ? { forcePeriod: String(opts.forcePeriod) } : {}),
       logger,

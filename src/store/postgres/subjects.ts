@@ -62,7 +62,6 @@ export class PgSubjects {
   async insertResolved(
     c: Runner | null,
     s: ResolvedSubject,
-    nowMs: number,
     action: string,
   ): Promise<SubjectDbRow | undefined> {
     const text = `WITH ins AS (
@@ -89,7 +88,6 @@ export class PgSubjects {
       action,
       JSON.stringify({ plan: s.plan }),
     ];
-    void nowMs;
     const res = c
       ? await c.query<SubjectDbRow>(text, values)
       : await this.db.query<SubjectDbRow>(text, values, { idempotent: false });
@@ -111,7 +109,7 @@ export class PgSubjects {
 
   async add(input: NewSubject, nowMs: number): Promise<Subject> {
     const resolved = resolveNewSubject(this.policy, input, nowMs);
-    const row = await this.insertResolved(null, resolved, nowMs, 'subject.add');
+    const row = await this.insertResolved(null, resolved, 'subject.add');
     if (!row) throw new SubjectExistsError(resolved.id);
     return publicSubject(toSubject(row));
   }
