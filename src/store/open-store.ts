@@ -21,14 +21,23 @@ export function parseStoreUrl(url: string, cwd = process.cwd(), where = '--db'):
     return { engine: 'firestore', projectId };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && !/^sqlite:/i.test(value)) {
-    throw new BadInputError(`${where}: unsupported store "${value.split(':')[0]}" (use sqlite:<path>, postgres://… or firestore://<project>)`, where);
+    throw new BadInputError(
+      `${where}: unsupported store "${value.split(':')[0]}" (use sqlite:<path>, postgres://… or firestore://<project>)`,
+      where,
+    );
   }
-  const [rawPath, query = ''] = value.replace(/^sqlite:(\/\/)?/i, '').split('?', 2) as [string, string?];
+  const [rawPath, query = ''] = value.replace(/^sqlite:(\/\/)?/i, '').split('?', 2) as [
+    string,
+    string?,
+  ];
   const params = new URLSearchParams(query);
   let synchronous: 'FULL' | 'NORMAL' | undefined;
   for (const [k, v] of params) {
     if (k !== 'synchronous' || !/^(full|normal)$/i.test(v)) {
-      throw new BadInputError(`${where}: unsupported SQLite option "${k}=${v}" (supported: synchronous=full|normal)`, where);
+      throw new BadInputError(
+        `${where}: unsupported SQLite option "${k}=${v}" (supported: synchronous=full|normal)`,
+        where,
+      );
     }
     synchronous = v.toUpperCase() as 'FULL' | 'NORMAL';
   }
@@ -41,17 +50,35 @@ export async function openStore(location: StoreLocation, policy: QuotaPolicy): P
   switch (location.engine) {
     case 'sqlite': {
       const { SqliteStore } = await import('./sqlite/sqlite-store.js');
-      return new SqliteStore({ path: location.path, ...(location.synchronous ? { synchronous: location.synchronous } : {}) }, policy);
+      return new SqliteStore(
+        {
+          path: location.path,
+          ...(location.synchronous ? { synchronous: location.synchronous } : {}),
+        },
+        policy,
+      );
     }
     case 'postgres':
     case 'firestore': {
-      const mod = (await import(`./${location.engine}/index.js`).catch(() => null)) as
-        | { openEngine?: (l: StoreLocation, p: QuotaPolicy) => Promise<QuotaStore> }
-        | null;
+      const mod = (await loadEngine(location.engine).catch(() => null)) as {
+        openEngine?: (l: StoreLocation, p: QuotaPolicy) => Promise<QuotaStore>;
+      } | null;
       if (!mod?.openEngine) {
-        throw new BadInputError(`the ${location.engine} store is not available in this build`, '--db');
+        throw new BadInputError(
+          `the ${location.engine} store is not available in this build`,
+          '--db',
+        );
       }
       return mod.openEngine(location, policy);
     }
   }
+}
+
+/**
+ * A static specifier where the engine exists, so that test runners and
+ * bundlers resolve it (a template import is only resolved by plain Node).
+ */
+function loadEngine(engine: 'postgres' | 'firestore'): Promise<unknown> {
+  if (engine === 'postgres') return import('./postgres/index.js');
+  return import(/* @vite-ignore */ `./${engine}/index.js`);
 }

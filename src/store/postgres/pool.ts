@@ -58,7 +58,8 @@ export function isUniqueViolation(e: unknown, constraint?: string): boolean {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const backoff = (attempt: number) => sleep(Math.min(1000, 5 * 2 ** attempt) * (0.5 + Math.random()));
+const backoff = (attempt: number) =>
+  sleep(Math.min(1000, 5 * 2 ** attempt) * (0.5 + Math.random()));
 
 export interface RetryOptions {
   /**
@@ -109,7 +110,10 @@ export class PgDb {
 
   unavailable(e: unknown, note = ''): StoreUnavailableError {
     const msg = e instanceof Error ? e.message : String(e);
-    return new StoreUnavailableError(`PostgreSQL at ${this.where} is unavailable: ${msg}${note}`, e);
+    return new StoreUnavailableError(
+      `PostgreSQL at ${this.where} is unavailable: ${msg}${note}`,
+      e,
+    );
   }
 
   private async connect(attempt: number): Promise<Client | null> {
@@ -204,7 +208,9 @@ export class PgDb {
         if (broken) {
           throw this.unavailable(
             e,
-            committing && !opts.idempotent ? ' (the change may or may not have been committed)' : '',
+            committing && !opts.idempotent
+              ? ' (the change may or may not have been committed)'
+              : '',
           );
         }
         throw e;

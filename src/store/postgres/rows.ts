@@ -50,6 +50,16 @@ export function toSubject(r: SubjectDbRow): SubjectRow {
 
 /** Drops the store's bookkeeping fields from a subject before it leaves the store. */
 export function publicSubject(s: SubjectRow): Subject {
-  const { closedThroughMs: _a, openEndMs: _b, openKey: _c, ...rest } = s;
-  return rest;
+  return {
+    id: s.id,
+    plan: s.plan,
+    overrides: s.overrides,
+    suspended: s.suspended,
+    suspendedReason: s.suspendedReason,
+    timeZone: s.timeZone,
+    anchor: s.anchor,
+    email: s.email,
+    name: s.name,
+    createdAt: s.createdAt,
+  };
 }

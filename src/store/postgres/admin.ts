@@ -1,0 +1,38 @@
+import pg from 'pg';
+import { parsePostgresUrl } from './config.js';
+
+/**
+ * Maintenance helpers for tests and tooling, kept here so that SQL stays in
+ * this folder. Each opens one short-lived connection.
+ */
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const opts = parsePostgresUrl(url);
+  const client = new pg.Client({
+    connectionString: opts.connectionString,
+    connectionTimeoutMillis: Math.min(opts.connectTimeoutMs, 5000),
+    application_name: 'quotaclock-admin',
+  });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Resolves to the server version when the URL is reachable; rejects with the driver's reason otherwise. */
+export function pingPostgres(url: string): Promise<string> {
+  return withClient(url, async (c) => {
+    const r = await c.query<{ v: string }>('SHOW server_version');
+    return r.rows[0]!.v;
+  });
+}
+
+/** Drops the schema named in the URL with everything in it. */
+export function dropPostgresSchema(url: string): Promise<void> {
+  const { schema } = parsePostgresUrl(url);
+  return withClient(url, async (c) => {
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  });
+}

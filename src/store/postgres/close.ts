@@ -1,0 +1,338 @@
+import { addUsage, mergeTotals, type CloseTotals } from '../../core/close-summary.js';
+import { endedOpenPeriods, nextMark } from '../../core/closing.js';
+import type { QuotaPolicy } from '../../core/policy.js';
+import type {
+  CloseBatchRequest,
+  CloseBatchResult,
+  PendingPeriod,
+  PreviewBatchResult,
+  RunCheckpoint,
+} from '../quota-store.js';
+import type { Client, PgDb } from './pool.js';
+import { parseOverrides } from './rows.js';
+
+interface CloseRow {
+  rid: number;
+  plan: string;
+  overrides: string;
+  time_zone: string | null;
+  anchor_ms: number;
+  closed_through_ms: number;
+  open_end_ms: number;
+  open_key: string;
+  feature: string | null;
+  used: number | null;
+}
+
+type SubjectUsage = { head: CloseRow; used: Map<string, number> };
+
+/** Subjects that move their mark identically; each group is one set-based statement. */
+interface MoveGroup {
+  fromStart: number;
+  fromEnd: number;
+  key: string;
+  toStart: number;
+  toEnd: number;
+  toKey: string;
+  plan: string;
+  limits: string;
+  rids: number[];
+  usage: SubjectUsage[];
+}
+
+const CLOSE_COLUMNS =
+  'rid, plan, overrides, time_zone, anchor_ms, closed_through_ms, open_end_ms, open_key';
+
+/** The reset job's side of the store: pending periods, period close, dry-run preview and prune. */
+export class PgClose {
+  constructor(
+    private readonly db: PgDb,
+    private readonly policy: QuotaPolicy,
+  ) {}
+
+  private get s() {
+    return this.db.s;
+  }
+
+  async pendingPeriods(nowMs: number): Promise<PendingPeriod[]> {
+    const res = await this.db.query<{ key: string; n: number; s: number; e: number }>(
+      `SELECT open_key AS key, COUNT(*) AS n, MIN(closed_through_ms) AS s, MAX(open_end_ms) AS e
+       FROM ${this.s}.subjects WHERE open_end_ms <= $1 GROUP BY open_key ORDER BY open_key`,
+      [nowMs],
+    );
+    return res.rows.map((r) => ({ key: r.key, subjects: r.n, startMs: r.s, endMs: r.e }));
+  }
+
+  async openCount(key: string, nowMs: number): Promise<{ ended: number; notYetEnded: number }> {
+    const res = await this.db.query<{ ended: number; later: number }>(
+      `SELECT COUNT(*) FILTER (WHERE open_end_ms <= $2) AS ended, COUNT(*) FILTER (WHERE open_end_ms > $2) AS later
+       FROM ${this.s}.subjects WHERE open_key = $1`,
+      [key, nowMs],
+    );
+    const r = res.rows[0]!;
+    return { ended: r.ended, notYetEnded: r.later };
+  }
+
+  /** The next batch of subjects with this key ended and open, in rid order; sharded by a hash of the id. */
+  private async candidates(c: Client, req: CloseBatchRequest): Promise<number[]> {
+    const shard = req.shard && req.shard.count > 1 ? req.shard : null;
+    const res = await c.query<{ rid: number }>(
+      `SELECT rid FROM ${this.s}.subjects
+       WHERE open_key = $1 AND rid > $2 AND open_end_ms <= $3
+         AND ($5::int IS NULL OR mod(abs(hashtext(id)::bigint), $5::int) = $6::int)
+       ORDER BY rid LIMIT $4`,
+      [
+        req.key,
+        req.cursor === null ? 0 : Number(req.cursor),
+        req.nowMs,
+        req.batchSize,
+        shard?.count ?? null,
+        shard?.index ?? 0,
+      ],
+    );
+    return res.rows.map((r) => r.rid);
+  }
+
+  /**
+   * Reads the candidates with their usage in the open period. When writing,
+   * the rows are locked in rid order and re-checked: one a concurrent closer
+   * has just closed no longer matches and is left out.
+   */
+  private async readSubjects(
+    c: Client,
+    rids: number[],
+    req: CloseBatchRequest,
+  ): Promise<SubjectUsage[]> {
+    if (rids.length === 0) return [];
+    const res = await c.query<CloseRow>(
+      `SELECT s.*, c.feature, c.used FROM (
+         SELECT ${CLOSE_COLUMNS} FROM ${this.s}.subjects
+         WHERE rid = ANY($1::bigint[]) AND open_key = $2 AND open_end_ms <= $3
+         ORDER BY rid${req.write ? ' FOR UPDATE' : ''}
+       ) s
+       LEFT JOIN ${this.s}.counters c ON c.subject_rid = s.rid AND c.period_start_ms = s.closed_through_ms
+       ORDER BY s.rid, c.feature`,
+      [rids, req.key, req.nowMs],
+    );
+    const out: SubjectUsage[] = [];
+    for (const r of res.rows) {
+      let last = out[out.length - 1];
+      if (!last || last.head.rid !== r.rid) {
+        last = { head: r, used: new Map() };
+        out.push(last);
+      }
+      if (r.feature !== null) last.used.set(r.feature, r.used ?? 0);
+    }
+    return out;
+  }
+
+  private limitsOf(s: CloseRow) {
+    return this.policy.catalog.has(s.plan)
+      ? this.policy.catalog.limitsFor(s.plan, parseOverrides(s.overrides))
+      : {};
+  }
+
+  private summarise(into: CloseTotals, u: SubjectUsage): void {
+    const limits = this.limitsOf(u.head);
+    for (const f of this.policy.catalog.features) {
+      addUsage(into, u.head.plan, f, u.used.get(f) ?? 0, limits[f] ?? null);
+    }
+  }
+
+  private group(subjects: SubjectUsage[]): Map<string, MoveGroup> {
+    const groups = new Map<string, MoveGroup>();
+    for (const u of subjects) {
+      const s = u.head;
+      const to = nextMark(
+        this.policy,
+        { timeZone: s.time_zone, anchorMs: s.anchor_ms },
+        { closedThroughMs: s.closed_through_ms, openEndMs: s.open_end_ms, openKey: s.open_key },
+      );
+      const limitsJson = JSON.stringify(this.limitsOf(s));
+      const id = `${s.closed_through_ms}|${s.open_end_ms}|${to.openEndMs}|${s.plan}|${limitsJson}`;
+      let g = groups.get(id);
+      if (!g) {
+        g = {
+          fromStart: s.closed_through_ms,
+          fromEnd: s.open_end_ms,
+          key: s.open_key,
+          toStart: to.closedThroughMs,
+          toEnd: to.openEndMs,
+          toKey: to.openKey,
+          plan: s.plan,
+          limits: limitsJson,
+          rids: [],
+          usage: [],
+        };
+        groups.set(id, g);
+      }
+      g.rids.push(s.rid);
+      g.usage.push(u);
+    }
+    return groups;
+  }
+
+  /**
+   * Moves one group's marks and records their closed period in one
+   * statement. The update is conditional on the old mark, so a subject is
+   * closed once even if two runs overlap; it returns the rids it moved.
+   */
+  private async moveGroup(c: Client, g: MoveGroup, closedMs: number): Promise<Set<number>> {
+    const res = await c.query<{ rid: number }>(
+      `WITH moved AS (
+         UPDATE ${this.s}.subjects SET closed_through_ms = $1, open_end_ms = $2, open_key = $3
+         WHERE rid = ANY($4::bigint[]) AND closed_through_ms = $5
+         RETURNING rid
+       ), ins AS (
+         INSERT INTO ${this.s}.closed_periods (subject_rid, start_ms, end_ms, period_key, plan, limits, closed_ms)
+         SELECT rid, $5, $6, $7, $8, $9, $10 FROM moved
+         ON CONFLICT (subject_rid, start_ms) DO NOTHING
+       )
+       SELECT rid FROM moved`,
+      [
+        g.toStart,
+        g.toEnd,
+        g.toKey,
+        g.rids,
+        g.fromStart,
+        g.fromEnd,
+        g.key,
+        g.plan,
+        g.limits,
+        closedMs,
+      ],
+    );
+    return new Set(res.rows.map((r) => r.rid));
+  }
+
+  async closeBatch(req: CloseBatchRequest): Promise<CloseBatchResult> {
+    const work = async (c: Client): Promise<CloseBatchResult> => {
+      const rids = await this.candidates(c, req);
+      const cursor = rids.length < req.batchSize ? null : String(rids[rids.length - 1]!);
+      const subjects = await this.readSubjects(c, rids, req);
+      const summary: CloseTotals = {};
+      if (!req.write) {
+        for (const u of subjects) this.summarise(summary, u);
+        return { closed: subjects.length, summary, cursor };
+      }
+      let closed = 0;
+      for (const g of this.group(subjects).values()) {
+        const moved = await this.moveGroup(c, g, req.nowMs);
+        for (const u of g.usage) {
+          if (!moved.has(u.head.rid)) continue;
+          closed += 1;
+          this.summarise(summary, u);
+        }
+      }
+      // The checkpoint commits with the batch: a kill between batches loses nothing and repeats nothing.
+      const run = (
+        await c.query<{ checkpoint: string }>(
+          `SELECT checkpoint FROM ${this.s}.runs WHERE key = $1 FOR UPDATE`,
+          [req.key],
+        )
+      ).rows[0];
+      if (run) {
+        const cp = JSON.parse(run.checkpoint) as RunCheckpoint;
+        const next: RunCheckpoint = {
+          cursor,
+          subjects: cp.subjects + closed,
+          summary: mergeTotals(cp.summary, summary),
+        };
+        await c.query(`UPDATE ${this.s}.runs SET checkpoint = $1 WHERE key = $2`, [
+          JSON.stringify(next),
+          req.key,
+        ]);
+      }
+      return { closed, summary, cursor };
+    };
+    return req.write
+      ? this.db.tx(work, { idempotent: false })
+      : this.db.tx(work, { idempotent: true, mode: 'snapshot' });
+  }
+
+  async previewBatch(
+    nowMs: number,
+    cursor: string | null,
+    batchSize: number,
+  ): Promise<PreviewBatchResult> {
+    return this.db.tx(
+      async (c) => {
+        const subjects = (
+          await c.query<CloseRow>(
+            `SELECT ${CLOSE_COLUMNS} FROM ${this.s}.subjects
+             WHERE open_end_ms <= $1 AND rid > $2 ORDER BY rid LIMIT $3`,
+            [nowMs, cursor === null ? 0 : Number(cursor), batchSize],
+          )
+        ).rows;
+        const counters = (
+          await c.query<{
+            subject_rid: number;
+            period_start_ms: number;
+            feature: string;
+            used: number;
+          }>(
+            `SELECT c.subject_rid, c.period_start_ms, c.feature, c.used
+             FROM ${this.s}.counters c JOIN ${this.s}.subjects s ON s.rid = c.subject_rid
+             WHERE c.subject_rid = ANY($1::bigint[]) AND c.period_start_ms >= s.closed_through_ms AND c.period_start_ms < $2`,
+            [subjects.map((s) => s.rid), nowMs],
+          )
+        ).rows;
+        const usedOf = new Map<string, number>();
+        for (const r of counters)
+          usedOf.set(`${r.subject_rid}|${r.period_start_ms}|${r.feature}`, r.used);
+        const byKey: PreviewBatchResult['byKey'] = {};
+        for (const s of subjects) {
+          const periods = endedOpenPeriods(
+            this.policy,
+            { timeZone: s.time_zone, anchorMs: s.anchor_ms },
+            { closedThroughMs: s.closed_through_ms, openEndMs: s.open_end_ms, openKey: s.open_key },
+            nowMs,
+          );
+          const limits = this.limitsOf(s);
+          for (const p of periods) {
+            const entry = (byKey[p.key] ??= {
+              subjects: 0,
+              startMs: p.startMs,
+              endMs: p.endMs,
+              summary: {},
+            });
+            entry.subjects += 1;
+            entry.startMs = Math.min(entry.startMs, p.startMs);
+            entry.endMs = Math.max(entry.endMs, p.endMs);
+            for (const f of this.policy.catalog.features) {
+              const used = usedOf.get(`${s.rid}|${p.startMs}|${f}`) ?? 0;
+              addUsage(entry.summary, s.plan, f, used, limits[f] ?? null);
+            }
+          }
+        }
+        const next =
+          subjects.length < batchSize ? null : String(subjects[subjects.length - 1]!.rid);
+        return { byKey, cursor: next };
+      },
+      { idempotent: true, mode: 'snapshot' },
+    );
+  }
+
+  async prune(olderThanMs: number): Promise<{ periods: number; events: number }> {
+    return this.db.tx(
+      async (c) => {
+        const periods = await c.query(`DELETE FROM ${this.s}.closed_periods WHERE end_ms <= $1`, [
+          olderThanMs,
+        ]);
+        // Only periods the job has closed: an open period keeps its counters and events whatever its age.
+        await c.query(
+          `DELETE FROM ${this.s}.counters c USING ${this.s}.subjects s
+           WHERE s.rid = c.subject_rid AND c.period_end_ms <= $1 AND c.period_end_ms <= s.closed_through_ms`,
+          [olderThanMs],
+        );
+        const events = await c.query(
+          `DELETE FROM ${this.s}.events e USING ${this.s}.subjects s
+           WHERE s.rid = e.subject_rid AND e.period_end_ms <= $1 AND e.period_end_ms <= s.closed_through_ms`,
+          [olderThanMs],
+        );
+        return { periods: periods.rowCount ?? 0, events: events.rowCount ?? 0 };
+      },
+      { idempotent: true },
+    );
+  }
+}

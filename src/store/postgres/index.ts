@@ -1,0 +1,21 @@
+import { BadInputError } from '../../core/errors.js';
+import type { QuotaPolicy } from '../../core/policy.js';
+import type { StoreLocation } from '../open-store.js';
+import type { QuotaStore } from '../quota-store.js';
+import { parsePostgresUrl } from './config.js';
+import { PostgresStore } from './postgres-store.js';
+
+export { PostgresStore } from './postgres-store.js';
+export { parsePostgresUrl, type PostgresOptions } from './config.js';
+export { dropPostgresSchema, pingPostgres } from './admin.js';
+
+/** Entry point used by openStore; the pool connects lazily on first use. */
+export async function openEngine(
+  location: StoreLocation,
+  policy: QuotaPolicy,
+): Promise<QuotaStore> {
+  if (location.engine !== 'postgres') {
+    throw new BadInputError(`expected a postgres:// store, got ${location.engine}`, '--db');
+  }
+  return new PostgresStore(parsePostgresUrl(location.url), policy);
+}

@@ -1,0 +1,142 @@
+import { QuotaClockError } from '../../core/errors.js';
+import { toIso } from '../../core/period.js';
+import type { Lease, RunCheckpoint, RunRecord, RunStatus } from '../quota-store.js';
+import type { PgDb } from './pool.js';
+
+export interface RunRow {
+  key: string;
+  status: RunStatus;
+  started_ms: number;
+  finished_ms: number | null;
+  attempts: number;
+  holder: string | null;
+  period_start_ms: number | null;
+  period_end_ms: number | null;
+  checkpoint: string;
+  error: string | null;
+}
+
+export const EMPTY_CHECKPOINT: RunCheckpoint = { cursor: null, subjects: 0, summary: {} };
+
+export function toRun(r: RunRow): RunRecord {
+  return {
+    key: r.key,
+    status: r.status,
+    startedAt: toIso(r.started_ms),
+    finishedAt: r.finished_ms === null ? null : toIso(r.finished_ms),
+    attempts: r.attempts,
+    holder: r.holder,
+    periodStart: r.period_start_ms === null ? null : toIso(r.period_start_ms),
+    periodEnd: r.period_end_ms === null ? null : toIso(r.period_end_ms),
+    checkpoint: JSON.parse(r.checkpoint) as RunCheckpoint,
+    error: r.error,
+  };
+}
+
+/** The job's lease (a row with an expiry) and its run ledger (one row per period key). */
+export class PgLedger {
+  constructor(private readonly db: PgDb) {}
+
+  private get s() {
+    return this.db.s;
+  }
+
+  /** Takes the lease when it is free, expired, or already ours; one statement, so two callers cannot both win. */
+  async acquireLease(
+    name: string,
+    holder: string,
+    ttlMs: number,
+    nowMs: number,
+  ): Promise<Lease | null> {
+    const res = await this.db.query<{ name: string; holder: string; expires_ms: number }>(
+      `INSERT INTO ${this.s}.leases AS l (name, holder, expires_ms) VALUES ($1, $2, $3)
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms
+       WHERE l.expires_ms <= $4 OR l.holder = excluded.holder
+       RETURNING name, holder, expires_ms`,
+      [name, holder, nowMs + ttlMs, nowMs],
+      // Retrying after an unknown outcome is harmless: a lease we already hold is ours again.
+      { idempotent: true },
+    );
+    const row = res.rows[0];
+    return row ? { name: row.name, holder: row.holder, expiresMs: row.expires_ms } : null;
+  }
+
+  async renewLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<boolean> {
+    const res = await this.db.query(
+      `UPDATE ${this.s}.leases SET expires_ms = $1 WHERE name = $2 AND holder = $3`,
+      [nowMs + ttlMs, name, holder],
+      { idempotent: true },
+    );
+    return res.rowCount === 1;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.db.query(`DELETE FROM ${this.s}.leases WHERE name = $1 AND holder = $2`, [
+      name,
+      holder,
+    ]);
+  }
+
+  async getRun(key: string): Promise<RunRecord | null> {
+    const res = await this.db.query<RunRow>(`SELECT * FROM ${this.s}.runs WHERE key = $1`, [key]);
+    return res.rows[0] ? toRun(res.rows[0]) : null;
+  }
+
+  async listRuns(limit: number): Promise<RunRecord[]> {
+    const res = await this.db.query<RunRow>(
+      `SELECT * FROM ${this.s}.runs ORDER BY key DESC LIMIT $1`,
+      [limit],
+    );
+    return res.rows.map(toRun);
+  }
+
+  async beginRun(
+    key: string,
+    holder: string,
+    nowMs: number,
+    period: { startMs: number; endMs: number },
+  ): Promise<RunRecord> {
+    return this.db.tx(
+      async (c) => {
+        // The primary key makes the ledger row unique per key; a racing second caller waits here, then updates.
+        const inserted = await c.query<RunRow>(
+          `INSERT INTO ${this.s}.runs (key, status, started_ms, attempts, holder, period_start_ms, period_end_ms, checkpoint)
+           VALUES ($1, 'running', $2, 1, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING RETURNING *`,
+          [key, nowMs, holder, period.startMs, period.endMs, JSON.stringify(EMPTY_CHECKPOINT)],
+        );
+        if (inserted.rows[0]) return toRun(inserted.rows[0]);
+        const existing = (
+          await c.query<RunRow>(`SELECT * FROM ${this.s}.runs WHERE key = $1 FOR UPDATE`, [key])
+        ).rows[0]!;
+        const cp = JSON.parse(existing.checkpoint) as RunCheckpoint;
+        // A finished key that has work again starts a fresh pass; a killed or failed one resumes.
+        const resume = existing.status === 'running' || existing.status === 'failed';
+        const checkpoint: RunCheckpoint = resume ? cp : { ...cp, cursor: null };
+        const updated = await c.query<RunRow>(
+          `UPDATE ${this.s}.runs SET status = 'running', started_ms = $1, finished_ms = NULL, attempts = attempts + 1, holder = $2,
+             period_start_ms = LEAST(COALESCE(period_start_ms, $3), $3), period_end_ms = GREATEST(COALESCE(period_end_ms, $4), $4),
+             checkpoint = $5, error = NULL WHERE key = $6 RETURNING *`,
+          [nowMs, holder, period.startMs, period.endMs, JSON.stringify(checkpoint), key],
+        );
+        return toRun(updated.rows[0]!);
+      },
+      { idempotent: false },
+    );
+  }
+
+  async finishRun(
+    key: string,
+    status: 'closed' | 'partial' | 'failed',
+    nowMs: number,
+    error?: string,
+  ): Promise<RunRecord> {
+    const res = await this.db.query<RunRow>(
+      `UPDATE ${this.s}.runs SET status = $1, finished_ms = $2, error = $3 WHERE key = $4 RETURNING *`,
+      [status, nowMs, error ?? null, key],
+      { idempotent: true },
+    );
+    const row = res.rows[0];
+    if (!row) throw new QuotaClockError('INTERNAL', `no run "${key}" in the ledger`);
+    return toRun(row);
+  }
+}

@@ -1,0 +1,203 @@
+import { QuotaClockError } from '../../core/errors.js';
+import type { Limit } from '../../core/plans.js';
+import type { QuotaPolicy } from '../../core/policy.js';
+import type { ConsumeOptions, ListOptions, NewSubject } from '../../core/types.js';
+import type {
+  BackupRecord,
+  CloseBatchRequest,
+  QuotaStore,
+  StoreCapabilities,
+} from '../quota-store.js';
+import { exportPostgres, importPostgres } from './backup.js';
+import { PgClose } from './close.js';
+import type { PostgresOptions } from './config.js';
+import { PgConsume } from './consume.js';
+import { PgLedger } from './ledger.js';
+import { assertMigrated, migratePostgres } from './migrations.js';
+import { PgDb, pgCode } from './pool.js';
+import { PgSubjects } from './subjects.js';
+import { PgUsage } from './usage.js';
+import { verifyPostgres } from './verify.js';
+
+/** Errors the caller cannot act on by code become STORE_FAILURE; coded errors pass through. */
+function mapError(e: unknown): unknown {
+  if (e instanceof QuotaClockError) return e;
+  const code = pgCode(e);
+  if (code && /^[0-9A-Z]{5}$/.test(code)) {
+    return new QuotaClockError(
+      'STORE_FAILURE',
+      `PostgreSQL error ${code}: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  return e;
+}
+
+/**
+ * The scale store: many processes and hosts write at once. Every consume is
+ * one guarded statement; the job closes subjects with set-based conditional
+ * updates, and sharded workers split subjects by a hash of their id.
+ */
+export class PostgresStore implements QuotaStore {
+  readonly engine = 'postgres';
+  readonly capabilities: StoreCapabilities = {
+    multiWriter: true,
+    shardedClose: true,
+    preResetExport: false,
+  };
+  readonly db: PgDb;
+  private readonly subjects: PgSubjects;
+  private readonly usage: PgUsage;
+  private readonly consumer: PgConsume;
+  private readonly ledger: PgLedger;
+  private readonly closer: PgClose;
+  private ready: Promise<void> | undefined;
+
+  constructor(
+    options: PostgresOptions,
+    private readonly policy: QuotaPolicy,
+  ) {
+    this.db = new PgDb(options);
+    this.subjects = new PgSubjects(this.db, policy);
+    this.usage = new PgUsage(this.db, policy, this.subjects);
+    this.consumer = new PgConsume(this.db, policy, this.subjects);
+    this.ledger = new PgLedger(this.db);
+    this.closer = new PgClose(this.db, policy);
+  }
+
+  /** Checks the schema version once, on first use (migrate may be about to create it). */
+  private async run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      if (!this.ready) {
+        this.ready = assertMigrated(this.db);
+        this.ready.catch(() => (this.ready = undefined));
+      }
+      await this.ready;
+      return await fn();
+    } catch (e) {
+      throw mapError(e);
+    }
+  }
+
+  async migrate() {
+    try {
+      const out = await migratePostgres(this.db);
+      this.ready = Promise.resolve();
+      return out;
+    } catch (e) {
+      throw mapError(e);
+    }
+  }
+
+  async close() {
+    await this.db.end();
+  }
+
+  addSubject(s: NewSubject, nowMs: number) {
+    return this.run(() => this.subjects.add(s, nowMs));
+  }
+  upsertSubjects(s: readonly NewSubject[], nowMs: number) {
+    return this.run(() => this.subjects.upsertMany(s, nowMs));
+  }
+  getSubject(id: string) {
+    return this.run(() => this.subjects.get(id));
+  }
+  listSubjects(opts?: ListOptions) {
+    return this.run(() => this.subjects.list(opts));
+  }
+  setPlan(id: string, plan: string, nowMs: number) {
+    return this.run(() => this.subjects.setPlan(id, plan, nowMs));
+  }
+  setOverride(id: string, feature: string, limit: Limit | undefined, nowMs: number) {
+    return this.run(() => this.subjects.setOverride(id, feature, limit, nowMs));
+  }
+  suspend(id: string, reason: string | null, nowMs: number) {
+    return this.run(() => this.subjects.suspend(id, reason, nowMs));
+  }
+  unsuspend(id: string, nowMs: number) {
+    return this.run(() => this.subjects.unsuspend(id, nowMs));
+  }
+
+  consume(id: string, feature: string, amount: number, opts: ConsumeOptions & { now: number }) {
+    return this.run(() =>
+      this.consumer.consume(id, feature, amount, opts.key, opts.meta, opts.now),
+    );
+  }
+  refund(id: string, key: string, nowMs: number) {
+    return this.run(() => this.usage.refund(id, key, nowMs));
+  }
+  status(id: string, nowMs: number) {
+    return this.run(() => this.usage.status(id, nowMs));
+  }
+  history(id: string) {
+    return this.run(() => this.usage.history(id));
+  }
+  resetSubject(
+    id: string,
+    nowMs: number,
+    opts: { dryRun?: boolean; reason?: string; operation?: string } = {},
+  ) {
+    return this.run(() =>
+      this.usage.resetSubject(id, nowMs, opts.dryRun ?? false, opts.reason, opts.operation),
+    );
+  }
+  subjectsAtLimit(nowMs: number, limit = 1000) {
+    return this.run(async () => {
+      const ids = await this.usage.atLimit(nowMs, limit);
+      const found = await Promise.all(ids.map((id) => this.subjects.get(id)));
+      return found.filter((s) => s !== null);
+    });
+  }
+
+  acquireLease(name: string, holder: string, ttlMs: number, nowMs: number) {
+    return this.run(() => this.ledger.acquireLease(name, holder, ttlMs, nowMs));
+  }
+  renewLease(name: string, holder: string, ttlMs: number, nowMs: number) {
+    return this.run(() => this.ledger.renewLease(name, holder, ttlMs, nowMs));
+  }
+  releaseLease(name: string, holder: string) {
+    return this.run(() => this.ledger.releaseLease(name, holder));
+  }
+  pendingPeriods(nowMs: number) {
+    return this.run(() => this.closer.pendingPeriods(nowMs));
+  }
+  openCount(key: string, nowMs: number) {
+    return this.run(() => this.closer.openCount(key, nowMs));
+  }
+  getRun(key: string) {
+    return this.run(() => this.ledger.getRun(key));
+  }
+  listRuns(limit = 100) {
+    return this.run(() => this.ledger.listRuns(limit));
+  }
+  beginRun(key: string, holder: string, nowMs: number, period: { startMs: number; endMs: number }) {
+    return this.run(() => this.ledger.beginRun(key, holder, nowMs, period));
+  }
+  closeBatch(req: CloseBatchRequest) {
+    return this.run(() => this.closer.closeBatch(req));
+  }
+  previewBatch(nowMs: number, cursor: string | null, batchSize: number) {
+    return this.run(() => this.closer.previewBatch(nowMs, cursor, batchSize));
+  }
+  finishRun(key: string, status: 'closed' | 'partial' | 'failed', nowMs: number, error?: string) {
+    return this.run(() => this.ledger.finishRun(key, status, nowMs, error));
+  }
+  prune(olderThanMs: number) {
+    return this.run(() => this.closer.prune(olderThanMs));
+  }
+
+  verify(nowMs: number) {
+    return this.run(() => verifyPostgres(this.db, this.policy, nowMs));
+  }
+  async *exportRecords(): AsyncIterable<BackupRecord> {
+    await this.run(async () => undefined);
+    try {
+      yield* exportPostgres(this.db);
+    } catch (e) {
+      throw mapError(e);
+    }
+  }
+  importRecords(records: readonly BackupRecord[]) {
+    return this.run(() => importPostgres(this.db, records));
+  }
+}

@@ -1,0 +1,359 @@
+import { RefundKeyNotFoundError } from '../../core/errors.js';
+import type { Limit } from '../../core/plans.js';
+import { featureStatus, periodView, type QuotaPolicy } from '../../core/policy.js';
+import { toIso } from '../../core/period.js';
+import type {
+  HistoryEntry,
+  RefundResult,
+  ResetSubjectResult,
+  StatusResult,
+} from '../../core/types.js';
+import { isUniqueViolation, type Client, type PgDb } from './pool.js';
+import { parseOverrides, type SubjectDbRow } from './rows.js';
+import type { PgSubjects } from './subjects.js';
+
+interface EventRow {
+  id: number;
+  feature: string;
+  period_start_ms: number;
+  period_end_ms: number;
+  delta: number;
+}
+
+/** Refund, status, history and manual reset. Consume has its own file. */
+export class PgUsage {
+  constructor(
+    private readonly db: PgDb,
+    private readonly policy: QuotaPolicy,
+    private readonly subjects: PgSubjects,
+  ) {}
+
+  private get s() {
+    return this.db.s;
+  }
+
+  private keyOf(s: SubjectDbRow, startMs: number): string {
+    return this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, startMs).key;
+  }
+
+  private async insertEvent(c: Client, e: Record<string, unknown>): Promise<void> {
+    await c.query(
+      `INSERT INTO ${this.s}.events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      [
+        e.rid,
+        e.kind,
+        e.feature,
+        e.start,
+        e.end,
+        e.at,
+        e.amount,
+        e.delta,
+        e.usedAfter,
+        e.limit ?? null,
+        e.key ?? null,
+        e.outcome ?? null,
+        e.meta ?? null,
+      ],
+    );
+  }
+
+  async refund(id: string, key: string, nowMs: number): Promise<RefundResult> {
+    return this.db.tx((c) => this.refundInTx(c, id, key, nowMs), {
+      idempotent: false,
+      // Two refunds of one key racing: the loser rolls back and, retried, reports alreadyRefunded.
+      retryIf: (e) => isUniqueViolation(e, 'events_idem'),
+    });
+  }
+
+  private async refundInTx(
+    c: Client,
+    id: string,
+    key: string,
+    nowMs: number,
+  ): Promise<RefundResult> {
+    const s = await this.subjects.require(c, id);
+    // Locking the original consume serialises refunds of the same key.
+    const original = (
+      await c.query<EventRow>(
+        `SELECT id, feature, period_start_ms, period_end_ms, delta FROM ${this.s}.events
+         WHERE subject_rid = $1 AND idem_key = $2 FOR UPDATE`,
+        [s.rid, key],
+      )
+    ).rows[0];
+    if (!original) throw new RefundKeyNotFoundError(id, key);
+    const period = { startMs: original.period_start_ms, endMs: original.period_end_ms, key: '' };
+    const view = { ...periodView(period), key: this.keyOf(s, original.period_start_ms) };
+    const already = (
+      await c.query(`SELECT 1 FROM ${this.s}.events WHERE subject_rid = $1 AND idem_key = $2`, [
+        s.rid,
+        `refund:${key}`,
+      ])
+    ).rows[0];
+    const counter = (
+      await c.query<{ used: number }>(
+        `SELECT used FROM ${this.s}.counters WHERE subject_rid = $1 AND period_start_ms = $2 AND feature = $3 FOR UPDATE`,
+        [s.rid, original.period_start_ms, original.feature],
+      )
+    ).rows[0];
+    const current = counter?.used ?? 0;
+    if (already || original.delta === 0) {
+      return {
+        refunded: false,
+        amount: 0,
+        used: current,
+        period: view,
+        ...(already ? { alreadyRefunded: true } : {}),
+      };
+    }
+    // A manual reset may have cleared the units since; never drive a counter below zero.
+    const back = Math.min(original.delta, current);
+    const used = current - back;
+    await c.query(
+      `UPDATE ${this.s}.counters SET used = $1 WHERE subject_rid = $2 AND period_start_ms = $3 AND feature = $4`,
+      [used, s.rid, original.period_start_ms, original.feature],
+    );
+    await this.insertEvent(c, {
+      rid: s.rid,
+      kind: 'refund',
+      feature: original.feature,
+      start: original.period_start_ms,
+      end: original.period_end_ms,
+      at: nowMs,
+      amount: original.delta,
+      delta: -back,
+      usedAfter: used,
+      key: `refund:${key}`,
+      meta: JSON.stringify({ refunds: original.id }),
+    });
+    return { refunded: true, amount: back, used, period: view };
+  }
+
+  async status(id: string, nowMs: number): Promise<StatusResult> {
+    const s = await this.subjects.require(null, id);
+    const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
+    const rows = (
+      await this.db.query<{ feature: string; used: number }>(
+        `SELECT feature, used FROM ${this.s}.counters WHERE subject_rid = $1 AND period_start_ms = $2`,
+        [s.rid, period.startMs],
+      )
+    ).rows;
+    const usedBy = new Map(rows.map((r) => [r.feature, r.used]));
+    const overrides = parseOverrides(s.overrides);
+    const features: Record<string, ReturnType<typeof featureStatus>> = {};
+    for (const f of this.policy.catalog.features) {
+      features[f] = featureStatus(
+        this.policy.catalog.limitFor(s.plan, overrides, f),
+        usedBy.get(f) ?? 0,
+      );
+    }
+    return {
+      subject: s.id,
+      plan: s.plan,
+      suspended: s.suspended,
+      suspendedReason: s.suspended_reason,
+      timeZone: s.time_zone ?? this.policy.rule.timeZone,
+      period: periodView(period),
+      features,
+    };
+  }
+
+  async history(id: string): Promise<HistoryEntry[]> {
+    return this.db.tx(
+      async (c) => {
+        const s = await this.subjects.require(c, id);
+        const closed = (
+          await c.query<{
+            start_ms: number;
+            end_ms: number;
+            period_key: string;
+            plan: string;
+            limits: string;
+          }>(
+            `SELECT start_ms, end_ms, period_key, plan, limits FROM ${this.s}.closed_periods WHERE subject_rid = $1`,
+            [s.rid],
+          )
+        ).rows;
+        const counters = (
+          await c.query<{
+            period_start_ms: number;
+            period_end_ms: number;
+            period_key: string;
+            feature: string;
+            used: number;
+          }>(
+            `SELECT period_start_ms, period_end_ms, period_key, feature, used FROM ${this.s}.counters WHERE subject_rid = $1`,
+            [s.rid],
+          )
+        ).rows;
+        return this.historyOf(s, closed, counters);
+      },
+      { idempotent: true, mode: 'snapshot' },
+    );
+  }
+
+  private historyOf(
+    s: SubjectDbRow,
+    closed: Array<{
+      start_ms: number;
+      end_ms: number;
+      period_key: string;
+      plan: string;
+      limits: string;
+    }>,
+    counters: Array<{
+      period_start_ms: number;
+      period_end_ms: number;
+      period_key: string;
+      feature: string;
+      used: number;
+    }>,
+  ): HistoryEntry[] {
+    const byStart = new Map<
+      number,
+      {
+        key: string;
+        start: number;
+        end: number;
+        plan: string | null;
+        limits: Record<string, Limit> | null;
+        used: Map<string, number>;
+      }
+    >();
+    for (const c of closed) {
+      byStart.set(c.start_ms, {
+        key: c.period_key,
+        start: c.start_ms,
+        end: c.end_ms,
+        plan: c.plan,
+        limits: JSON.parse(c.limits) as Record<string, Limit>,
+        used: new Map(),
+      });
+    }
+    for (const c of counters) {
+      let e = byStart.get(c.period_start_ms);
+      if (!e) {
+        e = {
+          key: c.period_key,
+          start: c.period_start_ms,
+          end: c.period_end_ms,
+          plan: null,
+          limits: null,
+          used: new Map(),
+        };
+        byStart.set(c.period_start_ms, e);
+      }
+      e.used.set(c.feature, c.used);
+    }
+    const overrides = parseOverrides(s.overrides);
+    return [...byStart.values()]
+      .sort((a, b) => b.start - a.start)
+      .map((e) => {
+        const limits = e.limits ?? this.policy.catalog.limitsFor(s.plan, overrides);
+        const features: Record<string, { limit: Limit; used: number }> = {};
+        for (const f of this.policy.catalog.features) {
+          features[f] = { limit: limits[f] ?? null, used: e.used.get(f) ?? 0 };
+        }
+        return {
+          key: e.key,
+          start: toIso(e.start),
+          end: toIso(e.end),
+          closed: e.plan !== null,
+          plan: e.plan,
+          features,
+        };
+      });
+  }
+
+  async resetSubject(
+    id: string,
+    nowMs: number,
+    dryRun: boolean,
+    reason: string | undefined,
+    operation?: string,
+  ): Promise<ResetSubjectResult> {
+    const run = async (c: Client): Promise<ResetSubjectResult> => {
+      // The subject lock serialises two resets of one subject, so an operation skips it exactly once.
+      const s = await this.subjects.require(c, id, !dryRun);
+      const period = this.policy.periods.at(
+        { timeZone: s.time_zone, anchorMs: s.anchor_ms },
+        nowMs,
+      );
+      if (operation) {
+        const done = await c.query(
+          `SELECT 1 FROM ${this.s}.audit WHERE subject = $1 AND action = 'subject.reset'
+             AND detail::jsonb ->> 'operation' = $2 AND detail::jsonb ->> 'period' = $3 LIMIT 1`,
+          [id, operation, period.key],
+        );
+        if (done.rows[0])
+          return { subject: id, period: periodView(period), cleared: {}, skipped: true };
+      }
+      // The row locks make a concurrent consume wait, then count on top of zero: no lost update.
+      const rows = (
+        await c.query<{ feature: string; used: number }>(
+          `SELECT feature, used FROM ${this.s}.counters WHERE subject_rid = $1 AND period_start_ms = $2 AND used > 0
+           ORDER BY feature${dryRun ? '' : ' FOR UPDATE'}`,
+          [s.rid, period.startMs],
+        )
+      ).rows;
+      const cleared: Record<string, number> = {};
+      for (const r of rows) {
+        cleared[r.feature] = r.used;
+        if (dryRun) continue;
+        await c.query(
+          `UPDATE ${this.s}.counters SET used = 0 WHERE subject_rid = $1 AND period_start_ms = $2 AND feature = $3`,
+          [s.rid, period.startMs, r.feature],
+        );
+        await this.insertEvent(c, {
+          rid: s.rid,
+          kind: 'reset',
+          feature: r.feature,
+          start: period.startMs,
+          end: period.endMs,
+          at: nowMs,
+          amount: r.used,
+          delta: -r.used,
+          usedAfter: 0,
+          meta: reason ? JSON.stringify({ reason }) : null,
+        });
+      }
+      if (!dryRun) {
+        await this.subjects.recordAudit(c, nowMs, 'subject.reset', id, {
+          period: period.key,
+          cleared,
+          reason: reason ?? null,
+          operation: operation ?? null,
+        });
+      }
+      return { subject: id, period: periodView(period), cleared };
+    };
+    // A dry run still reads inside a transaction so it sees one consistent snapshot.
+    return dryRun
+      ? this.db.tx(run, { idempotent: true, mode: 'snapshot' })
+      : this.db.tx(run, { idempotent: false });
+  }
+
+  async atLimit(nowMs: number, max: number): Promise<string[]> {
+    const rows = (
+      await this.db.query<{
+        id: string;
+        plan: string;
+        overrides: string;
+        feature: string;
+        used: number;
+      }>(
+        `SELECT s.id, s.plan, s.overrides, c.feature, c.used FROM ${this.s}.counters c JOIN ${this.s}.subjects s ON s.rid = c.subject_rid
+         WHERE c.period_start_ms <= $1 AND c.period_end_ms > $1 AND c.used > 0 ORDER BY s.id`,
+        [nowMs],
+      )
+    ).rows;
+    const ids: string[] = [];
+    for (const r of rows) {
+      if (ids.length >= max) break;
+      if (!this.policy.catalog.has(r.plan)) continue;
+      const limit = this.policy.catalog.limitFor(r.plan, parseOverrides(r.overrides), r.feature);
+      if (limit !== null && r.used >= limit && ids[ids.length - 1] !== r.id) ids.push(r.id);
+    }
+    return ids;
+  }
+}
