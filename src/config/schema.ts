@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Cron } from 'croner';
 import { DEFAULT_PLANS, DEFAULT_PLAN_NAME } from '../core/plans.js';
 import { canonicalTimeZone } from '../core/time-zone.js';
+import { notifySchema } from './notify-schema.js';
 
 const zone = z.string().superRefine((value, ctx) => {
   try {
@@ -66,6 +67,8 @@ export const configSchema = z
         waitForLeaseSeconds: z.number().int().min(0).max(3600).default(30),
       })
       .default({ batchSize: 5000, leaseSeconds: 60, waitForLeaseSeconds: 30 }),
+    /** Notification targets, events, thresholds and heartbeat pings (docs/monitoring.md). */
+    notify: notifySchema.prefault({}),
   })
   .superRefine((cfg, ctx) => {
     if (!(cfg.defaultPlan in cfg.plans)) {
