@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   STORE_UNAVAILABLE: { exit: 1, http: 503 },
   STORE_FAILURE: { exit: 1, http: 500 },
   RESET_FAILED: { exit: 1, http: 500 },
+  SCHEDULE_UNSUPPORTED: { exit: 2, http: 400 },
+  SCHEDULE_FAILED: { exit: 1, http: 500 },
   INTERNAL: { exit: 1, http: 500 },
 } as const satisfies Record<string, { exit: number; http: number }>;
 
