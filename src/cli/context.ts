@@ -70,6 +70,8 @@ export class CliContext {
       const { flushLogger } = await import('../log/logger.js');
       await flushLogger(this.log);
     }
-    if (this.qcPromise) await (await this.qcPromise).close().catch(() => undefined);
+    // A config that failed to load was already reported; there is nothing to close.
+    const qc = await this.qcPromise?.catch(() => undefined);
+    await qc?.close().catch(() => undefined);
   }
 }

@@ -54,6 +54,8 @@ export function loadConfig(sources: ConfigSources = {}): { config: QuotaClockCon
   if (raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) {
     throw new ConfigError(['(root): expected an object'], file ?? undefined);
   }
+  // Validate the file on its own first: a flag or env value must not hide a bad value in it.
+  if (file) parseConfig(raw, file);
   const merged: Record<string, unknown> = { ...(raw as Record<string, unknown> | null) };
   if (env.QUOTACLOCK_DB) merged.store = env.QUOTACLOCK_DB;
   if (sources.store) merged.store = sources.store;

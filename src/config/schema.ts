@@ -12,9 +12,19 @@ const zone = z.string().superRefine((value, ctx) => {
   }
 });
 
-const limit = z.union([z.number().int().min(0), z.null()], {
-  error: 'expected integer ≥ 0 or null',
-});
+const LIMIT_MESSAGE = 'expected integer ≥ 0 or null';
+// The message is set on every check: a union reports the issues of the branch
+// that matched the type, so -1 would otherwise read "Too small: expected number to be >=0".
+const limit = z.union(
+  [
+    z
+      .number({ error: LIMIT_MESSAGE })
+      .int({ error: LIMIT_MESSAGE })
+      .min(0, { error: LIMIT_MESSAGE }),
+    z.null(),
+  ],
+  { error: LIMIT_MESSAGE },
+);
 
 const planName = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a lower-case plan name');
 const featureName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'expected a lower-case feature name');
@@ -64,9 +74,9 @@ export const configSchema = z
       .strictObject({
         batchSize: z.number().int().min(1).max(100_000).default(5000),
         leaseSeconds: z.number().int().min(5).max(3600).default(60),
-        waitForLeaseSeconds: z.number().int().min(0).max(3600).default(30),
+        waitForLeaseSeconds: z.number().int().min(0).max(3600).default(75),
       })
-      .default({ batchSize: 5000, leaseSeconds: 60, waitForLeaseSeconds: 30 }),
+      .default({ batchSize: 5000, leaseSeconds: 60, waitForLeaseSeconds: 75 }),
     /** Notification targets, events, thresholds and heartbeat pings (docs/monitoring.md). */
     notify: notifySchema.prefault({}),
   })

@@ -25,6 +25,12 @@ export const ERROR_CODES = {
   RESET_FAILED: { exit: 1, http: 500 },
   SCHEDULE_UNSUPPORTED: { exit: 2, http: 400 },
   SCHEDULE_FAILED: { exit: 1, http: 500 },
+  /** A notifier's settings cannot be used (a secret's env variable is unset, its file unreadable). */
+  NOTIFY_CONFIG: { exit: 2, http: 500 },
+  /** A delivery failed after its retries (only `notify test` turns this into a failure). */
+  NOTIFY_FAILED: { exit: 1, http: 502 },
+  /** The store engine lacks a query this command needs. */
+  NOT_SUPPORTED: { exit: 1, http: 501 },
   INTERNAL: { exit: 1, http: 500 },
 } as const satisfies Record<string, { exit: number; http: number }>;
 

@@ -38,7 +38,23 @@ export class HeldLease {
   }
 }
 
-/** Waits up to waitMs for the lease; null if another live holder kept it all that time. */
+/** True when a holder id names a process on this host that no longer exists. */
+export function holderIsDeadHere(holder: string): boolean {
+  const [host, pid] = holder.split(':');
+  if (host !== hostname() || !pid || !/^\d+$/.test(pid)) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Waits up to waitMs for the lease; null if another live holder kept it all
+ * that time. A holder on this host whose process is gone (kill -9, OOM) is
+ * taken over at once instead of waiting for its lease to expire.
+ */
 export async function acquireLease(
   store: QuotaStore,
   opts: { name: string; holder: string; ttlMs: number; waitMs: number; pollMs?: number },
@@ -47,6 +63,11 @@ export async function acquireLease(
   for (;;) {
     const got = await store.acquireLease(opts.name, opts.holder, opts.ttlMs, Date.now());
     if (got) return new HeldLease(store, opts.name, opts.holder, opts.ttlMs);
+    const current = await store.currentLease?.(opts.name);
+    if (current && store.takeOverLease && holderIsDeadHere(current.holder)) {
+      const taken = await store.takeOverLease(opts.name, current.holder, opts.holder, opts.ttlMs, Date.now());
+      if (taken) return new HeldLease(store, opts.name, opts.holder, opts.ttlMs);
+    }
     if (Date.now() >= deadline) return null;
     await sleep(Math.min(opts.pollMs ?? 250, Math.max(10, deadline - Date.now())));
   }

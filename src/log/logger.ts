@@ -1,3 +1,5 @@
+import { readdirSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { redact } from './redact.js';
 
@@ -38,23 +40,73 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   };
   const stderr = pino.destination({ dest: 2, sync: true });
   if (!opts.file) return pino(base, opts.destination ?? stderr);
+  const frequency = opts.frequency ?? 'none';
+  const keep = opts.keep ?? 10;
+  // pino-roll only enforces its limit when it rotates inside one process. A
+  // monthly job is a new, short process each time that opens a new dated file
+  // and never rotates, so old files would pile up: enforce the bound at start.
+  pruneRotatedLogs(opts.file, frequency, keep);
   const fileStream = pino.transport({
     target: 'pino-roll',
     options: {
       file: opts.file,
       size: opts.maxSize ?? '10m',
-      ...(opts.frequency && opts.frequency !== 'none'
-        ? { frequency: opts.frequency, dateFormat: opts.frequency === 'daily' ? 'yyyy-MM-dd' : 'yyyy-MM-dd-HH' }
-        : {}),
-      // Counts every rotated file in the folder, not only this process's: a monthly
-      // job is a new process each time, and the bound must hold across runs.
-      limit: { count: opts.keep ?? 10, removeOtherLogFiles: true },
+      ...(frequency !== 'none' ? { frequency, dateFormat: DATE_FORMATS[frequency] } : {}),
+      // Counts every rotated file in the folder, not only this process's, when it rotates.
+      limit: { count: keep, removeOtherLogFiles: true },
       // current.log always points at the live file, for `tail -f`.
       symlink: true,
       mkdir: true,
     },
   });
-  return pino(base, pino.multistream([{ stream: opts.destination ?? stderr, level: level as pino.Level }, { stream: fileStream, level: level as pino.Level }]));
+  const logger = pino(base, pino.multistream([{ stream: opts.destination ?? stderr, level: level as pino.Level }, { stream: fileStream, level: level as pino.Level }]));
+  logFiles.set(logger, resolve(opts.file));
+  return logger;
+}
+
+const logFiles = new WeakMap<Logger, string>();
+
+/** The log file a logger writes to (as configured; current.log beside it links to the live file), or null. */
+export function logFileOf(logger: Logger | undefined): string | null {
+  return (logger && logFiles.get(logger)) ?? null;
+}
+
+const DATE_FORMATS = { daily: 'yyyy-MM-dd', hourly: 'yyyy-MM-dd-HH' } as const;
+const DATE_PATTERNS = { daily: '\\d{4}-\\d{2}-\\d{2}\\.', hourly: '\\d{4}-\\d{2}-\\d{2}-\\d{2}\\.', none: '' } as const;
+
+/**
+ * Deletes the oldest rotated files of `file` (named as pino-roll names them:
+ * name.<date>.<n>.ext, or name.<n>.ext without a date) so that at most `keep`
+ * remain; the process then writes to one more. Returns the deleted paths.
+ */
+export function pruneRotatedLogs(file: string, frequency: 'daily' | 'hourly' | 'none', keep: number): string[] {
+  const dir = dirname(resolve(file));
+  const name = basename(file);
+  const dot = name.lastIndexOf('.');
+  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot + 1)] : [name, 'log'];
+  const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(`^${escape(stem)}\\.(${DATE_PATTERNS[frequency]})?(\\d+)\\.${escape(ext)}$`);
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const files = entries
+    .map((f) => ({ f, m: pattern.exec(f) }))
+    .filter((x): x is { f: string; m: RegExpExecArray } => x.m !== null && (frequency === 'none' || x.m[1] !== undefined))
+    .map(({ f, m }) => ({ f, date: m[1] ?? '', n: Number(m[2]) }))
+    .sort((a, b) => (a.date === b.date ? a.n - b.n : a.date < b.date ? -1 : 1));
+  const removed: string[] = [];
+  for (const { f } of files.slice(0, Math.max(0, files.length - keep))) {
+    try {
+      unlinkSync(join(dir, f));
+      removed.push(join(dir, f));
+    } catch {
+      // Already gone (another process pruned it) or not ours to delete: leave it.
+    }
+  }
+  return removed;
 }
 
 /** Flushes asynchronous transports (the rotating file) before the process exits. */

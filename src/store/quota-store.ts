@@ -153,6 +153,10 @@ export interface QuotaStore {
   // --- the reset job ---
   acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<Lease | null>;
   renewLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<boolean>;
+  /** Who holds a lease now, if anyone (expired or not). Optional: lets a rerun on the same host take over from a dead process. */
+  currentLease?(name: string): Promise<Lease | null>;
+  /** Takes a lease from `from` only if it still holds it; for taking over from a holder known to be dead. */
+  takeOverLease?(name: string, from: string, holder: string, ttlMs: number, nowMs: number): Promise<Lease | null>;
   releaseLease(name: string, holder: string): Promise<void>;
   /** Periods with at least one subject whose period ended by nowMs and is not closed, oldest first. */
   pendingPeriods(nowMs: number): Promise<PendingPeriod[]>;

@@ -121,6 +121,13 @@ export class SqliteClose {
     return row ? { name: row.name, holder: row.holder, expiresMs: row.expires_ms } : null;
   }
 
+  takeOverLease(name: string, from: string, holder: string, ttlMs: number, nowMs: number): Lease | null {
+    const changed = this.db
+      .prepare('UPDATE leases SET holder = ?, expires_ms = ? WHERE name = ? AND holder = ?')
+      .run(holder, nowMs + ttlMs, name, from).changes;
+    return changed === 1 ? { name, holder, expiresMs: nowMs + ttlMs } : null;
+  }
+
   renewLease(name: string, holder: string, ttlMs: number, nowMs: number): boolean {
     return (
       this.db.prepare('UPDATE leases SET expires_ms = ? WHERE name = ? AND holder = ?').run(nowMs + ttlMs, name, holder)

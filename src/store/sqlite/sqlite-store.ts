@@ -101,6 +101,12 @@ export class SqliteStore implements QuotaStore {
   async renewLease(name: string, holder: string, ttlMs: number, nowMs: number) {
     return this.p.close.renewLease(name, holder, ttlMs, nowMs);
   }
+  async currentLease(name: string) {
+    return this.p.close.currentLease(name);
+  }
+  async takeOverLease(name: string, from: string, holder: string, ttlMs: number, nowMs: number) {
+    return this.p.close.takeOverLease(name, from, holder, ttlMs, nowMs);
+  }
   async releaseLease(name: string, holder: string) {
     this.p.close.releaseLease(name, holder);
   }

@@ -1,0 +1,15 @@
+// Runs one real reset through the library on the given SQLite file and
+// reports its wall time and the process's peak RSS as one JSON line.
+import { createQuotaClock, resetAllUserQuotas } from '../dist/index.js';
+
+const [path, nowIso] = process.argv.slice(2);
+const now = Date.parse(nowIso);
+const qc = createQuotaClock({ config: { store: `sqlite:${path}` }, clock: () => now });
+const t0 = process.hrtime.bigint();
+const report = await resetAllUserQuotas({ quotaclock: qc });
+const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+await qc.close();
+const p = report.periods[0];
+process.stdout.write(
+  `${JSON.stringify({ ms, subjects: p?.subjects ?? 0, used: p?.used ?? 0, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
+);
