@@ -22,7 +22,11 @@ function buildNotifiers(cfg: NotifyConfig, env: NodeJS.ProcessEnv): Notifier[] {
   return cfg.targets.map((t, i) => {
     const n = (seen.get(t.type) ?? 0) + 1;
     seen.set(t.type, n);
-    const label = t.name ? `${t.type}:${t.name}` : byType.get(t.type)! > 1 ? `${t.type}#${n}` : t.type;
+    const label = t.name
+      ? `${t.type}:${t.name}`
+      : byType.get(t.type)! > 1
+        ? `${t.type}#${n}`
+        : t.type;
     const where = `notify.targets.${i}`;
     switch (t.type) {
       case 'email':
@@ -93,10 +97,19 @@ export class Notifications {
       ok: result.ok,
       attempts: result.attempts,
       durationMs: Date.now() - started,
-      ...(result.ok ? {} : { error: redact(result.error instanceof Error ? result.error.message : String(result.error)) }),
+      ...(result.ok
+        ? {}
+        : {
+            error: redact(
+              result.error instanceof Error ? result.error.message : String(result.error),
+            ),
+          }),
     };
     if (out.ok) {
-      this.log?.info({ target: n.label, event: event.type, attempts: out.attempts }, `notification sent to ${n.label}`);
+      this.log?.info(
+        { target: n.label, event: event.type, attempts: out.attempts },
+        `notification sent to ${n.label}`,
+      );
     } else {
       this.log?.error(
         { target: n.label, event: event.type, attempts: out.attempts },

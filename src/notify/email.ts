@@ -32,10 +32,16 @@ export function resolveSmtp(cfg: EmailConfig, where: string, env: NodeJS.Process
     try {
       url = new URL(raw);
     } catch {
-      throw new SecretUnavailableError('the SMTP URL is not a valid URL (expected smtp://user:password@host:port)', urlWhere);
+      throw new SecretUnavailableError(
+        'the SMTP URL is not a valid URL (expected smtp://user:password@host:port)',
+        urlWhere,
+      );
     }
     if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
-      throw new SecretUnavailableError(`the SMTP URL must start with smtp:// or smtps://`, urlWhere);
+      throw new SecretUnavailableError(
+        `the SMTP URL must start with smtp:// or smtps://`,
+        urlWhere,
+      );
     }
     return {
       host: url.hostname,
@@ -48,12 +54,15 @@ export function resolveSmtp(cfg: EmailConfig, where: string, env: NodeJS.Process
   };
   if (smtp.url) return fromUrl(loadSecret(smtp.url, `${where}.smtp.url`, env), `${where}.smtp.url`);
   const envPassword = (): string | undefined => {
-    if (env.SMTP_PASSWORD) return loadSecret({ env: 'SMTP_PASSWORD' }, `${where}.smtp.password`, env);
+    if (env.SMTP_PASSWORD)
+      return loadSecret({ env: 'SMTP_PASSWORD' }, `${where}.smtp.password`, env);
     if (env.SMTP_PASS) return loadSecret({ env: 'SMTP_PASS' }, `${where}.smtp.password`, env);
     return undefined;
   };
   if (smtp.host) {
-    const password = smtp.password ? loadSecret(smtp.password, `${where}.smtp.password`, env) : envPassword();
+    const password = smtp.password
+      ? loadSecret(smtp.password, `${where}.smtp.password`, env)
+      : envPassword();
     const user = smtp.user ?? env.SMTP_USER;
     return {
       host: smtp.host,
@@ -64,13 +73,16 @@ export function resolveSmtp(cfg: EmailConfig, where: string, env: NodeJS.Process
       ...withCa,
     };
   }
-  if (env.SMTP_URL) return fromUrl(loadSecret({ env: 'SMTP_URL' }, `${where}.smtp.url`, env), `${where}.smtp.url`);
+  if (env.SMTP_URL)
+    return fromUrl(loadSecret({ env: 'SMTP_URL' }, `${where}.smtp.url`, env), `${where}.smtp.url`);
   if (env.SMTP_HOST) {
     const port = env.SMTP_PORT ? Number(env.SMTP_PORT) : defaultPort;
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new SecretUnavailableError('SMTP_PORT is not a port number', `${where}.smtp.port`);
     }
-    const password = smtp.password ? loadSecret(smtp.password, `${where}.smtp.password`, env) : envPassword();
+    const password = smtp.password
+      ? loadSecret(smtp.password, `${where}.smtp.password`, env)
+      : envPassword();
     const user = smtp.user ?? env.SMTP_USER;
     return {
       host: env.SMTP_HOST,
@@ -81,14 +93,20 @@ export function resolveSmtp(cfg: EmailConfig, where: string, env: NodeJS.Process
       ...withCa,
     };
   }
-  throw new SecretUnavailableError('no SMTP server: set smtp.host or smtp.url, or SMTP_URL / SMTP_HOST in the environment', `${where}.smtp`);
+  throw new SecretUnavailableError(
+    'no SMTP server: set smtp.host or smtp.url, or SMTP_URL / SMTP_HOST in the environment',
+    `${where}.smtp`,
+  );
 }
 
 function readCa(path: string, where: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new SecretUnavailableError(`cannot read CA file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, where);
+    throw new SecretUnavailableError(
+      `cannot read CA file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      where,
+    );
   }
 }
 
@@ -125,7 +143,8 @@ export class EmailNotifier implements Notifier {
   }
 
   async send(event: NotifyEvent): Promise<void> {
-    if (!this.settings) throw new PermanentDeliveryError(this.problem?.message ?? 'SMTP is not configured');
+    if (!this.settings)
+      throw new PermanentDeliveryError(this.problem?.message ?? 'SMTP is not configured');
     const s = this.settings;
     const { default: nodemailer } = await import('nodemailer');
     const transport = nodemailer.createTransport({

@@ -35,7 +35,9 @@ export class Heartbeat {
         this.problems.push((e as Error).message);
       }
     };
-    const baseRef = cfg.url ?? (cfg.start || cfg.success || cfg.failure ? undefined : { env: 'QUOTACLOCK_HEARTBEAT_URL' });
+    const baseRef =
+      cfg.url ??
+      (cfg.start || cfg.success || cfg.failure ? undefined : { env: 'QUOTACLOCK_HEARTBEAT_URL' });
     if (baseRef) {
       try {
         const base = loadSecret(baseRef, `${where}.url`, env).replace(/\/+$/, '');
@@ -64,8 +66,19 @@ export class Heartbeat {
     if (!url) {
       if (this.problems.length === 0) return null;
       const error = redact(this.problems.join('; '));
-      this.logger?.error({ target: label, event: `heartbeat.${kind}` }, `heartbeat ${kind} ping not sent: ${error}`);
-      return { target: label, kind: 'heartbeat', event: `heartbeat.${kind}`, ok: false, attempts: 0, durationMs: 0, error };
+      this.logger?.error(
+        { target: label, event: `heartbeat.${kind}` },
+        `heartbeat ${kind} ping not sent: ${error}`,
+      );
+      return {
+        target: label,
+        kind: 'heartbeat',
+        event: `heartbeat.${kind}`,
+        ok: false,
+        attempts: 0,
+        durationMs: 0,
+        error,
+      };
     }
     const result = await withRetries(
       { attempts: this.cfg.attempts, initialDelayMs: 500, maxDelayMs: 5000 },
@@ -77,7 +90,10 @@ export class Heartbeat {
           label,
         }),
       (attempt, e, delay) =>
-        this.logger?.warn({ target: label, attempt, delayMs: delay }, `heartbeat ${kind} ping failed, retrying: ${redact((e as Error).message)}`),
+        this.logger?.warn(
+          { target: label, attempt, delayMs: delay },
+          `heartbeat ${kind} ping failed, retrying: ${redact((e as Error).message)}`,
+        ),
     );
     const out: DeliveryResult = {
       target: label,
@@ -89,7 +105,11 @@ export class Heartbeat {
       ...(result.ok ? {} : { error: redact((result.error as Error).message) }),
     };
     if (out.ok) this.logger?.debug({ target: label }, `heartbeat ${kind} ping sent`);
-    else this.logger?.error({ target: label, attempts: out.attempts }, `heartbeat ${kind} ping failed after ${out.attempts} attempt(s): ${out.error}`);
+    else
+      this.logger?.error(
+        { target: label, attempts: out.attempts },
+        `heartbeat ${kind} ping failed after ${out.attempts} attempt(s): ${out.error}`,
+      );
     return out;
   }
 }

@@ -27,7 +27,11 @@ export async function post(url: string, opts: PostOptions): Promise<void> {
   try {
     res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': opts.contentType ?? 'application/json', 'user-agent': 'quotaclock', ...opts.headers },
+      headers: {
+        'content-type': opts.contentType ?? 'application/json',
+        'user-agent': 'quotaclock',
+        ...opts.headers,
+      },
       body: opts.body,
       redirect: 'error',
       signal: AbortSignal.timeout(opts.timeoutMs),
@@ -35,7 +39,9 @@ export async function post(url: string, opts: PostOptions): Promise<void> {
   } catch (e) {
     const err = e as Error & { cause?: { code?: string } };
     const why =
-      err.name === 'TimeoutError' ? `timed out after ${opts.timeoutMs} ms` : (err.cause?.code ?? err.message);
+      err.name === 'TimeoutError'
+        ? `timed out after ${opts.timeoutMs} ms`
+        : (err.cause?.code ?? err.message);
     throw new Error(`${opts.label}: request failed: ${why}`);
   }
   // Drain the body so the connection is released; keep a short excerpt for the error.
@@ -43,7 +49,8 @@ export async function post(url: string, opts: PostOptions): Promise<void> {
   if (res.ok) return;
   const excerpt = text.slice(0, 200).replace(/\s+/g, ' ').trim();
   const message = `${opts.label}: HTTP ${res.status}${excerpt ? ` (${excerpt})` : ''}`;
-  if (res.status === 429 || res.status === 503) throw new RetryAfterError(message, retryAfterMs(res.headers.get('retry-after')));
+  if (res.status === 429 || res.status === 503)
+    throw new RetryAfterError(message, retryAfterMs(res.headers.get('retry-after')));
   if (res.status === 408 || res.status >= 500) throw new Error(message);
   throw new PermanentDeliveryError(message);
 }

@@ -44,7 +44,9 @@ export function renderHtml(e: NotifyEvent): string {
         `<td style="padding:4px 0;font-family:Menlo,Consolas,monospace">${escapeHtml(f.value)}</td></tr>`,
     )
     .join('');
-  const paragraphs = e.lines.map((l) => `<p style="margin:0 0 10px 0">${escapeHtml(l)}</p>`).join('');
+  const paragraphs = e.lines
+    .map((l) => `<p style="margin:0 0 10px 0">${escapeHtml(l)}</p>`)
+    .join('');
   return `<!doctype html><html><body style="margin:0;padding:16px;background:#f5f5f5;font-family:Helvetica,Arial,sans-serif;font-size:14px;color:#222">
 <table role="presentation" cellpadding="0" cellspacing="0" style="max-width:640px;width:100%;background:#fff;border:1px solid #ddd">
 <tr><td style="background:${BANNER[e.severity]};color:#fff;padding:12px 16px;font-size:16px;font-weight:bold">${escapeHtml(e.title)}</td></tr>
@@ -60,19 +62,26 @@ const clip = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1)
  * all is well, orange otherwise) whose fields carry the counts.
  */
 export function renderSlack(e: NotifyEvent): Record<string, unknown> {
-  const fields = e.fields.slice(0, 10).map((f) => ({ type: 'mrkdwn', text: clip(`*${f.label}*\n${f.value}`, 1900) }));
+  const fields = e.fields
+    .slice(0, 10)
+    .map((f) => ({ type: 'mrkdwn', text: clip(`*${f.label}*\n${f.value}`, 1900) }));
   return {
     text: clip(e.title, 2900),
     blocks: [
       { type: 'header', text: { type: 'plain_text', text: clip(e.title, 150), emoji: true } },
-      ...(e.lines.length ? [{ type: 'section', text: { type: 'mrkdwn', text: clip(e.lines.join('\n'), 2900) } }] : []),
+      ...(e.lines.length
+        ? [{ type: 'section', text: { type: 'mrkdwn', text: clip(e.lines.join('\n'), 2900) } }]
+        : []),
     ],
     attachments: [
       {
         color: COLOURS[e.severity],
         blocks: [
           { type: 'section', fields },
-          { type: 'context', elements: [{ type: 'mrkdwn', text: clip(`${e.type} · ${e.host} · ${e.at}`, 2900) }] },
+          {
+            type: 'context',
+            elements: [{ type: 'mrkdwn', text: clip(`${e.type} · ${e.host} · ${e.at}`, 2900) }],
+          },
         ],
       },
     ],

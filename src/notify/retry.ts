@@ -17,7 +17,11 @@ export class RetryAfterError extends Error {
   }
 }
 
-export function backoffDelay(policy: RetryPolicy, failedAttempt: number, random = Math.random): number {
+export function backoffDelay(
+  policy: RetryPolicy,
+  failedAttempt: number,
+  random = Math.random,
+): number {
   const exp = policy.initialDelayMs * 2 ** (failedAttempt - 1);
   const capped = Math.min(policy.maxDelayMs, exp);
   // Full jitter on the upper half: spreads retries from many hosts, never waits less than half.
@@ -46,7 +50,8 @@ export async function withRetries(
         return { ok: false, attempts: attempt, error: e };
       }
       let delay = backoffDelay(policy, attempt);
-      if (e instanceof RetryAfterError) delay = Math.min(policy.maxDelayMs, Math.max(delay, e.retryAfterMs));
+      if (e instanceof RetryAfterError)
+        delay = Math.min(policy.maxDelayMs, Math.max(delay, e.retryAfterMs));
       onRetry?.(attempt, e, delay);
       await sleep(delay);
     }

@@ -15,7 +15,11 @@ export class SecretUnavailableError extends QuotaClockError {
  * redactor before anything can print it. URLs also register their path and
  * query, so a webhook token is scrubbed even when printed without the host.
  */
-export function loadSecret(ref: SecretRef, where: string, env: NodeJS.ProcessEnv = process.env): string {
+export function loadSecret(
+  ref: SecretRef,
+  where: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   let value: string | undefined;
   if (ref.env !== undefined) {
     value = env[ref.env];
@@ -31,7 +35,8 @@ export function loadSecret(ref: SecretRef, where: string, env: NodeJS.ProcessEnv
         where,
       );
     }
-    if (value.trim() === '') throw new SecretUnavailableError(`secret file ${ref.file} is empty`, where);
+    if (value.trim() === '')
+      throw new SecretUnavailableError(`secret file ${ref.file} is empty`, where);
   }
   value = value.trim();
   registerSecretValue(value);

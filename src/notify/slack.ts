@@ -34,6 +34,10 @@ export class SlackNotifier implements Notifier {
 
   async send(event: NotifyEvent): Promise<void> {
     if (!this.url) throw new PermanentDeliveryError(this.problem?.message ?? 'no webhook URL');
-    await post(this.url, { body: JSON.stringify(renderSlack(event)), timeoutMs: this.timeoutMs, label: this.label });
+    await post(this.url, {
+      body: JSON.stringify(renderSlack(event)),
+      timeoutMs: this.timeoutMs,
+      label: this.label,
+    });
   }
 }

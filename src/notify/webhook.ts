@@ -68,7 +68,8 @@ export class WebhookNotifier implements Notifier {
   }
 
   async send(event: NotifyEvent, attempt: { deliveryId: string; number: number }): Promise<void> {
-    if (!this.url || !this.secret) throw new PermanentDeliveryError(this.problem?.message ?? 'webhook is not configured');
+    if (!this.url || !this.secret)
+      throw new PermanentDeliveryError(this.problem?.message ?? 'webhook is not configured');
     const body = JSON.stringify(renderWebhook(event, attempt.deliveryId));
     const t = Math.floor(Date.now() / 1000);
     await post(this.url, {
