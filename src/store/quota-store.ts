@@ -185,6 +185,66 @@ export interface QuotaStore {
   importRecords(records: readonly BackupRecord[]): Promise<{ records: number }>;
   /** Lists subjects at or over their limit in their current period. */
   subjectsAtLimit(nowMs: number, limit?: number): Promise<Subject[]>;
+
+  // --- notifications, reports and metrics (optional; docs/monitoring.md says what an engine without them loses) ---
+  /** Records a threshold notice; true only for the first claim of that subject, feature, period and threshold. */
+  claimThresholdNotice?(notice: ThresholdNotice, nowMs: number): Promise<boolean>;
+  /** Sets gauges and adds to counters of the reset job (durable, so `quotaclock metrics` sees every process's runs). */
+  recordJobMetrics?(samples: readonly JobMetricSample[], nowMs: number): Promise<void>;
+  jobMetrics?(): Promise<JobMetric[]>;
+  /** Consume requests since the store was created, including those whose events retention has pruned. */
+  consumeTotals?(): Promise<ConsumeTotals>;
+  /** Net units used (consumes minus refunds) and denied requests, per feature, in buckets of bucketMs from fromMs. */
+  usageBuckets?(fromMs: number, toMs: number, bucketMs: number): Promise<UsageBucket[]>;
+  /** Every subject's usage in the period with this key, closed or open, subjects with no usage included. */
+  periodUsage?(key: string, endMs: number): AsyncIterable<SubjectUsage>;
+  /** Net usage per subject from events in [fromMs, toMs); only subjects with activity. */
+  windowUsage?(fromMs: number, toMs: number): AsyncIterable<SubjectUsage>;
+}
+
+export interface ThresholdNotice {
+  readonly subject: string;
+  readonly feature: string;
+  readonly periodStartMs: number;
+  readonly periodEndMs: number;
+  /** Percent of the limit. */
+  readonly threshold: number;
+}
+
+export interface JobMetricSample {
+  readonly name: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly value: number;
+  /** set: a gauge; add: a counter. */
+  readonly mode: 'set' | 'add';
+}
+
+export interface JobMetric {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+  readonly updatedMs: number;
+}
+
+export interface ConsumeTotals {
+  readonly granted: number;
+  readonly denied: number;
+  readonly unitsGranted: number;
+}
+
+export interface UsageBucket {
+  readonly startMs: number;
+  readonly feature: string;
+  readonly used: number;
+  readonly denied: number;
+}
+
+export interface SubjectUsage {
+  readonly subject: string;
+  readonly plan: string;
+  /** The limits in force for that period: frozen at close for closed periods, current otherwise. */
+  readonly limits: Readonly<Record<string, Limit>>;
+  readonly used: Readonly<Record<string, number>>;
 }
 
 export type { Limits };

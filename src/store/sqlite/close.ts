@@ -14,6 +14,7 @@ import type {
 } from '../quota-store.js';
 import type { Db } from './connection.js';
 import { parseOverrides } from './rows.js';
+import { archiveBeforePrune } from './monitoring.js';
 
 interface RunRow {
   key: string;
@@ -326,6 +327,7 @@ export class SqliteClose {
         const periods = this.db.prepare('DELETE FROM closed_periods WHERE end_ms <= ?').run(olderThanMs).changes;
         const closedOnly = `period_end_ms <= @cut AND period_end_ms <= (SELECT closed_through_ms FROM subjects WHERE rid = subject_rid)`;
         this.db.prepare(`DELETE FROM counters WHERE ${closedOnly}`).run({ cut: olderThanMs });
+        archiveBeforePrune(this.db, closedOnly, { cut: olderThanMs }, olderThanMs, Date.now());
         const events = this.db.prepare(`DELETE FROM events WHERE ${closedOnly}`).run({ cut: olderThanMs }).changes;
         return { periods, events };
       })

@@ -99,6 +99,34 @@ CREATE TABLE audit (
 CREATE INDEX audit_subject ON audit (subject);
 `,
   },
+  {
+    version: 2,
+    name: 'threshold notices and job metrics',
+    sql: `
+-- At most one quota.threshold notice per subject, feature, period and threshold.
+-- Keyed by subject id (not rid) so the dedup survives a restore into another store.
+CREATE TABLE threshold_notices (
+  subject TEXT NOT NULL,
+  feature TEXT NOT NULL,
+  period_start_ms INTEGER NOT NULL,
+  threshold INTEGER NOT NULL,
+  period_end_ms INTEGER NOT NULL,
+  at_ms INTEGER NOT NULL,
+  PRIMARY KEY (subject, feature, period_start_ms, threshold)
+) WITHOUT ROWID;
+CREATE INDEX threshold_notices_end ON threshold_notices (period_end_ms);
+
+-- Gauges and counters of the reset job and the notifiers, for quotaclock metrics.
+-- labels is canonical JSON (sorted keys), '' for none.
+CREATE TABLE job_metrics (
+  name TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  value REAL NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  PRIMARY KEY (name, labels)
+) WITHOUT ROWID;
+`,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]!.version;

@@ -1,12 +1,21 @@
 import type { Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
 import type { ConsumeOptions, ListOptions, NewSubject } from '../../core/types.js';
-import type { BackupRecord, CloseBatchRequest, QuotaStore, StoreCapabilities } from '../quota-store.js';
+import type {
+  BackupRecord,
+  CloseBatchRequest,
+  JobMetricSample,
+  QuotaStore,
+  StoreCapabilities,
+  SubjectUsage,
+  ThresholdNotice,
+} from '../quota-store.js';
 import { SqliteClose } from './close.js';
 import { assertMigrated, migrate, openSqlite, type Db, type SqliteOptions } from './connection.js';
 import { exportSqlite, importSqlite } from './backup.js';
 import { SqliteSubjects } from './subjects.js';
 import { SqliteUsage } from './usage.js';
+import { SqliteMonitoring } from './monitoring.js';
 import { verifySqlite } from './verify.js';
 
 /**
@@ -19,7 +28,7 @@ export class SqliteStore implements QuotaStore {
   readonly engine = 'sqlite';
   readonly capabilities: StoreCapabilities = { multiWriter: false, shardedClose: false, preResetExport: false };
   readonly db: Db;
-  private parts: { subjects: SqliteSubjects; usage: SqliteUsage; close: SqliteClose } | undefined;
+  private parts: { subjects: SqliteSubjects; usage: SqliteUsage; close: SqliteClose; monitoring: SqliteMonitoring } | undefined;
 
   constructor(
     private readonly options: SqliteOptions,
@@ -37,6 +46,7 @@ export class SqliteStore implements QuotaStore {
         subjects,
         usage: new SqliteUsage(this.db, this.policy, subjects),
         close: new SqliteClose(this.db, this.policy),
+        monitoring: new SqliteMonitoring(this.db, this.policy),
       };
     }
     return this.parts;
@@ -149,5 +159,27 @@ export class SqliteStore implements QuotaStore {
   async importRecords(records: readonly BackupRecord[]) {
     assertMigrated(this.db, this.options.path);
     return importSqlite(this.db, records);
+  }
+  // --- notifications, reports and metrics ---
+  async claimThresholdNotice(notice: ThresholdNotice, nowMs: number) {
+    return this.p.monitoring.claimThresholdNotice(notice, nowMs);
+  }
+  async recordJobMetrics(samples: readonly JobMetricSample[], nowMs: number) {
+    this.p.monitoring.recordJobMetrics(samples, nowMs);
+  }
+  async jobMetrics() {
+    return this.p.monitoring.jobMetrics();
+  }
+  async consumeTotals() {
+    return this.p.monitoring.consumeTotals();
+  }
+  async usageBuckets(fromMs: number, toMs: number, bucketMs: number) {
+    return this.p.monitoring.usageBuckets(fromMs, toMs, bucketMs);
+  }
+  async *periodUsage(key: string, endMs: number): AsyncIterable<SubjectUsage> {
+    yield* this.p.monitoring.periodUsage(key, endMs);
+  }
+  async *windowUsage(fromMs: number, toMs: number): AsyncIterable<SubjectUsage> {
+    yield* this.p.monitoring.windowUsage(fromMs, toMs);
   }
 }
