@@ -9,6 +9,8 @@ export type ResetTrigger = 'cli' | 'daemon' | 'aws' | 'azure' | 'gcp' | 'http' |
 
 export interface ScheduledResetOptions extends ResetOptions {
   readonly trigger?: ResetTrigger;
+  /** Where notifier and heartbeat secrets are read from; defaults to process.env. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -17,7 +19,23 @@ export interface ScheduledResetOptions extends ResetOptions {
  * function, so no platform can skip them.
  */
 export async function runScheduledReset(qc: QuotaClock, opts: ScheduledResetOptions = {}): Promise<ResetReport> {
-  return runReset(qc, opts);
+  // A dry run writes nothing and tells no one: no pings, no events, no metrics.
+  if (opts.dryRun) return runReset(qc, opts);
+  const { ResetMonitor } = await import('../notify/reset-monitor.js');
+  const monitor = await ResetMonitor.start(qc, {
+    ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.trigger ? { trigger: opts.trigger } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
+  });
+  let report: ResetReport;
+  try {
+    report = await runReset(qc, opts);
+  } catch (e) {
+    await monitor.failed(e);
+    throw e;
+  }
+  // Delivery problems are in report.notifications; they never fail a reset that succeeded.
+  return monitor.succeeded(report);
 }
 
 export interface ResetAllOptions extends ScheduledResetOptions {

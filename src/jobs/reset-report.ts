@@ -1,4 +1,5 @@
 import type { CloseTotals } from '../core/close-summary.js';
+import type { DeliveryResult } from '../notify/types.js';
 
 export interface ClosedPeriodReport {
   readonly key: string;
@@ -28,6 +29,8 @@ export interface ResetReport {
   readonly durationMs: number;
   readonly holder: string;
   readonly leaseHolder?: string;
+  /** Heartbeat pings and notifications of a scheduled run; a failed one never fails the reset. */
+  readonly notifications?: readonly DeliveryResult[];
 }
 
 export function totalsOf(summary: CloseTotals): { used: number; atLimit: number } {
@@ -64,6 +67,11 @@ export function describeReset(r: ResetReport): string {
   }
   if (r.pruned && (r.pruned.periods > 0 || r.pruned.events > 0)) {
     lines.push(`pruned ${r.pruned.periods} closed period(s) and ${r.pruned.events} event(s) older than ${r.pruned.olderThan}`);
+  }
+  const sent = (r.notifications ?? []).filter((d) => d.ok).map((d) => d.target);
+  if (sent.length) lines.push(`notified: ${[...new Set(sent)].join(', ')}`);
+  for (const d of (r.notifications ?? []).filter((n) => !n.ok)) {
+    lines.push(`notification to ${d.target} FAILED after ${d.attempts} attempt(s): ${d.error ?? 'unknown error'} (the reset itself did not fail)`);
   }
   return lines.join('\n');
 }
