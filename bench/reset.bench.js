@@ -22,12 +22,16 @@ function log(...a) {
 }
 
 async function seed() {
-  const qc = createQuotaClock({ config: { store: `sqlite:${template}?synchronous=normal` }, clock: () => SEED_AT });
+  const qc = createQuotaClock({
+    config: { store: `sqlite:${template}?synchronous=normal` },
+    clock: () => SEED_AT,
+  });
   await qc.init();
   const plans = ['free', 'pro', 'pro_plus', 'enterprise'];
   for (let i = 0; i < N; i += 50_000) {
     const chunk = [];
-    for (let j = i; j < Math.min(N, i + 50_000); j += 1) chunk.push({ id: `u${String(j).padStart(8, '0')}`, plan: plans[j % 4] });
+    for (let j = i; j < Math.min(N, i + 50_000); j += 1)
+      chunk.push({ id: `u${String(j).padStart(8, '0')}`, plan: plans[j % 4] });
     await qc.importSubjects(chunk);
   }
   await qc.close();
@@ -61,7 +65,11 @@ function open(path) {
 
 function ours() {
   const p = copy('ours.db');
-  const out = execFileSync(process.execPath, [join(import.meta.dirname, 'reset-child.js'), p, CLOSE_AT], { encoding: 'utf8' });
+  const out = execFileSync(
+    process.execPath,
+    [join(import.meta.dirname, 'reset-child.js'), p, CLOSE_AT],
+    { encoding: 'utf8' },
+  );
   return JSON.parse(out.trim());
 }
 
@@ -69,14 +77,19 @@ function ours() {
 function floor() {
   const db = open(copy('floor.db'));
   const now = Date.parse(CLOSE_AT);
-  const next = { start: Date.parse('2026-11-01T00:00:00Z'), end: Date.parse('2026-12-01T00:00:00Z') };
+  const next = {
+    start: Date.parse('2026-11-01T00:00:00Z'),
+    end: Date.parse('2026-12-01T00:00:00Z'),
+  };
   const t0 = process.hrtime.bigint();
   db.transaction(() => {
     db.prepare(
       `INSERT INTO closed_periods (subject_rid, start_ms, end_ms, period_key, plan, limits, closed_ms)
        SELECT rid, closed_through_ms, open_end_ms, open_key, plan, '{"stock_reports":10}', ? FROM subjects WHERE open_end_ms <= ?`,
     ).run(now, now);
-    db.prepare(`UPDATE subjects SET closed_through_ms = ?, open_end_ms = ?, open_key = '2026-11' WHERE open_end_ms <= ?`).run(next.start, next.end, now);
+    db.prepare(
+      `UPDATE subjects SET closed_through_ms = ?, open_end_ms = ?, open_key = '2026-11' WHERE open_end_ms <= ?`,
+    ).run(next.start, next.end, now);
   }).immediate();
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   db.close();
@@ -94,7 +107,9 @@ function oldLoop() {
   const archive = db.prepare(
     `INSERT INTO closed_periods (subject_rid, start_ms, end_ms, period_key, plan, limits, closed_ms) VALUES (?, ?, ?, ?, ?, '{}', ?)`,
   );
-  const zero = db.prepare(`UPDATE subjects SET closed_through_ms = ?, open_end_ms = ?, open_key = '2026-11' WHERE rid = ?`);
+  const zero = db.prepare(
+    `UPDATE subjects SET closed_through_ms = ?, open_end_ms = ?, open_key = '2026-11' WHERE rid = ?`,
+  );
   const write = db.transaction((u) => {
     archive.run(u.rid, u.closed_through_ms, u.open_end_ms, u.open_key, u.plan, now);
     zero.run(u.open_end_ms, u.open_end_ms + 30 * 86_400_000, u.rid);
@@ -118,16 +133,27 @@ log(`floor: ${f.ms.toFixed(0)} ms`);
 const o = ours();
 log(`ours: ${o.ms.toFixed(0)} ms, ${o.subjects} subjects, peak RSS ${o.maxRssMb.toFixed(0)} MB`);
 const l = oldLoop();
-log(`old loop: ${l.ms.toFixed(0)} ms for ${LOOP_SAMPLE.toLocaleString()}, scaled ${(l.scaledMs / 1000).toFixed(1)} s`);
+log(
+  `old loop: ${l.ms.toFixed(0)} ms for ${LOOP_SAMPLE.toLocaleString()}, scaled ${(l.scaledMs / 1000).toFixed(1)} s`,
+);
 if (o.subjects !== N) throw new Error(`our reset closed ${o.subjects} subjects, expected ${N}`);
 
 const rows = [
   ['close of', `${N.toLocaleString()} subjects`, ''],
   ['quotaclock reset', `${(o.ms / 1000).toFixed(2)} s`, ''],
-  ['set-based floor', `${(f.ms / 1000).toFixed(2)} s`, `ours/floor = ${(o.ms / f.ms).toFixed(2)}× (target ≤ 1.5×)`],
-  [`old per-user loop (${LOOP_SAMPLE.toLocaleString()} timed, scaled)`, `${(l.scaledMs / 1000).toFixed(1)} s`, `loop/ours = ${(l.scaledMs / o.ms).toFixed(1)}× faster (target ≥ 20×)`],
+  [
+    'set-based floor',
+    `${(f.ms / 1000).toFixed(2)} s`,
+    `ours/floor = ${(o.ms / f.ms).toFixed(2)}× (target ≤ 1.5×)`,
+  ],
+  [
+    `old per-user loop (${LOOP_SAMPLE.toLocaleString()} timed, scaled)`,
+    `${(l.scaledMs / 1000).toFixed(1)} s`,
+    `loop/ours = ${(l.scaledMs / o.ms).toFixed(1)}× faster (target ≥ 20×)`,
+  ],
   ['peak RSS of the reset process', `${o.maxRssMb.toFixed(0)} MB`, '(target < 256 MB)'],
 ];
 console.log(`machine: ${machine()}`);
 for (const r of rows) console.log(`${r[0].padEnd(44)} ${r[1].padStart(14)}  ${r[2]}`);
-rmSync(dir, { recursive: true, force: true });
+if (process.env.BENCH_KEEP) log(`kept ${dir}`);
+else rmSync(dir, { recursive: true, force: true });

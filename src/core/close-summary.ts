@@ -10,12 +10,20 @@ export interface FeatureTotals {
 /** plan → feature → totals. Plain data so it survives a JSON checkpoint. */
 export type CloseTotals = Record<string, Record<string, FeatureTotals>>;
 
-export function addUsage(totals: CloseTotals, plan: string, feature: string, used: number, limit: Limit): void {
+/** Adds `subjects` subjects that each used `used` units under `limit`. */
+export function addUsage(
+  totals: CloseTotals,
+  plan: string,
+  feature: string,
+  used: number,
+  limit: Limit,
+  subjects = 1,
+): void {
   const byFeature = (totals[plan] ??= {});
   const t = (byFeature[feature] ??= { subjects: 0, used: 0, atLimit: 0 });
-  t.subjects += 1;
-  t.used += used;
-  if (isAtLimit(limit, used)) t.atLimit += 1;
+  t.subjects += subjects;
+  t.used += used * subjects;
+  if (isAtLimit(limit, used)) t.atLimit += subjects;
 }
 
 export function mergeTotals(into: CloseTotals, from: CloseTotals): CloseTotals {
@@ -34,6 +42,7 @@ export function mergeTotals(into: CloseTotals, from: CloseTotals): CloseTotals {
 /** Total units used across plans and features. */
 export function totalUsed(totals: CloseTotals): number {
   let n = 0;
-  for (const features of Object.values(totals)) for (const t of Object.values(features)) n += t.used;
+  for (const features of Object.values(totals))
+    for (const t of Object.values(features)) n += t.used;
   return n;
 }

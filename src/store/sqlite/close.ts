@@ -14,6 +14,7 @@ import type {
 } from '../quota-store.js';
 import type { Db } from './connection.js';
 import { parseOverrides } from './rows.js';
+import { SqliteRangeCloser } from './close-by-range.js';
 import { archiveBeforePrune } from './monitoring.js';
 
 interface RunRow {
@@ -74,7 +75,9 @@ interface MoveGroup {
 
 /** The reset job's side of the store: lease, run ledger, period close and prune. */
 export class SqliteClose {
-  private readonly closeRows;
+  private readonly closeRowsStmt;
+  private readonly overrideRows;
+  private readonly rangeCloser;
   private readonly insertClosed;
   private readonly moveMarks;
   private readonly runByKey;
@@ -83,7 +86,14 @@ export class SqliteClose {
     private readonly db: Db,
     private readonly policy: QuotaPolicy,
   ) {
-    this.closeRows = db.prepare(
+    this.rangeCloser = new SqliteRangeCloser(db, policy);
+    this.overrideRows = db.prepare(
+      `SELECT s.rid, s.plan, s.overrides, s.time_zone, s.anchor_ms, s.closed_through_ms, s.open_end_ms, s.open_key, c.feature, c.used
+       FROM subjects s LEFT JOIN counters c ON c.subject_rid = s.rid AND c.period_start_ms = s.closed_through_ms
+       WHERE s.rid > @lo AND s.rid <= @hi AND s.open_key = @key AND s.open_end_ms <= @now AND s.overrides <> '{}'
+       ORDER BY s.rid`,
+    );
+    this.closeRowsStmt = db.prepare(
       `SELECT s.rid, s.plan, s.overrides, s.time_zone, s.anchor_ms, s.closed_through_ms, s.open_end_ms, s.open_key, c.feature, c.used
        FROM (SELECT rid, plan, overrides, time_zone, anchor_ms, closed_through_ms, open_end_ms, open_key FROM subjects
              WHERE open_key = @key AND rid > @cursor AND open_end_ms <= @now ORDER BY rid LIMIT @batch) s
@@ -111,18 +121,25 @@ export class SqliteClose {
          WHERE leases.expires_ms <= @now OR leases.holder = excluded.holder
          RETURNING name, holder, expires_ms`,
       )
-      .get({ name, holder, expires: nowMs + ttlMs, now: nowMs }) as { name: string; holder: string; expires_ms: number } | undefined;
+      .get({ name, holder, expires: nowMs + ttlMs, now: nowMs }) as
+      { name: string; holder: string; expires_ms: number } | undefined;
     return row ? { name: row.name, holder: row.holder, expiresMs: row.expires_ms } : null;
   }
 
   currentLease(name: string): Lease | null {
-    const row = this.db.prepare('SELECT name, holder, expires_ms FROM leases WHERE name = ?').get(name) as
-      | { name: string; holder: string; expires_ms: number }
-      | undefined;
+    const row = this.db
+      .prepare('SELECT name, holder, expires_ms FROM leases WHERE name = ?')
+      .get(name) as { name: string; holder: string; expires_ms: number } | undefined;
     return row ? { name: row.name, holder: row.holder, expiresMs: row.expires_ms } : null;
   }
 
-  takeOverLease(name: string, from: string, holder: string, ttlMs: number, nowMs: number): Lease | null {
+  takeOverLease(
+    name: string,
+    from: string,
+    holder: string,
+    ttlMs: number,
+    nowMs: number,
+  ): Lease | null {
     const changed = this.db
       .prepare('UPDATE leases SET holder = ?, expires_ms = ? WHERE name = ? AND holder = ?')
       .run(holder, nowMs + ttlMs, name, from).changes;
@@ -131,8 +148,9 @@ export class SqliteClose {
 
   renewLease(name: string, holder: string, ttlMs: number, nowMs: number): boolean {
     return (
-      this.db.prepare('UPDATE leases SET expires_ms = ? WHERE name = ? AND holder = ?').run(nowMs + ttlMs, name, holder)
-        .changes === 1
+      this.db
+        .prepare('UPDATE leases SET expires_ms = ? WHERE name = ? AND holder = ?')
+        .run(nowMs + ttlMs, name, holder).changes === 1
     );
   }
 
@@ -166,10 +184,17 @@ export class SqliteClose {
   }
 
   listRuns(limit: number): RunRecord[] {
-    return (this.db.prepare('SELECT * FROM runs ORDER BY key DESC LIMIT ?').all(limit) as RunRow[]).map(toRun);
+    return (
+      this.db.prepare('SELECT * FROM runs ORDER BY key DESC LIMIT ?').all(limit) as RunRow[]
+    ).map(toRun);
   }
 
-  beginRun(key: string, holder: string, nowMs: number, period: { startMs: number; endMs: number }): RunRecord {
+  beginRun(
+    key: string,
+    holder: string,
+    nowMs: number,
+    period: { startMs: number; endMs: number },
+  ): RunRecord {
     return this.db
       .transaction(() => {
         const existing = this.runByKey.get(key) as RunRow | undefined;
@@ -179,7 +204,14 @@ export class SqliteClose {
               `INSERT INTO runs (key, status, started_ms, attempts, holder, period_start_ms, period_end_ms, checkpoint)
                VALUES (?, 'running', ?, 1, ?, ?, ?, ?)`,
             )
-            .run(key, nowMs, holder, period.startMs, period.endMs, JSON.stringify(EMPTY_CHECKPOINT));
+            .run(
+              key,
+              nowMs,
+              holder,
+              period.startMs,
+              period.endMs,
+              JSON.stringify(EMPTY_CHECKPOINT),
+            );
         } else {
           const cp = JSON.parse(existing.checkpoint) as RunCheckpoint;
           // A finished key that has work again starts a fresh pass; a killed or failed one resumes.
@@ -191,7 +223,16 @@ export class SqliteClose {
                  period_start_ms = MIN(COALESCE(period_start_ms, ?), ?), period_end_ms = MAX(COALESCE(period_end_ms, ?), ?),
                  checkpoint = ?, error = NULL WHERE key = ?`,
             )
-            .run(nowMs, holder, period.startMs, period.startMs, period.endMs, period.endMs, JSON.stringify(checkpoint), key);
+            .run(
+              nowMs,
+              holder,
+              period.startMs,
+              period.startMs,
+              period.endMs,
+              period.endMs,
+              JSON.stringify(checkpoint),
+              key,
+            );
         }
         return toRun(this.runByKey.get(key) as RunRow);
       })
@@ -211,68 +252,112 @@ export class SqliteClose {
     return out;
   }
 
+  /**
+   * Calendar rules close a rowid range set-based (SqliteRangeCloser), then
+   * the subjects in it that carry overrides row by row; anniversary rules,
+   * where every subject has its own boundaries, go row by row throughout.
+   */
   closeBatch(req: CloseBatchRequest): CloseBatchResult {
-    const work = () => {
-      const rows = this.closeRows.all({
-        key: req.key,
-        cursor: req.cursor === null ? 0 : Number(req.cursor),
-        now: req.nowMs,
-        batch: req.batchSize,
-      }) as CloseRow[];
-      const subjects = this.readSubjects(rows);
-      const summary: CloseTotals = {};
-      const groups = new Map<string, MoveGroup>();
-      for (const { head: s, used } of subjects) {
-        const limits = this.policy.catalog.has(s.plan)
-          ? this.policy.catalog.limitsFor(s.plan, parseOverrides(s.overrides))
-          : {};
-        for (const f of this.policy.catalog.features) addUsage(summary, s.plan, f, used.get(f) ?? 0, limits[f] ?? null);
-        const to = nextMark(this.policy, { timeZone: s.time_zone, anchorMs: s.anchor_ms }, {
-          closedThroughMs: s.closed_through_ms,
-          openEndMs: s.open_end_ms,
-          openKey: s.open_key,
-        });
-        const limitsJson = JSON.stringify(limits);
-        const id = `${s.closed_through_ms}|${s.open_end_ms}|${to.openEndMs}|${s.plan}|${limitsJson}`;
-        let g = groups.get(id);
-        if (!g) {
-          g = {
-            fromStart: s.closed_through_ms,
-            fromEnd: s.open_end_ms,
-            key: s.open_key,
-            toStart: to.closedThroughMs,
-            toEnd: to.openEndMs,
-            toKey: to.openKey,
-            plan: s.plan,
-            limits: limitsJson,
-            rids: [],
-          };
-          groups.set(id, g);
-        }
-        g.rids.push(s.rid);
+    const work = (): CloseBatchResult => {
+      let result: CloseBatchResult;
+      if (this.policy.rule.anchor === 'calendar') {
+        const { lo, hi, next } = this.rangeCloser.range(req);
+        const fast = this.rangeCloser.run(req, lo, hi);
+        const rest = this.closeRows(
+          req,
+          this.overrideRows.all({ key: req.key, lo, hi, now: req.nowMs }) as CloseRow[],
+        );
+        result = {
+          closed: fast.closed + rest.closed,
+          summary: mergeTotals(fast.summary, rest.summary),
+          cursor: next,
+        };
+      } else {
+        const rows = this.closeRowsStmt.all({
+          key: req.key,
+          cursor: req.cursor === null ? 0 : Number(req.cursor),
+          now: req.nowMs,
+          batch: req.batchSize,
+        }) as CloseRow[];
+        const r = this.closeRows(req, rows);
+        result = {
+          ...r,
+          cursor: r.lastRid === null || r.closed < req.batchSize ? null : String(r.lastRid),
+        };
       }
-      const cursor = subjects.length < req.batchSize ? null : String(subjects[subjects.length - 1]!.head.rid);
-      if (req.write) {
-        for (const g of groups.values()) {
-          const rids = JSON.stringify(g.rids);
-          this.insertClosed.run({ ...g, rids, closedMs: req.nowMs });
-          this.moveMarks.run({ ...g, rids });
-        }
-        const run = this.runByKey.get(req.key) as RunRow | undefined;
-        if (run) {
-          const cp = JSON.parse(run.checkpoint) as RunCheckpoint;
-          const next: RunCheckpoint = {
-            cursor,
-            subjects: cp.subjects + subjects.length,
-            summary: mergeTotals(cp.summary, summary),
-          };
-          this.db.prepare('UPDATE runs SET checkpoint = ? WHERE key = ?').run(JSON.stringify(next), req.key);
-        }
-      }
-      return { closed: subjects.length, summary, cursor };
+      if (req.write) this.saveCheckpoint(req.key, result);
+      return { closed: result.closed, summary: result.summary, cursor: result.cursor };
     };
     // The writes and the checkpoint commit together, so a kill between batches loses nothing and repeats nothing.
     return req.write ? this.db.transaction(work).immediate() : this.db.transaction(work).deferred();
+  }
+
+  private saveCheckpoint(key: string, batch: CloseBatchResult): void {
+    const run = this.runByKey.get(key) as RunRow | undefined;
+    if (!run) return;
+    const cp = JSON.parse(run.checkpoint) as RunCheckpoint;
+    const next: RunCheckpoint = {
+      cursor: batch.cursor,
+      subjects: cp.subjects + batch.closed,
+      summary: mergeTotals(cp.summary, batch.summary),
+    };
+    this.db.prepare('UPDATE runs SET checkpoint = ? WHERE key = ?').run(JSON.stringify(next), key);
+  }
+
+  /** Closes the given subjects one group of identical moves at a time. */
+  private closeRows(
+    req: CloseBatchRequest,
+    rows: CloseRow[],
+  ): { closed: number; summary: CloseTotals; lastRid: number | null } {
+    const subjects = this.readSubjects(rows);
+    const summary: CloseTotals = {};
+    const groups = new Map<string, MoveGroup>();
+    for (const { head: s, used } of subjects) {
+      const limits = this.policy.catalog.has(s.plan)
+        ? this.policy.catalog.limitsFor(s.plan, parseOverrides(s.overrides))
+        : {};
+      for (const f of this.policy.catalog.features)
+        addUsage(summary, s.plan, f, used.get(f) ?? 0, limits[f] ?? null);
+      const to = nextMark(
+        this.policy,
+        { timeZone: s.time_zone, anchorMs: s.anchor_ms },
+        {
+          closedThroughMs: s.closed_through_ms,
+          openEndMs: s.open_end_ms,
+          openKey: s.open_key,
+        },
+      );
+      const limitsJson = JSON.stringify(limits);
+      const id = `${s.closed_through_ms}|${s.open_end_ms}|${to.openEndMs}|${s.plan}|${limitsJson}`;
+      let g = groups.get(id);
+      if (!g) {
+        g = {
+          fromStart: s.closed_through_ms,
+          fromEnd: s.open_end_ms,
+          key: s.open_key,
+          toStart: to.closedThroughMs,
+          toEnd: to.openEndMs,
+          toKey: to.openKey,
+          plan: s.plan,
+          limits: limitsJson,
+          rids: [],
+        };
+        groups.set(id, g);
+      }
+      g.rids.push(s.rid);
+    }
+    if (req.write) {
+      for (const g of groups.values()) {
+        const rids = JSON.stringify(g.rids);
+        this.insertClosed.run({ ...g, rids, closedMs: req.nowMs });
+        this.moveMarks.run({ ...g, rids });
+      }
+    }
+    return {
+      closed: subjects.length,
+      summary,
+      lastRid: subjects.length ? subjects[subjects.length - 1]!.head.rid : null,
+    };
   }
 
   previewBatch(nowMs: number, cursor: string | null, batchSize: number): PreviewBatchResult {
@@ -290,31 +375,54 @@ export class SqliteClose {
         const byKey: PreviewBatchResult['byKey'] = {};
         for (const s of subjects) {
           const ctx = { timeZone: s.time_zone, anchorMs: s.anchor_ms };
-          const periods = endedOpenPeriods(this.policy, ctx, {
-            closedThroughMs: s.closed_through_ms,
-            openEndMs: s.open_end_ms,
-            openKey: s.open_key,
-          }, nowMs);
-          const counters = usedStmt.all(s.rid, s.closed_through_ms, nowMs) as Array<{ period_start_ms: number; feature: string; used: number }>;
-          const limits = this.policy.catalog.has(s.plan) ? this.policy.catalog.limitsFor(s.plan, parseOverrides(s.overrides)) : {};
+          const periods = endedOpenPeriods(
+            this.policy,
+            ctx,
+            {
+              closedThroughMs: s.closed_through_ms,
+              openEndMs: s.open_end_ms,
+              openKey: s.open_key,
+            },
+            nowMs,
+          );
+          const counters = usedStmt.all(s.rid, s.closed_through_ms, nowMs) as Array<{
+            period_start_ms: number;
+            feature: string;
+            used: number;
+          }>;
+          const limits = this.policy.catalog.has(s.plan)
+            ? this.policy.catalog.limitsFor(s.plan, parseOverrides(s.overrides))
+            : {};
           for (const p of periods) {
-            const entry = (byKey[p.key] ??= { subjects: 0, startMs: p.startMs, endMs: p.endMs, summary: {} });
+            const entry = (byKey[p.key] ??= {
+              subjects: 0,
+              startMs: p.startMs,
+              endMs: p.endMs,
+              summary: {},
+            });
             entry.subjects += 1;
             entry.startMs = Math.min(entry.startMs, p.startMs);
             entry.endMs = Math.max(entry.endMs, p.endMs);
             for (const f of this.policy.catalog.features) {
-              const used = counters.find((c) => c.period_start_ms === p.startMs && c.feature === f)?.used ?? 0;
+              const used =
+                counters.find((c) => c.period_start_ms === p.startMs && c.feature === f)?.used ?? 0;
               addUsage(entry.summary, s.plan, f, used, limits[f] ?? null);
             }
           }
         }
-        const next = subjects.length < batchSize ? null : String(subjects[subjects.length - 1]!.rid);
+        const next =
+          subjects.length < batchSize ? null : String(subjects[subjects.length - 1]!.rid);
         return { byKey, cursor: next };
       })
       .deferred();
   }
 
-  finishRun(key: string, status: 'closed' | 'partial' | 'failed', nowMs: number, error?: string): RunRecord {
+  finishRun(
+    key: string,
+    status: 'closed' | 'partial' | 'failed',
+    nowMs: number,
+    error?: string,
+  ): RunRecord {
     this.db
       .prepare('UPDATE runs SET status = ?, finished_ms = ?, error = ? WHERE key = ?')
       .run(status, nowMs, error ?? null, key);
@@ -324,11 +432,15 @@ export class SqliteClose {
   prune(olderThanMs: number): { periods: number; events: number } {
     return this.db
       .transaction(() => {
-        const periods = this.db.prepare('DELETE FROM closed_periods WHERE end_ms <= ?').run(olderThanMs).changes;
+        const periods = this.db
+          .prepare('DELETE FROM closed_periods WHERE end_ms <= ?')
+          .run(olderThanMs).changes;
         const closedOnly = `period_end_ms <= @cut AND period_end_ms <= (SELECT closed_through_ms FROM subjects WHERE rid = subject_rid)`;
         this.db.prepare(`DELETE FROM counters WHERE ${closedOnly}`).run({ cut: olderThanMs });
         archiveBeforePrune(this.db, closedOnly, { cut: olderThanMs }, olderThanMs, Date.now());
-        const events = this.db.prepare(`DELETE FROM events WHERE ${closedOnly}`).run({ cut: olderThanMs }).changes;
+        const events = this.db
+          .prepare(`DELETE FROM events WHERE ${closedOnly}`)
+          .run({ cut: olderThanMs }).changes;
         return { periods, events };
       })
       .immediate();
