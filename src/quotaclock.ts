@@ -19,6 +19,8 @@ import type {
 import { assertAmount, assertIdempotencyKey, assertSubjectId, normaliseMeta } from './core/validate.js';
 import { openStore, parseStoreUrl } from './store/open-store.js';
 import type { QuotaStore } from './store/quota-store.js';
+import type { Logger } from './log/logger.js';
+import { ThresholdWatcher } from './notify/thresholds.js';
 
 export type Clock = () => number;
 
@@ -29,6 +31,8 @@ export interface CreateQuotaClockOptions {
   readonly store?: QuotaStore;
   /** Epoch-ms clock; tests and backfills pin it. */
   readonly clock?: Clock;
+  /** Where background work (threshold notifications) logs; default: stderr at the configured level. */
+  readonly logger?: Logger;
 }
 
 export type When = number | Date | undefined;
@@ -67,12 +71,15 @@ export class QuotaClock {
   readonly policy: QuotaPolicy;
   private readonly clock: Clock;
   private storePromise: Promise<QuotaStore> | undefined;
+  /** null unless a notify target wants quota.threshold events. */
+  private readonly thresholds: ThresholdWatcher | null;
 
   constructor(opts: CreateQuotaClockOptions = {}) {
     // Parsing is idempotent, so an already-validated config passes through unchanged.
     this.config = parseConfig(opts.config ?? {});
     this.policy = policyFromConfig(this.config);
     this.clock = opts.clock ?? Date.now;
+    this.thresholds = ThresholdWatcher.create(this.config, () => this.store(), opts.logger);
     if (opts.store) this.storePromise = Promise.resolve(opts.store);
   }
 
@@ -93,6 +100,8 @@ export class QuotaClock {
   }
 
   async close(): Promise<void> {
+    // Threshold notices still being delivered finish first.
+    await this.thresholds?.drain();
     if (this.storePromise) await (await this.storePromise).close();
   }
 
@@ -106,11 +115,14 @@ export class QuotaClock {
     assertAmount(amount);
     assertIdempotencyKey(opts.key);
     const meta = normaliseMeta(opts.meta);
-    return (await this.store()).consume(subject, feature, amount, {
+    const result = await (await this.store()).consume(subject, feature, amount, {
       ...(opts.key === undefined ? {} : { key: opts.key }),
       ...(meta === undefined ? {} : { meta }),
       now: this.now(opts.now),
     });
+    // Arithmetic only, unless a threshold was crossed (then the notice is claimed and sent in the background).
+    this.thresholds?.observe(subject, feature, amount, result);
+    return result;
   }
 
   async refund(subject: string, key: string, opts: { now?: When } = {}): Promise<RefundResult> {
