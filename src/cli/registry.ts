@@ -2,6 +2,8 @@
  * The command table. Declarations only: each implementation is imported when
  * its command runs, which keeps `quotaclock status` cold start small.
  */
+import { SCHEDULE_OPTIONS } from './schedule-options.js';
+
 export interface OptionSpec {
   readonly flags: string;
   readonly description: string;
@@ -194,5 +196,67 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [{ flags: '--dir <dir>', description: 'where the demo database goes', default: '.quotaclock-demo' }],
     examples: ['npx quotaclock demo'],
     module: 'demo',
+  },
+  {
+    path: 'schedule print',
+    description:
+      'print the schedule for a platform: crontab block, systemd units, Task Scheduler XML, CronJob, or a cloud project',
+    options: SCHEDULE_OPTIONS,
+    examples: [
+      'quotaclock schedule print --target cron',
+      'quotaclock schedule print --target k8s --time-zone Europe/Berlin | kubectl apply -f -',
+    ],
+    module: 'schedule-print',
+  },
+  {
+    path: 'schedule install',
+    description:
+      'install the schedule: a crontab block (idempotent), systemd unit files, or the Task Scheduler XML',
+    options: [
+      ...SCHEDULE_OPTIONS,
+      {
+        flags: '--dir <dir>',
+        description:
+          'systemd: unit directory (default /etc/systemd/system); windows: where the XML goes',
+      },
+    ],
+    examples: [
+      'quotaclock schedule install --target cron',
+      'sudo quotaclock schedule install --target systemd --user app',
+    ],
+    module: 'schedule-install',
+  },
+  {
+    path: 'schedule uninstall',
+    description: 'remove what schedule install wrote; no other crontab line is touched',
+    options: [
+      ...SCHEDULE_OPTIONS,
+      {
+        flags: '--dir <dir>',
+        description:
+          'systemd: unit directory (default /etc/systemd/system); windows: where the XML is',
+      },
+    ],
+    examples: ['quotaclock schedule uninstall --target cron'],
+    module: 'schedule-uninstall',
+  },
+  {
+    path: 'schedule doctor',
+    description:
+      'run the installed crontab line the way cron does (env -i, --dry-run) and report what breaks: exit 1 on problems',
+    options: [
+      { flags: '--target <target>', description: 'cron', default: 'cron' },
+      {
+        flags: '--name <name>',
+        description: 'the crontab block to test',
+        default: 'quotaclock-reset',
+      },
+      {
+        flags: '--user <user>',
+        description: 'whose crontab (root only); the line runs as that user',
+      },
+    ],
+    examples: ['quotaclock schedule doctor', 'sudo quotaclock schedule doctor --user app'],
+    module: 'schedule-doctor',
   },
 ];

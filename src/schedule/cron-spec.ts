@@ -9,7 +9,11 @@ export type Target = (typeof TARGETS)[number];
 export class ScheduleUnsupportedError extends QuotaClockError {
   constructor(target: Target | 'all', expression: string, reason: string, where = '--cron') {
     const who = target === 'all' ? 'quotaclock schedules' : `the ${target} target`;
-    super('SCHEDULE_UNSUPPORTED', `${where}: "${expression}" cannot be expressed for ${who}: ${reason}`, { where });
+    super(
+      'SCHEDULE_UNSUPPORTED',
+      `${where}: "${expression}" cannot be expressed for ${who}: ${reason}`,
+      { where },
+    );
   }
 }
 
@@ -51,7 +55,8 @@ function indexes(values: readonly number[], offset = 0): number[] {
   return out;
 }
 
-const full = (values: readonly number[], min: number, max: number) => values.length === max - min + 1;
+const full = (values: readonly number[], min: number, max: number) =>
+  values.length === max - min + 1;
 
 /**
  * Reads and checks a cron expression. Refused with a coded error: anything
@@ -66,7 +71,10 @@ export function parseCron(expression: string, where = '--cron'): CronSpec {
   try {
     pattern = new CronPattern(source, undefined, { mode: 'auto' });
   } catch (e) {
-    throw new BadInputError(`${where}: "${source}" is not a valid cron expression: ${(e as Error).message.replace(/^CronPattern: /, '')}`, where);
+    throw new BadInputError(
+      `${where}: "${source}" is not a valid cron expression: ${(e as Error).message.replace(/^CronPattern: /, '')}`,
+      where,
+    );
   }
   const fields = pattern.pattern.trim().split(/\s+/);
   if (fields.length !== 5) {
@@ -79,16 +87,32 @@ export function parseCron(expression: string, where = '--cron'): CronSpec {
   }
   const [, , domText, , dowText] = fields as [string, string, string, string, string];
   if (pattern.lastWeekday || pattern.nearestWeekdays.some((v) => v)) {
-    throw new ScheduleUnsupportedError('all', source, 'the nearest-weekday modifier (W, LW) has no equivalent on most platforms', where);
+    throw new ScheduleUnsupportedError(
+      'all',
+      source,
+      'the nearest-weekday modifier (W, LW) has no equivalent on most platforms',
+      where,
+    );
   }
   if (pattern.dayOfWeek.some((v) => v !== 0 && v !== ANY_OCCURRENCE)) {
-    throw new ScheduleUnsupportedError('all', source, 'nth-weekday modifiers (# and nL) have no equivalent on most platforms', where);
+    throw new ScheduleUnsupportedError(
+      'all',
+      source,
+      'nth-weekday modifiers (# and nL) have no equivalent on most platforms',
+      where,
+    );
   }
   if (pattern.useAndLogic) {
-    throw new ScheduleUnsupportedError('all', source, 'the "+" day-of-week modifier is croner-only', where);
+    throw new ScheduleUnsupportedError(
+      'all',
+      source,
+      'the "+" day-of-week modifier is croner-only',
+      where,
+    );
   }
   try {
-    if (new Cron(source, { paused: true }).nextRun(new Date(Date.UTC(2000, 0, 1))) === null) throw new Error('never');
+    if (new Cron(source, { paused: true }).nextRun(new Date(Date.UTC(2000, 0, 1))) === null)
+      throw new Error('never');
   } catch {
     throw new BadInputError(`${where}: "${source}" never fires (no date matches it)`, where);
   }
@@ -157,7 +181,7 @@ export function fieldText(values: readonly number[], style: FieldStyle): string 
     }
   }
   const parts: string[] = [];
-  for (let i = 0; i < values.length; ) {
+  for (let i = 0; i < values.length;) {
     let j = i;
     while (j + 1 < values.length && values[j + 1] === values[j]! + 1) j += 1;
     if (j - i >= 2) parts.push(`${name(values[i]!)}${style.range}${name(values[j]!)}`);

@@ -1,0 +1,46 @@
+import type { OptionSpec } from './registry.js';
+
+/** Flags shared by `schedule print|install|uninstall`; declarations only (cold start stays small). */
+export const SCHEDULE_OPTIONS: readonly OptionSpec[] = [
+  { flags: '--target <target>', description: 'cron, systemd, windows, k8s, aws, azure or gcp' },
+  {
+    flags: '--cron <expr>',
+    description: 'five-field cron expression (default: config schedule.cron, "1 0 1 * *")',
+  },
+  {
+    flags: '--time-zone <zone>',
+    description: 'IANA zone the expression is read in (default: config schedule.timeZone, UTC)',
+  },
+  {
+    flags: '--name <name>',
+    description: 'unit, task, job and crontab block name',
+    default: 'quotaclock-reset',
+  },
+  {
+    flags: '--project-dir <dir>',
+    description: 'where the job runs (default: the current directory)',
+  },
+  { flags: '--node <path>', description: 'absolute path of node (default: the node running now)' },
+  {
+    flags: '--cli <path>',
+    description: "path of quotaclock's dist/cli/main.js (default: this installation)",
+  },
+  {
+    flags: '--env-file <file>',
+    description: 'variables the job loads (default: <project>/.env when it exists)',
+  },
+  { flags: '--no-env-file', description: 'load no env file' },
+  {
+    flags: '--job-log <file>',
+    description: "the job's log (default: <project>/logs/quota_reset.log)",
+  },
+  {
+    flags: '--user <user>',
+    description: "cron: whose crontab (root only); systemd: User=; windows: the task's account",
+  },
+  { flags: '--image <image>', description: "k8s: your app's container image" },
+  {
+    flags: '--system-time-zone <zone>',
+    description: 'cron: the zone cron runs in (default: read from /etc/localtime)',
+  },
+];

@@ -1,0 +1,33 @@
+import type { CliContext } from '../cli/context.js';
+import { scheduleContext, type ScheduleContext } from './context.js';
+
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+
+/** Flags over the config's schedule; the config is read (and validated) but no store is opened. */
+export async function scheduleContextFromCli(
+  ctx: CliContext,
+  opts: Record<string, unknown>,
+  target?: string,
+): Promise<ScheduleContext> {
+  const qc = await ctx.quotaclock();
+  const envFile = opts.envFile === false ? false : str(opts.envFile);
+  return scheduleContext(
+    {
+      target: target ?? str(opts.target),
+      cron: str(opts.cron),
+      timeZone: str(opts.timeZone),
+      name: str(opts.name),
+      projectDir: str(opts.projectDir),
+      node: str(opts.node),
+      cli: str(opts.cli),
+      ...(envFile === undefined ? {} : { envFile }),
+      // The job reads the same config file this command was given.
+      config: ctx.opts.config ?? process.env.QUOTACLOCK_CONFIG,
+      jobLog: str(opts.jobLog),
+      systemTimeZone: str(opts.systemTimeZone),
+      user: str(opts.user),
+      image: str(opts.image),
+    },
+    qc.config.schedule,
+  );
+}
