@@ -18,10 +18,16 @@ export function assertAmount(amount: unknown, where = 'amount'): asserts amount 
   }
 }
 
+/** Refunds are recorded under `refund:<key>`; a caller's key must not collide with that. */
+export const REFUND_KEY_PREFIX = 'refund:';
+
 export function assertIdempotencyKey(key: unknown, where = 'key'): asserts key is string | undefined {
   if (key === undefined) return;
   if (typeof key !== 'string' || key.length < 1 || key.length > 200) {
     throw new BadInputError(`${where}: expected a string of 1-200 characters`, where);
+  }
+  if (key.startsWith(REFUND_KEY_PREFIX)) {
+    throw new BadInputError(`${where}: keys starting with "${REFUND_KEY_PREFIX}" are reserved for refunds`, where);
   }
 }
 

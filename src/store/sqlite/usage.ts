@@ -1,8 +1,9 @@
-import { RefundKeyNotFoundError, SubjectNotFoundError } from '../../core/errors.js';
+import { BadInputError, RefundKeyNotFoundError, SubjectNotFoundError } from '../../core/errors.js';
 import type { Limit } from '../../core/plans.js';
 import { featureStatus, periodView, remainingOf, type QuotaPolicy } from '../../core/policy.js';
 import { toIso, type Period } from '../../core/period.js';
 import { resolveNewSubject } from '../../core/subject-rules.js';
+import { REFUND_KEY_PREFIX } from '../../core/validate.js';
 import type {
   ConsumeResult,
   HistoryEntry,
@@ -17,6 +18,7 @@ import type { SqliteSubjects } from './subjects.js';
 
 interface EventRow {
   id: number;
+  kind: 'consume' | 'refund' | 'reset';
   feature: string;
   period_start_ms: number;
   period_end_ms: number;
@@ -61,7 +63,7 @@ export class SqliteUsage {
        VALUES (@rid, @kind, @feature, @start, @end, @at, @amount, @delta, @usedAfter, @limit, @key, @outcome, @meta)`,
     );
     this.eventByKey = db.prepare(
-      'SELECT id, feature, period_start_ms, period_end_ms, delta, outcome FROM events WHERE subject_rid = ? AND idem_key = ?',
+      'SELECT id, kind, feature, period_start_ms, period_end_ms, delta, outcome FROM events WHERE subject_rid = ? AND idem_key = ?',
     );
     this.consumeTx = db.transaction(this.consumeInTx.bind(this));
   }
@@ -83,6 +85,8 @@ export class SqliteUsage {
     const s = this.subjectFor(id, nowMs);
     if (key !== undefined) {
       const prior = this.eventByKey.get(s.rid, key) as EventRow | undefined;
+      // The key is taken by a refund record: never replay it as a consume nor hit the unique index.
+      if (prior && prior.kind !== 'consume') throw new BadInputError(`key: "${key}" is reserved for a refund`, 'key');
       if (prior?.outcome) return { ...(JSON.parse(prior.outcome) as ConsumeResult), replayed: true };
     }
     const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
@@ -134,10 +138,11 @@ export class SqliteUsage {
       .transaction((): RefundResult => {
         const s = this.subjects.require(id);
         const original = this.eventByKey.get(s.rid, key) as EventRow | undefined;
-        if (!original) throw new RefundKeyNotFoundError(id, key);
+        // Only a consume can be refunded: "refunding" a refund record would add units back unguarded.
+        if (!original || original.kind !== 'consume') throw new RefundKeyNotFoundError(id, key);
         const period = { startMs: original.period_start_ms, endMs: original.period_end_ms, key: '' };
         const view = { ...periodView(period), key: this.keyOf(s, original.period_start_ms) };
-        const already = this.eventByKey.get(s.rid, `refund:${key}`) as EventRow | undefined;
+        const already = this.eventByKey.get(s.rid, `${REFUND_KEY_PREFIX}${key}`) as EventRow | undefined;
         const current = this.used(s.rid, period, original.feature);
         if (already || original.delta === 0) {
           return { refunded: false, amount: 0, used: current, period: view, ...(already ? { alreadyRefunded: true } : {}) };
@@ -159,7 +164,7 @@ export class SqliteUsage {
           delta: -back,
           usedAfter: used,
           limit: null,
-          key: `refund:${key}`,
+          key: `${REFUND_KEY_PREFIX}${key}`,
           outcome: null,
           meta: JSON.stringify({ refunds: original.id }),
         });
