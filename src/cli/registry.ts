@@ -259,4 +259,29 @@ export const COMMANDS: readonly CommandSpec[] = [
     examples: ['quotaclock schedule doctor', 'sudo quotaclock schedule doctor --user app'],
     module: 'schedule-doctor',
   },
+  {
+    path: 'daemon',
+    description:
+      'built-in scheduler for hosts without cron: catches up at start and hourly, resets on schedule.cron',
+    options: [
+      { flags: '--cron <expr>', description: 'override schedule.cron' },
+      { flags: '--time-zone <zone>', description: 'override schedule.timeZone' },
+      {
+        flags: '--port <port>',
+        description: 'serve GET /healthz on this port (no server without it)',
+      },
+      {
+        flags: '--host <address>',
+        description: 'address to listen on with --port',
+        default: '127.0.0.1',
+      },
+      { flags: '--once', description: 'one catch-up check, then exit (0 ok, 1 failed)' },
+    ],
+    examples: [
+      'quotaclock daemon',
+      'quotaclock daemon --port 9464 --host 0.0.0.0',
+      'quotaclock daemon --once',
+    ],
+    module: 'daemon',
+  },
 ];

@@ -23,6 +23,23 @@ export interface ResetOptions {
   readonly onProgress?: (p: ResetProgress) => void;
   /** Test hook: called after each committed batch. */
   readonly afterBatch?: (p: ResetProgress) => void | Promise<void>;
+  /**
+   * Stop after the batch in flight commits (the daemon's SIGTERM): the run
+   * throws ResetInterruptedError and the next run resumes from the checkpoint.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** A run stopped on request between two committed batches; nothing is lost, the next run resumes. */
+export class ResetInterruptedError extends QuotaClockError {
+  readonly interrupted = true;
+  constructor(key: string) {
+    super(
+      'RESET_FAILED',
+      `reset interrupted by shutdown while closing ${key}, after a committed batch; ` +
+        'the next run resumes from its checkpoint',
+    );
+  }
 }
 
 const KEY_FORMAT: Record<string, RegExp> = {
@@ -133,6 +150,7 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
         opts.onProgress?.({ key: next.key, done, total: next.subjects });
         await opts.afterBatch?.({ key: next.key, done, total: next.subjects });
         await lease.keepAlive();
+        if (opts.signal?.aborted && cursor !== null) throw new ResetInterruptedError(next.key);
       } while (cursor !== null);
       const open = await store.openCount(next.key, nowMs);
       if (open.ended > 0) continue; // subjects created behind the cursor during the pass: another pass
