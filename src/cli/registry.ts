@@ -198,6 +198,39 @@ export const COMMANDS: readonly CommandSpec[] = [
     module: 'demo',
   },
   {
+    path: 'notify test',
+    description: 'send a test message to every configured notification target, and a heartbeat success ping',
+    options: [{ flags: '--no-heartbeat', description: 'do not ping the heartbeat URL' }],
+    examples: ['quotaclock notify test', 'quotaclock notify test --json'],
+    module: 'notify-test',
+  },
+  {
+    path: 'report',
+    description: 'usage report: utilisation per plan, top consumers, subjects near their limit, usage per day, trend',
+    options: [
+      { flags: '--period <key>', description: 'a period key such as 2026-11 (default: the current period, to date)' },
+      { flags: '--last <window>', description: 'the whole days before today instead of a period: 7d, 2w' },
+      { flags: '--format <format>', description: 'text, html, json or csv', default: 'text' },
+      { flags: '--top <n>', description: 'how many top consumers and near-limit subjects to list', default: '10' },
+      { flags: '--out <file>', description: 'write the report to this file instead of stdout' },
+      { flags: '--send', description: 'also send it to the notification targets (email: HTML with the chart inline)' },
+    ],
+    examples: [
+      'quotaclock report',
+      'quotaclock report --period 2026-10 --format html --out report-2026-10.html',
+      'quotaclock report --last 7d --send',
+      'quotaclock report --format csv > usage.csv',
+    ],
+    module: 'report',
+  },
+  {
+    path: 'metrics',
+    description: 'Prometheus text: last successful reset per period, run duration, subjects closed, consume totals, notifier failures',
+    options: [{ flags: '--out <file>', description: 'write it atomically here (node_exporter textfile collector)' }],
+    examples: ['quotaclock metrics', 'quotaclock metrics --out /var/lib/node_exporter/textfile_collector/quotaclock.prom'],
+    module: 'metrics',
+  },
+  {
     path: 'schedule print',
     description:
       'print the schedule for a platform: crontab block, systemd units, Task Scheduler XML, CronJob, or a cloud project',

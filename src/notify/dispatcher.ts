@@ -3,6 +3,7 @@ import type { NotifyConfig, NotifyEventType } from '../config/notify-schema.js';
 import type { Logger } from '../log/logger.js';
 import { redact, redactDeep } from '../log/redact.js';
 import { EmailNotifier } from './email.js';
+import { targetLabels } from './labels.js';
 import { withRetries } from './retry.js';
 import { SlackNotifier } from './slack.js';
 import type { DeliveryResult, Notifier, NotifyEvent } from './types.js';
@@ -16,17 +17,9 @@ export interface NotificationsOptions {
 }
 
 function buildNotifiers(cfg: NotifyConfig, env: NodeJS.ProcessEnv): Notifier[] {
-  const byType = new Map<string, number>();
-  for (const t of cfg.targets) byType.set(t.type, (byType.get(t.type) ?? 0) + 1);
-  const seen = new Map<string, number>();
+  const labels = targetLabels(cfg);
   return cfg.targets.map((t, i) => {
-    const n = (seen.get(t.type) ?? 0) + 1;
-    seen.set(t.type, n);
-    const label = t.name
-      ? `${t.type}:${t.name}`
-      : byType.get(t.type)! > 1
-        ? `${t.type}#${n}`
-        : t.type;
+    const label = labels[i]!;
     const where = `notify.targets.${i}`;
     switch (t.type) {
       case 'email':
