@@ -43,7 +43,7 @@ export function psQuote(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
-/** A YAML double-quoted scalar (JSON strings are valid YAML). */
+/** A YAML single-quoted scalar (the style prettier keeps). */
 export function yamlString(value: string): string {
-  return JSON.stringify(value);
+  return `'${value.replace(/'/g, "''")}'`;
 }

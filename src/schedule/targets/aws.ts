@@ -1,5 +1,6 @@
 import { generatedBy, scheduleLabel, type ScheduleArtifact } from '../artifact.js';
 import type { ScheduleContext } from '../context.js';
+import { yamlString } from '../quote.js';
 import { sameZone } from '../system.js';
 import { toAwsCron } from '../translate.js';
 
@@ -12,7 +13,7 @@ export function samTemplate(ctx: ScheduleContext): string {
   const utc = sameZone(ctx.timeZone, 'UTC');
   return [
     `# ${ctx.name} on AWS: a Lambda function started by EventBridge Scheduler, ${scheduleLabel(ctx)}.`,
-    `# ${generatedBy('aws')} Deploy: npm ci && sam build && sam deploy --guided`,
+    `# ${generatedBy('aws')} Deploy: sam build --use-container && sam deploy --guided`,
     '#',
     `# Plain EventBridge rules (Events type "Schedule") also accept ${expression}, but a rule`,
     '# always reads it in UTC and cannot follow a time zone or its daylight saving time.',
@@ -53,8 +54,8 @@ export function samTemplate(ctx: ScheduleContext): string {
     '          Type: ScheduleV2',
     '          Properties:',
     `            Name: ${ctx.name}`,
-    `            ScheduleExpression: ${JSON.stringify(expression)}`,
-    `            ScheduleExpressionTimezone: ${JSON.stringify(ctx.timeZone)}`,
+    `            ScheduleExpression: ${yamlString(expression)}`,
+    `            ScheduleExpressionTimezone: ${yamlString(ctx.timeZone)}`,
     '            FlexibleTimeWindow:',
     "              Mode: 'OFF'",
     '            RetryPolicy:',
@@ -90,7 +91,7 @@ export function awsArtifact(ctx: ScheduleContext): ScheduleArtifact {
     commands: [
       {
         purpose: 'deploy (from examples/aws)',
-        command: 'npm ci && sam build && sam deploy --guided',
+        command: 'sam build --use-container && sam deploy --guided',
       },
       {
         purpose: 'dry run now',

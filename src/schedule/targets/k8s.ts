@@ -48,7 +48,7 @@ export function k8sManifest(ctx: ScheduleContext): string {
     '            - name: reset',
     `              image: ${yamlString(ctx.image)}`,
     '              workingDir: /app',
-    '              command: ["node", "node_modules/quotaclock/dist/cli/main.js", "reset"]',
+    "              command: ['node', 'node_modules/quotaclock/dist/cli/main.js', 'reset']",
     '              env:',
     '                - name: QUOTACLOCK_CONFIG',
     '                  value: /etc/quotaclock/quotaclock.config.json',
