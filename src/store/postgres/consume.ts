@@ -9,6 +9,9 @@ import type { PgSubjects } from './subjects.js';
 /**
  * The whole consume in ONE statement, so check and increment are atomic
  * without a transaction around a read:
+ * - `subj`: the subject's plan, overrides and suspension are still what the
+ *   caller computed the limit from (its cached copy); if not, nothing is
+ *   written and the caller re-reads the subject and runs again;
  * - `prior`: the stored outcome of an earlier call with the same key;
  * - `up`: the guarded upsert; the counter is written only when the new total
  *   fits the limit (Postgres locks the row and re-evaluates the guard on its
@@ -23,17 +26,23 @@ import type { PgSubjects } from './subjects.js';
  *
  * $1 rid, $2 start, $3 end, $4 period key, $5 feature, $6 amount, $7 limit
  * (null = unlimited), $8 suspended, $9 at, $10 idempotency key, $11 meta,
- * $12 period view JSON, $13 accept a stale denial (last attempt only).
+ * $12 period view JSON, $13 accept a stale denial (last attempt only),
+ * $14 subject id, $15 plan, $16 overrides (as stored).
  */
 export function consumeSql(s: string): string {
   const remaining = `CASE WHEN $7::bigint IS NULL THEN NULL ELSE GREATEST(0, $7::bigint - d.used) END`;
-  return `WITH prior AS (
+  return `WITH subj AS (
+  SELECT 1 FROM ${s}.subjects
+  WHERE rid = $1::bigint AND id = $14::text AND plan = $15::text AND overrides = $16::text AND suspended = $8::boolean
+), prior AS (
   SELECT outcome FROM ${s}.events
   WHERE $10::text IS NOT NULL AND subject_rid = $1::bigint AND idem_key = $10::text AND outcome IS NOT NULL
+    AND EXISTS (SELECT 1 FROM subj)
 ), up AS (
   INSERT INTO ${s}.counters AS c (subject_rid, period_start_ms, feature, period_end_ms, period_key, used)
   SELECT $1::bigint, $2::bigint, $5::text, $3::bigint, $4::text, $6::bigint
-  WHERE NOT $8::boolean AND NOT EXISTS (SELECT 1 FROM prior) AND ($7::bigint IS NULL OR $6::bigint <= $7::bigint)
+  WHERE NOT $8::boolean AND ($7::bigint IS NULL OR $6::bigint <= $7::bigint)
+    AND EXISTS (SELECT 1 FROM subj) AND NOT EXISTS (SELECT 1 FROM prior)
   ON CONFLICT (subject_rid, period_start_ms, feature)
   DO UPDATE SET used = c.used + excluded.used
   WHERE $7::bigint IS NULL OR c.used + excluded.used <= $7::bigint
@@ -47,7 +56,7 @@ export function consumeSql(s: string): string {
                              WHERE subject_rid = $1::bigint AND period_start_ms = $2::bigint AND feature = $5::text), 0) AS used
     FROM (SELECT 1) one LEFT JOIN up g ON true
   ) x
-  WHERE NOT EXISTS (SELECT 1 FROM prior)
+  WHERE EXISTS (SELECT 1 FROM subj) AND NOT EXISTS (SELECT 1 FROM prior)
 ), ev AS (
   INSERT INTO ${s}.events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta)
   SELECT $1::bigint, 'consume', $5::text, $2::bigint, $3::bigint, $9::bigint, $6::bigint,
@@ -63,11 +72,47 @@ export function consumeSql(s: string): string {
          $11::text
   FROM d WHERE d.final
 )
-SELECT (SELECT outcome FROM prior) AS prior, d.granted, d.used, d.final
+SELECT EXISTS (SELECT 1 FROM subj) AS fresh, (SELECT outcome FROM prior) AS prior, d.granted, d.used, d.final
 FROM (SELECT 1) one LEFT JOIN d ON true`;
 }
 
+/**
+ * The fast path: the grant as one statement, the same durable work as a
+ * hand-written guarded upsert plus event row. The subjects row is the INSERT's
+ * source, so a subject whose plan, overrides or suspension changed since it
+ * was cached yields no row, like a denial. No row means "not granted here":
+ * the caller runs the full statement, which decides and reports exactly. A
+ * repeated key hits the unique index and the whole statement rolls back.
+ *
+ * $1 rid, $2 start, $3 end, $4 period key, $5 feature, $6 amount, $7 limit,
+ * $8 at, $9 meta, $10 subject id, $11 plan, $12 overrides, $13 idempotency
+ * key, $14 period view JSON.
+ */
+export function grantSql(s: string): string {
+  return `WITH up AS (
+  INSERT INTO ${s}.counters AS c (subject_rid, period_start_ms, feature, period_end_ms, period_key, used)
+  SELECT s.rid, $2::bigint, $5::text, $3::bigint, $4::text, $6::bigint FROM ${s}.subjects s
+  WHERE s.rid = $1::bigint AND s.id = $10::text AND s.plan = $11::text AND s.overrides = $12::text AND NOT s.suspended
+    AND ($7::bigint IS NULL OR $6::bigint <= $7::bigint)
+  ON CONFLICT (subject_rid, period_start_ms, feature)
+  DO UPDATE SET used = c.used + excluded.used
+  WHERE $7::bigint IS NULL OR c.used + excluded.used <= $7::bigint
+  RETURNING c.used
+)
+INSERT INTO ${s}.events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta)
+SELECT $1::bigint, 'consume', $5::text, $2::bigint, $3::bigint, $8::bigint, $6::bigint, $6::bigint, up.used, $7::bigint, $13::text,
+  CASE WHEN $13::text IS NULL THEN NULL
+       ELSE json_build_object('granted', true, 'used', up.used, 'limit', $7::bigint,
+         'remaining', CASE WHEN $7::bigint IS NULL THEN NULL ELSE GREATEST(0, $7::bigint - up.used) END,
+         'period', $14::json)::text
+  END,
+  $9::text
+FROM up
+RETURNING used_after`;
+}
+
 interface ConsumeRow {
+  fresh: boolean;
   prior: string | null;
   granted: boolean | null;
   used: number | null;
@@ -77,9 +122,26 @@ interface ConsumeRow {
 /** How many times a denial that saw a stale counter is re-run before it is reported as it stands. */
 const STALE_RETRIES = 20;
 
+/** What consume needs of a subject; its plan, overrides and suspension are re-checked by the statement. */
+type CachedSubject = Pick<
+  SubjectDbRow,
+  'rid' | 'id' | 'plan' | 'overrides' | 'suspended' | 'time_zone' | 'anchor_ms'
+>;
+
+const CACHE_MAX = 100_000;
+
 export class PgConsume {
   private readonly sql: string;
   private readonly name: string;
+  private readonly grant: string;
+  private readonly grantName: string;
+  /**
+   * Subjects this process has seen. A cached copy is only a guess: the
+   * consume statement writes nothing unless the row still matches it, so a
+   * change made by another process costs one re-read, never a wrong limit.
+   */
+  private readonly cache = new Map<string, CachedSubject>();
+  private readonly views = new Map<string, string>();
 
   constructor(
     private readonly db: PgDb,
@@ -88,18 +150,50 @@ export class PgConsume {
   ) {
     this.sql = consumeSql(db.s);
     this.name = `qc_consume_${db.schema}`;
+    this.grant = grantSql(db.s);
+    this.grantName = `qc_grant_${db.schema}`;
   }
 
-  private async subjectFor(id: string, nowMs: number): Promise<SubjectDbRow> {
-    const row = await this.subjects.row(null, id);
-    if (row) return row;
-    if (!this.policy.autoCreateSubjects) throw new SubjectNotFoundError(id);
-    const resolved = resolveNewSubject(this.policy, { id }, nowMs);
-    // Two first consumes racing: one inserts, the other reads the winner's row.
-    return (
-      (await this.subjects.insertResolved(null, resolved, 'subject.auto_create')) ??
-      (await this.subjects.require(null, id))
-    );
+  /** Drops cached subjects this process has just changed (or all of them). */
+  forget(ids?: Iterable<string>): void {
+    if (ids === undefined) this.cache.clear();
+    else for (const id of ids) this.cache.delete(id);
+  }
+
+  private async load(id: string, nowMs: number): Promise<CachedSubject> {
+    let row = await this.subjects.row(null, id);
+    if (!row) {
+      if (!this.policy.autoCreateSubjects) throw new SubjectNotFoundError(id);
+      const resolved = resolveNewSubject(this.policy, { id }, nowMs);
+      // Two first consumes racing: one inserts, the other reads the winner's row.
+      row =
+        (await this.subjects.insertResolved(null, resolved, 'subject.auto_create')) ??
+        (await this.subjects.require(null, id));
+    }
+    const s: CachedSubject = {
+      rid: row.rid,
+      id: row.id,
+      plan: row.plan,
+      overrides: row.overrides,
+      suspended: row.suspended,
+      time_zone: row.time_zone,
+      anchor_ms: row.anchor_ms,
+    };
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    this.cache.set(id, s);
+    return s;
+  }
+
+  /** The period view as JSON, built once per period rather than once per call. */
+  private viewJson(view: ReturnType<typeof periodView>): string {
+    const id = `${view.start}|${view.end}|${view.key}`;
+    let text = this.views.get(id);
+    if (text === undefined) {
+      text = JSON.stringify(view);
+      if (this.views.size >= 1000) this.views.clear();
+      this.views.set(id, text);
+    }
+    return text;
   }
 
   async consume(
@@ -110,27 +204,38 @@ export class PgConsume {
     meta: Metadata | undefined,
     nowMs: number,
   ): Promise<ConsumeResult> {
-    const s = await this.subjectFor(id, nowMs);
-    const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
-    const limit = this.policy.catalog.limitFor(s.plan, parseOverrides(s.overrides), feature);
-    const view = periodView(period);
-    const values: unknown[] = [
-      s.rid,
-      period.startMs,
-      period.endMs,
-      period.key,
-      feature,
-      amount,
-      limit,
-      s.suspended,
-      nowMs,
-      key ?? null,
-      meta === undefined ? null : JSON.stringify(meta),
-      JSON.stringify(view),
-      false,
-    ];
+    let s = this.cache.get(id) ?? (await this.load(id, nowMs));
+    const metaText = meta === undefined ? null : JSON.stringify(meta);
+    if (!s.suspended) {
+      const granted = await this.tryGrant(s, id, feature, amount, key, metaText, nowMs);
+      if (granted) return granted;
+    }
+    let stale = 0;
     for (let attempt = 0; ; attempt += 1) {
-      values[12] = attempt >= STALE_RETRIES;
+      const period = this.policy.periods.at(
+        { timeZone: s.time_zone, anchorMs: s.anchor_ms },
+        nowMs,
+      );
+      const limit = this.policy.catalog.limitFor(s.plan, parseOverrides(s.overrides), feature);
+      const view = periodView(period);
+      const values: unknown[] = [
+        s.rid,
+        period.startMs,
+        period.endMs,
+        period.key,
+        feature,
+        amount,
+        limit,
+        s.suspended,
+        nowMs,
+        key ?? null,
+        metaText,
+        this.viewJson(view),
+        stale >= STALE_RETRIES,
+        s.id,
+        s.plan,
+        s.overrides,
+      ];
       let row: ConsumeRow;
       try {
         // With a key the statement is idempotent, so a broken connection may be retried.
@@ -144,9 +249,18 @@ export class PgConsume {
           return this.replay(s, id, key);
         throw e;
       }
+      if (!row.fresh) {
+        // Another process changed the subject since it was cached: read it again, decide again.
+        if (attempt > 50) throw new Error(`subject "${id}" keeps changing; consume gave up`);
+        s = await this.load(id, nowMs);
+        continue;
+      }
       if (row.prior !== null)
         return { ...(JSON.parse(row.prior) as ConsumeResult), replayed: true };
-      if (!row.final) continue;
+      if (!row.final) {
+        stale += 1;
+        continue;
+      }
       const granted = row.granted === true;
       const used = row.used ?? 0;
       return {
@@ -160,8 +274,54 @@ export class PgConsume {
     }
   }
 
+  /** The fast path; undefined when it granted nothing (denied, stale subject or repeated key). */
+  private async tryGrant(
+    s: CachedSubject,
+    id: string,
+    feature: string,
+    amount: number,
+    key: string | undefined,
+    metaText: string | null,
+    nowMs: number,
+  ): Promise<ConsumeResult | undefined> {
+    const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
+    const limit = this.policy.catalog.limitFor(s.plan, parseOverrides(s.overrides), feature);
+    if (limit !== null && amount > limit) return undefined;
+    const view = periodView(period);
+    let used: number | undefined;
+    try {
+      const res = await this.db.query<{ used_after: number }>(
+        this.grant,
+        [
+          s.rid,
+          period.startMs,
+          period.endMs,
+          period.key,
+          feature,
+          amount,
+          limit,
+          nowMs,
+          metaText,
+          s.id,
+          s.plan,
+          s.overrides,
+          key ?? null,
+          key === undefined ? null : this.viewJson(view),
+        ],
+        { idempotent: key !== undefined, name: this.grantName },
+      );
+      used = res.rows[0]?.used_after;
+    } catch (e) {
+      // The key was used before (or by a racing call that committed first): the whole statement rolled back.
+      if (key !== undefined && isUniqueViolation(e, 'events_idem')) return undefined;
+      throw e;
+    }
+    if (used === undefined) return undefined;
+    return { granted: true, used, limit, remaining: remainingOf(limit, used), period: view };
+  }
+
   /** A concurrent call with the same key committed first: its outcome is the answer. */
-  private async replay(s: SubjectDbRow, id: string, key: string): Promise<ConsumeResult> {
+  private async replay(s: CachedSubject, id: string, key: string): Promise<ConsumeResult> {
     const res = await this.db.query<{ outcome: string | null }>(
       `SELECT outcome FROM ${this.db.s}.events WHERE subject_rid = $1 AND idem_key = $2`,
       [s.rid, key],

@@ -79,6 +79,19 @@ export class PostgresStore implements QuotaStore {
     }
   }
 
+  /**
+   * A change to subjects made through this instance also drops them from the
+   * consume cache. (Changes from elsewhere are caught by the consume
+   * statement itself; this only saves a wasted round trip.)
+   */
+  private async changing<T>(ids: Iterable<string> | undefined, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.run(fn);
+    } finally {
+      this.consumer.forget(ids);
+    }
+  }
+
   async migrate() {
     try {
       const out = await migratePostgres(this.db);
@@ -97,7 +110,10 @@ export class PostgresStore implements QuotaStore {
     return this.run(() => this.subjects.add(s, nowMs));
   }
   upsertSubjects(s: readonly NewSubject[], nowMs: number) {
-    return this.run(() => this.subjects.upsertMany(s, nowMs));
+    return this.changing(
+      s.map((x) => x.id),
+      () => this.subjects.upsertMany(s, nowMs),
+    );
   }
   getSubject(id: string) {
     return this.run(() => this.subjects.get(id));
@@ -106,16 +122,16 @@ export class PostgresStore implements QuotaStore {
     return this.run(() => this.subjects.list(opts));
   }
   setPlan(id: string, plan: string, nowMs: number) {
-    return this.run(() => this.subjects.setPlan(id, plan, nowMs));
+    return this.changing([id], () => this.subjects.setPlan(id, plan, nowMs));
   }
   setOverride(id: string, feature: string, limit: Limit | undefined, nowMs: number) {
-    return this.run(() => this.subjects.setOverride(id, feature, limit, nowMs));
+    return this.changing([id], () => this.subjects.setOverride(id, feature, limit, nowMs));
   }
   suspend(id: string, reason: string | null, nowMs: number) {
-    return this.run(() => this.subjects.suspend(id, reason, nowMs));
+    return this.changing([id], () => this.subjects.suspend(id, reason, nowMs));
   }
   unsuspend(id: string, nowMs: number) {
-    return this.run(() => this.subjects.unsuspend(id, nowMs));
+    return this.changing([id], () => this.subjects.unsuspend(id, nowMs));
   }
 
   consume(id: string, feature: string, amount: number, opts: ConsumeOptions & { now: number }) {
@@ -198,6 +214,6 @@ export class PostgresStore implements QuotaStore {
     }
   }
   importRecords(records: readonly BackupRecord[]) {
-    return this.run(() => importPostgres(this.db, records));
+    return this.changing(undefined, () => importPostgres(this.db, records));
   }
 }
