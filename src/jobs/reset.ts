@@ -61,8 +61,9 @@ function retentionCutoff(qc: QuotaClock, nowMs: number): number {
   const schedule = new PeriodSchedule(rule, { timeZone: null, anchorMs: nowMs });
   let p = schedule.at(nowMs);
   for (let i = 0; i < qc.policy.retentionPeriods; i += 1) p = schedule.before(p);
-  // A day of slack: subjects in zones ahead of the rule's close slightly earlier.
-  return p.startMs - 86_400_000;
+  // Subjects in zones behind the rule's end their periods up to 12 h later (UTC−12);
+  // 14 h of slack keeps exactly `retention` periods for every zone, even daily ones.
+  return p.startMs + 14 * 3_600_000;
 }
 
 const silent = { info() {}, warn() {}, error() {}, debug() {} } as unknown as Logger;
