@@ -56,6 +56,7 @@ export function registerSecretValue(value: string): void {
   if (url.password) registerSecret(url.password);
   const tail = `${url.pathname}${url.search}`;
   if (tail.length > 1) registerSecret(tail);
+  if (url.search) registerSecret(url.pathname);
   // Tokens are path segments (Slack: /services/T…/B…/secret); scrub each long one.
   for (const segment of url.pathname.split('/')) if (segment.length >= 16) registerSecret(segment);
   for (const v of url.searchParams.values()) if (v.length >= 8) registerSecret(v);

@@ -280,3 +280,12 @@ export function writeSecretFile(dir: string, name: string, value: string): strin
   writeFileSync(path, `${value}\n`, { mode: 0o600 });
   return path;
 }
+
+/** A port on 127.0.0.1 that nothing listens on (bound, then closed). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
