@@ -73,14 +73,27 @@ export class PgClose {
     return { ended: r.ended, notYetEnded: r.later };
   }
 
-  /** The next batch of subjects with this key ended and open, in rid order; sharded by a hash of the id. */
-  private async candidates(c: Client, req: CloseBatchRequest): Promise<number[]> {
+  /**
+   * The next batch of subjects with this key ended and open, in rid order,
+   * with their usage in that period; sharded by a hash of the id. Nothing is
+   * locked: the write that follows is conditional on each subject's mark, so
+   * a subject a concurrent closer took first is simply not moved (or counted)
+   * here.
+   */
+  private async batch(
+    c: Client,
+    req: CloseBatchRequest,
+  ): Promise<{ subjects: SubjectUsage[]; cursor: string | null }> {
     const shard = req.shard && req.shard.count > 1 ? req.shard : null;
-    const res = await c.query<{ rid: number }>(
-      `SELECT rid FROM ${this.s}.subjects
-       WHERE open_key = $1 AND rid > $2 AND open_end_ms <= $3
-         AND ($5::int IS NULL OR mod(abs(hashtext(id)::bigint), $5::int) = $6::int)
-       ORDER BY rid LIMIT $4`,
+    const res = await c.query<CloseRow>(
+      `SELECT s.*, c.feature, c.used FROM (
+         SELECT ${CLOSE_COLUMNS} FROM ${this.s}.subjects
+         WHERE open_key = $1 AND rid > $2 AND open_end_ms <= $3
+           AND ($5::int IS NULL OR mod(abs(hashtext(id)::bigint), $5::int) = $6::int)
+         ORDER BY rid LIMIT $4
+       ) s
+       LEFT JOIN ${this.s}.counters c ON c.subject_rid = s.rid AND c.period_start_ms = s.closed_through_ms
+       ORDER BY s.rid`,
       [
         req.key,
         req.cursor === null ? 0 : Number(req.cursor),
@@ -90,40 +103,18 @@ export class PgClose {
         shard?.index ?? 0,
       ],
     );
-    return res.rows.map((r) => r.rid);
-  }
-
-  /**
-   * Reads the candidates with their usage in the open period. When writing,
-   * the rows are locked in rid order and re-checked: one a concurrent closer
-   * has just closed no longer matches and is left out.
-   */
-  private async readSubjects(
-    c: Client,
-    rids: number[],
-    req: CloseBatchRequest,
-  ): Promise<SubjectUsage[]> {
-    if (rids.length === 0) return [];
-    const res = await c.query<CloseRow>(
-      `SELECT s.*, c.feature, c.used FROM (
-         SELECT ${CLOSE_COLUMNS} FROM ${this.s}.subjects
-         WHERE rid = ANY($1::bigint[]) AND open_key = $2 AND open_end_ms <= $3
-         ORDER BY rid${req.write ? ' FOR UPDATE' : ''}
-       ) s
-       LEFT JOIN ${this.s}.counters c ON c.subject_rid = s.rid AND c.period_start_ms = s.closed_through_ms
-       ORDER BY s.rid, c.feature`,
-      [rids, req.key, req.nowMs],
-    );
-    const out: SubjectUsage[] = [];
+    const subjects: SubjectUsage[] = [];
     for (const r of res.rows) {
-      let last = out[out.length - 1];
+      let last = subjects[subjects.length - 1];
       if (!last || last.head.rid !== r.rid) {
         last = { head: r, used: new Map() };
-        out.push(last);
+        subjects.push(last);
       }
       if (r.feature !== null) last.used.set(r.feature, r.used ?? 0);
     }
-    return out;
+    const cursor =
+      subjects.length < req.batchSize ? null : String(subjects[subjects.length - 1]!.head.rid);
+    return { subjects, cursor };
   }
 
   private limitsOf(s: CloseRow) {
@@ -207,9 +198,7 @@ export class PgClose {
 
   async closeBatch(req: CloseBatchRequest): Promise<CloseBatchResult> {
     const work = async (c: Client): Promise<CloseBatchResult> => {
-      const rids = await this.candidates(c, req);
-      const cursor = rids.length < req.batchSize ? null : String(rids[rids.length - 1]!);
-      const subjects = await this.readSubjects(c, rids, req);
+      const { subjects, cursor } = await this.batch(c, req);
       const summary: CloseTotals = {};
       if (!req.write) {
         for (const u of subjects) this.summarise(summary, u);
