@@ -1,4 +1,4 @@
-import { readdirSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { redact } from './redact.js';
@@ -46,6 +46,9 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   // monthly job is a new, short process each time that opens a new dated file
   // and never rotates, so old files would pile up: enforce the bound at start.
   pruneRotatedLogs(opts.file, frequency, keep);
+  // pino-roll links current.log before its stream has made the folder, and its worker dies
+  // on ENOENT when the folder is new: make it here, synchronously, first.
+  mkdirSync(dirname(resolve(opts.file)), { recursive: true });
   const fileStream = pino.transport({
     target: 'pino-roll',
     options: {
@@ -61,10 +64,13 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   });
   const logger = pino(base, pino.multistream([{ stream: opts.destination ?? stderr, level: level as pino.Level }, { stream: fileStream, level: level as pino.Level }]));
   logFiles.set(logger, resolve(opts.file));
+  fileStreams.set(logger, fileStream);
   return logger;
 }
 
 const logFiles = new WeakMap<Logger, string>();
+/** The rotating file's worker stream: multistream has no asynchronous flush, so flushLogger reaches it directly. */
+const fileStreams = new WeakMap<Logger, { flush(cb: (err?: Error) => void): void }>();
 
 /** The log file a logger writes to (as configured; current.log beside it links to the live file), or null. */
 export function logFileOf(logger: Logger | undefined): string | null {
@@ -118,4 +124,15 @@ export async function flushLogger(logger: Logger): Promise<void> {
       resolve();
     }
   });
+  // Waits until the worker has written every line to the file (pino's own flush returns at once for a multistream).
+  const file = fileStreams.get(logger);
+  if (file) {
+    await new Promise<void>((resolve) => {
+      try {
+        file.flush(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
 }
