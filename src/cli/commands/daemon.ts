@@ -46,18 +46,18 @@ export async function run(
   try {
     if (port !== undefined) {
       const { startDaemonHttp } = await import('../../schedule/daemon-http.js');
-      // GET /metrics plugs in here: pass its plugin in `plugins`.
+      const { metricsPlugin } = await import('../../metrics/daemon-plugin.js');
       server = await startDaemonHttp(daemon, {
         port,
         host: typeof opts.host === 'string' ? opts.host : '127.0.0.1',
-        plugins: [],
+        plugins: [metricsPlugin(qc)],
       });
       const address = server.addresses()[0];
       const where =
         address && typeof address === 'object'
           ? `${address.address}:${address.port}`
           : String(port);
-      logger.info({ address: where }, `daemon: GET /healthz on ${where}`);
+      logger.info({ address: where }, `daemon: GET /healthz and GET /metrics on ${where}`);
     }
     await daemon.done;
   } catch (e) {
