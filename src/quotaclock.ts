@@ -83,9 +83,12 @@ export class QuotaClock {
     if (opts.store) this.storePromise = Promise.resolve(opts.store);
   }
 
-  /** The store, opened on first use. */
+  /** The store, opened on first use. A failed open is not cached: a long-lived caller (the daemon) retries later. */
   store(): Promise<QuotaStore> {
-    this.storePromise ??= openStore(parseStoreUrl(this.config.store, process.cwd(), 'store'), this.policy);
+    this.storePromise ??= openStore(parseStoreUrl(this.config.store, process.cwd(), 'store'), this.policy).catch((e: unknown) => {
+      this.storePromise = undefined;
+      throw e;
+    });
     return this.storePromise;
   }
 
