@@ -36,3 +36,20 @@ export function dropPostgresSchema(url: string): Promise<void> {
     await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   });
 }
+
+/**
+ * Ends every session a quotaclock store for this URL's schema holds open
+ * (pg_terminate_backend), as a server restart would. For failover drills and
+ * tests; the pools notice and reconnect.
+ */
+export function terminatePostgresSessions(url: string): Promise<number> {
+  const { schema } = parsePostgresUrl(url);
+  return withClient(url, async (c) => {
+    const r = await c.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+       WHERE application_name = $1 AND pid <> pg_backend_pid()`,
+      [`quotaclock/${schema}`.slice(0, 63)],
+    );
+    return r.rowCount ?? 0;
+  });
+}

@@ -7,7 +7,7 @@ import { PostgresStore } from './postgres-store.js';
 
 export { PostgresStore } from './postgres-store.js';
 export { parsePostgresUrl, type PostgresOptions } from './config.js';
-export { dropPostgresSchema, pingPostgres } from './admin.js';
+export { dropPostgresSchema, pingPostgres, terminatePostgresSessions } from './admin.js';
 
 /** Entry point used by openStore; the pool connects lazily on first use. */
 export async function openEngine(

@@ -52,6 +52,11 @@ export function isConnectionError(e: unknown): boolean {
   );
 }
 
+/** The driver refused the query before sending it: nothing reached the server. */
+export function isNotSent(e: unknown): boolean {
+  return e instanceof Error && /is not queryable/.test(e.message);
+}
+
 export function isUniqueViolation(e: unknown, constraint?: string): boolean {
   if (pgCode(e) !== '23505') return false;
   return constraint === undefined || (e as { constraint?: string }).constraint === constraint;
@@ -101,7 +106,8 @@ export class PgDb {
       connectionTimeoutMillis: options.connectTimeoutMs,
       statement_timeout: options.statementTimeoutMs,
       idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs,
-      application_name: 'quotaclock',
+      // Per schema, so an operator (or a test) can tell one store's sessions from another's.
+      application_name: `quotaclock/${options.schema}`.slice(0, 63),
       types: TYPES,
     });
     // An idle client that loses its connection is dropped by the pool; the next checkout opens a new one.
@@ -151,7 +157,7 @@ export class PgDb {
         const broken = isConnectionError(e);
         client.release(broken ? (e as Error) : undefined);
         const last = attempt + 1 >= MAX_ATTEMPTS;
-        if (!last && (isAborted(e) || (broken && opts.idempotent))) {
+        if (!last && (isAborted(e) || isNotSent(e) || (broken && opts.idempotent))) {
           await backoff(attempt);
           continue;
         }
