@@ -16,3 +16,12 @@ export type { ResetAllOptions, ScheduledResetOptions, ResetTrigger } from './job
 export type { ResetReport, ClosedPeriodReport } from './jobs/reset-report.js';
 export { runVerify } from './jobs/verify.js';
 export type { VerifyReport } from './jobs/verify.js';
+// Monitoring: receivers verify webhook signatures; apps serve metrics or ping heartbeats themselves.
+export { verifyWebhookSignature, signWebhook } from './notify/webhook.js';
+export { createHeartbeat, Heartbeat } from './notify/heartbeat.js';
+export type { HeartbeatKind } from './notify/heartbeat.js';
+export type { DeliveryResult, NotifyEvent } from './notify/types.js';
+export { runVerifyAndNotify } from './notify/verify-monitor.js';
+export { renderMetrics, PROMETHEUS_CONTENT_TYPE } from './metrics/prometheus.js';
+export { buildUsageReport } from './report/usage-report.js';
+export type { UsageReport, ReportOptions } from './report/usage-report.js';

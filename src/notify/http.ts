@@ -33,7 +33,7 @@ export async function post(url: string, opts: PostOptions): Promise<void> {
         ...opts.headers,
       },
       body: opts.body,
-      redirect: 'error',
+      redirect: 'manual',
       signal: AbortSignal.timeout(opts.timeoutMs),
     });
   } catch (e) {
