@@ -9,6 +9,7 @@ import type {
   RunCheckpoint,
 } from '../quota-store.js';
 import type { Client, PgDb } from './pool.js';
+import { archiveBeforePrune } from './monitoring.js';
 import { parseOverrides } from './rows.js';
 
 interface CloseRow {
@@ -309,6 +310,7 @@ export class PgClose {
           olderThanMs,
         ]);
         // Only periods the job has closed: an open period keeps its counters and events whatever its age.
+        await archiveBeforePrune(c, this.s, olderThanMs, Date.now());
         await c.query(
           `DELETE FROM ${this.s}.counters c USING ${this.s}.subjects s
            WHERE s.rid = c.subject_rid AND c.period_end_ms <= $1 AND c.period_end_ms <= s.closed_through_ms`,

@@ -109,6 +109,37 @@ CREATE TABLE ${s}.audit (
 CREATE INDEX audit_subject ON ${s}.audit (subject);
 `,
   },
+  {
+    version: 2,
+    name: 'threshold notices and job metrics',
+    sql: (s) => `
+-- At most one quota.threshold notice per subject, feature, period and threshold.
+-- Keyed by subject id (not rid) so the dedup survives a restore into another store.
+CREATE TABLE ${s}.threshold_notices (
+  subject TEXT COLLATE "C" NOT NULL,
+  feature TEXT COLLATE "C" NOT NULL,
+  period_start_ms BIGINT NOT NULL,
+  threshold INTEGER NOT NULL,
+  period_end_ms BIGINT NOT NULL,
+  at_ms BIGINT NOT NULL,
+  PRIMARY KEY (subject, feature, period_start_ms, threshold)
+);
+CREATE INDEX threshold_notices_end ON ${s}.threshold_notices (period_end_ms);
+
+-- Gauges and counters of the reset job and the notifiers, for quotaclock metrics.
+-- labels is canonical JSON (sorted keys), '' for none.
+CREATE TABLE ${s}.job_metrics (
+  name TEXT COLLATE "C" NOT NULL,
+  labels TEXT COLLATE "C" NOT NULL,
+  value DOUBLE PRECISION NOT NULL,
+  updated_ms BIGINT NOT NULL,
+  PRIMARY KEY (name, labels)
+);
+
+-- Usage reports read events by time.
+CREATE INDEX events_at ON ${s}.events (at_ms);
+`,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

@@ -5,14 +5,18 @@ import type { ConsumeOptions, ListOptions, NewSubject } from '../../core/types.j
 import type {
   BackupRecord,
   CloseBatchRequest,
+  JobMetricSample,
   QuotaStore,
   StoreCapabilities,
+  SubjectUsage,
+  ThresholdNotice,
 } from '../quota-store.js';
 import { exportPostgres, importPostgres } from './backup.js';
 import { PgClose } from './close.js';
 import type { PostgresOptions } from './config.js';
 import { PgConsume } from './consume.js';
 import { PgLedger } from './ledger.js';
+import { PgMonitoring } from './monitoring.js';
 import { assertMigrated, migratePostgres } from './migrations.js';
 import { PgDb, pgCode } from './pool.js';
 import { PgSubjects } from './subjects.js';
@@ -51,6 +55,7 @@ export class PostgresStore implements QuotaStore {
   private readonly consumer: PgConsume;
   private readonly ledger: PgLedger;
   private readonly closer: PgClose;
+  private readonly monitoring: PgMonitoring;
   private ready: Promise<void> | undefined;
 
   constructor(
@@ -63,6 +68,7 @@ export class PostgresStore implements QuotaStore {
     this.consumer = new PgConsume(this.db, policy, this.subjects);
     this.ledger = new PgLedger(this.db);
     this.closer = new PgClose(this.db, policy);
+    this.monitoring = new PgMonitoring(this.db, policy);
   }
 
   /** Checks the schema version once, on first use (migrate may be about to create it). */
@@ -215,5 +221,37 @@ export class PostgresStore implements QuotaStore {
   }
   importRecords(records: readonly BackupRecord[]) {
     return this.changing(undefined, () => importPostgres(this.db, records));
+  }
+  // --- notifications, reports and metrics ---
+  claimThresholdNotice(notice: ThresholdNotice, nowMs: number) {
+    return this.run(() => this.monitoring.claimThresholdNotice(notice, nowMs));
+  }
+  recordJobMetrics(samples: readonly JobMetricSample[], nowMs: number) {
+    return this.run(() => this.monitoring.recordJobMetrics(samples, nowMs));
+  }
+  jobMetrics() {
+    return this.run(() => this.monitoring.jobMetrics());
+  }
+  consumeTotals() {
+    return this.run(() => this.monitoring.consumeTotals());
+  }
+  usageBuckets(fromMs: number, toMs: number, bucketMs: number) {
+    return this.run(() => this.monitoring.usageBuckets(fromMs, toMs, bucketMs));
+  }
+  async *periodUsage(key: string, endMs: number): AsyncIterable<SubjectUsage> {
+    await this.run(async () => undefined);
+    try {
+      yield* this.monitoring.periodUsage(key, endMs);
+    } catch (e) {
+      throw mapError(e);
+    }
+  }
+  async *windowUsage(fromMs: number, toMs: number): AsyncIterable<SubjectUsage> {
+    await this.run(async () => undefined);
+    try {
+      yield* this.monitoring.windowUsage(fromMs, toMs);
+    } catch (e) {
+      throw mapError(e);
+    }
   }
 }
