@@ -1,5 +1,5 @@
 import { BadInputError, RefundKeyNotFoundError, SubjectNotFoundError } from '../../core/errors.js';
-import type { Limit } from '../../core/plans.js';
+import type { Limit, Limits } from '../../core/plans.js';
 import { featureStatus, periodView, remainingOf, type QuotaPolicy } from '../../core/policy.js';
 import { toIso, type Period } from '../../core/period.js';
 import { resolveNewSubject } from '../../core/subject-rules.js';
@@ -8,6 +8,7 @@ import type {
   ConsumeResult,
   HistoryEntry,
   Metadata,
+  PeriodView,
   RefundResult,
   ResetSubjectResult,
   StatusResult,
@@ -15,6 +16,9 @@ import type {
 import type { Db } from './connection.js';
 import { parseOverrides, type SubjectDbRow } from './rows.js';
 import type { SqliteSubjects } from './subjects.js';
+
+/** The columns a consume decides on. */
+type ConsumeSubjectRow = Pick<SubjectDbRow, 'rid' | 'plan' | 'overrides' | 'suspended' | 'time_zone' | 'anchor_ms'>;
 
 interface EventRow {
   id: number;
@@ -33,6 +37,8 @@ export class SqliteUsage {
   private readonly usedOf;
   private readonly insertEvent;
   private readonly eventByKey;
+  private readonly consumeSubject;
+  private readonly insertConsumeEvent;
   private readonly consumeTx;
 
   constructor(
@@ -65,11 +71,40 @@ export class SqliteUsage {
     this.eventByKey = db.prepare(
       'SELECT id, kind, feature, period_start_ms, period_end_ms, delta, outcome FROM events WHERE subject_rid = ? AND idem_key = ?',
     );
+    // The hot path binds positionally and reads only what a consume decides on.
+    this.consumeSubject = db.prepare(
+      'SELECT rid, plan, overrides, suspended, time_zone, anchor_ms FROM subjects WHERE id = ?',
+    );
+    this.insertConsumeEvent = db.prepare(
+      `INSERT INTO events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta)
+       VALUES (?, 'consume', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
     this.consumeTx = db.transaction(this.consumeInTx.bind(this));
   }
 
-  private subjectFor(id: string, nowMs: number): SubjectDbRow {
-    const row = this.subjects.row(id);
+  /** The last period's view and the last overrides text: consecutive consumes mostly share both. */
+  private lastView: { period: Period; view: PeriodView } | undefined;
+  private lastOverrides: { text: string; limits: Limits } | undefined;
+
+  private viewOf(period: Period): PeriodView {
+    const hit = this.lastView;
+    // A copy: results must not share one mutable object.
+    if (hit && hit.period === period) return { ...hit.view };
+    const view = periodView(period);
+    this.lastView = { period, view };
+    return { ...view };
+  }
+
+  private overridesOf(text: string): Limits {
+    const hit = this.lastOverrides;
+    if (hit && hit.text === text) return hit.limits;
+    const limits = Object.freeze(parseOverrides(text));
+    this.lastOverrides = { text, limits };
+    return limits;
+  }
+
+  private subjectFor(id: string, nowMs: number): ConsumeSubjectRow {
+    const row = this.consumeSubject.get(id) as ConsumeSubjectRow | undefined;
     if (row) return row;
     if (!this.policy.autoCreateSubjects) throw new SubjectNotFoundError(id);
     const created = this.subjects.insertResolved(resolveNewSubject(this.policy, { id }, nowMs));
@@ -90,7 +125,7 @@ export class SqliteUsage {
       if (prior?.outcome) return { ...(JSON.parse(prior.outcome) as ConsumeResult), replayed: true };
     }
     const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
-    const limit = this.policy.catalog.limitFor(s.plan, parseOverrides(s.overrides), feature);
+    const limit = this.policy.catalog.limitFor(s.plan, this.overridesOf(s.overrides), feature);
     const params = { rid: s.rid, start: period.startMs, end: period.endMs, key: period.key, feature, amount, limit };
     let used: number;
     let granted = false;
@@ -108,24 +143,23 @@ export class SqliteUsage {
       used,
       limit,
       remaining: remainingOf(limit, used),
-      period: periodView(period),
+      period: this.viewOf(period),
       ...(granted ? {} : { reason: s.suspended === 1 ? 'suspended' : 'quota_exceeded' }),
     };
-    this.insertEvent.run({
-      rid: s.rid,
-      kind: 'consume',
+    this.insertConsumeEvent.run(
+      s.rid,
       feature,
-      start: period.startMs,
-      end: period.endMs,
-      at: nowMs,
+      period.startMs,
+      period.endMs,
+      nowMs,
       amount,
-      delta: granted ? amount : 0,
-      usedAfter: used,
+      granted ? amount : 0,
+      used,
       limit,
-      key: key ?? null,
-      outcome: key === undefined ? null : JSON.stringify(result),
+      key ?? null,
+      key === undefined ? null : JSON.stringify(result),
       meta,
-    });
+    );
     return result;
   }
 
