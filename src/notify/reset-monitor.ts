@@ -80,19 +80,33 @@ export class ResetMonitor {
       report.outcome === 'lease_held'
         ? 'lease_held'
         : (event?.type.replace('reset.', '') ?? 'succeeded');
+    const ran = report.outcome === 'ok';
     await this.record([
       { name: 'quotaclock_reset_runs_total', labels: { outcome }, value: 1, mode: 'add' },
-      { name: 'quotaclock_reset_last_run_timestamp_seconds', value: nowSec, mode: 'set' },
-      {
-        name: 'quotaclock_reset_last_run_duration_seconds',
-        value: report.durationMs / 1000,
-        mode: 'set',
-      },
-      { name: 'quotaclock_reset_last_run_success', value: 1, mode: 'set' },
-      { name: 'quotaclock_reset_last_run_subjects_closed', value: subjects, mode: 'set' },
-      { name: 'quotaclock_reset_subjects_closed_total', value: subjects, mode: 'add' },
-      ...(report.outcome === 'ok'
+      // A run that found the lease held did no work: the holder's own figures stand.
+      ...(ran
         ? [
+            {
+              name: 'quotaclock_reset_last_run_timestamp_seconds',
+              value: nowSec,
+              mode: 'set' as const,
+            },
+            {
+              name: 'quotaclock_reset_last_run_duration_seconds',
+              value: report.durationMs / 1000,
+              mode: 'set' as const,
+            },
+            { name: 'quotaclock_reset_last_run_success', value: 1, mode: 'set' as const },
+            {
+              name: 'quotaclock_reset_last_run_subjects_closed',
+              value: subjects,
+              mode: 'set' as const,
+            },
+            {
+              name: 'quotaclock_reset_subjects_closed_total',
+              value: subjects,
+              mode: 'add' as const,
+            },
             {
               name: 'quotaclock_reset_last_completed_timestamp_seconds',
               value: nowSec,

@@ -132,6 +132,26 @@ describe('heartbeat pings and failure notices around runScheduledReset', () => {
     expect(hb[0]!.error).toMatch(/heartbeat:start: request failed: ECONNREFUSED/);
   });
 
+  it('a run that finds the lease held sends no event (the holder reports) but pings success', async () => {
+    const qc = await seededClock(tempDir(), {
+      ...config,
+      reset: { batchSize: 2, waitForLeaseSeconds: 0 },
+    });
+    qc.setNow('2026-11-01T00:05:00Z');
+    const store = await qc.store();
+    expect(
+      await store.acquireLease('reset', 'other-host:1:abc', 600_000, Date.now()),
+    ).not.toBeNull(); // leases run on the wall clock
+    const report = await runScheduledReset(qc, { env: env() });
+    const metrics = await store.jobMetrics!();
+    await qc.close();
+    expect(report.outcome).toBe('lease_held');
+    expect(rx.requests.map((r) => r.path)).toEqual(['/ping/abc-uuid/start', '/ping/abc-uuid']);
+    expect(metrics.map((m) => [m.name, m.labels, m.value])).toEqual([
+      ['quotaclock_reset_runs_total', { outcome: 'lease_held' }, 1],
+    ]);
+  });
+
   it('explicit start, success and failure URLs from env or files', async () => {
     const hb = createHeartbeat(
       {
