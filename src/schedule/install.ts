@@ -112,7 +112,7 @@ export function installSystemd(ctx: ScheduleContext, opts: InstallOptions = {}):
           `systemctl list-timers ${ctx.name}.timer`,
         ]
       : [
-          `systemd-analyze verify ${timer}`,
+          `systemd-analyze verify ${service} ${timer}`,
           `copy both files to ${DEFAULT_SYSTEMD_DIR} (or ~/.config/systemd/user), then: systemctl daemon-reload && systemctl enable --now ${ctx.name}.timer`,
         ],
     warnings: [],
