@@ -58,3 +58,14 @@ describe('golden artifacts', () => {
     }
   });
 });
+
+describe('docs/scheduling.md', () => {
+  it('shows each artifact exactly as schedule print generates it', () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'scheduling.md'), 'utf8');
+    const blocks = [...doc.matchAll(/<!-- artifact: (\S+) -->\n\n```\w*\n([\s\S]*?)```/g)];
+    expect(blocks.length).toBeGreaterThanOrEqual(12);
+    for (const [, path, content] of blocks) {
+      expect(content, path).toBe(readFileSync(join(GOLDEN, path!), 'utf8'));
+    }
+  });
+});

@@ -217,7 +217,10 @@ export function windowsArtifact(ctx: ScheduleContext): ScheduleArtifact {
         purpose: 'last result and next run',
         command: `Get-ScheduledTask -TaskName ${psQuote(ctx.name)} | Get-ScheduledTaskInfo`,
       },
-      { purpose: 'read the log', command: `Get-Content -Wait ${psQuote(ctx.logFile)}` },
+      {
+        purpose: 'read the log (the newest file: the job rotates it by size and date)',
+        command: `Get-ChildItem ${psQuote(path.win32.dirname(ctx.logFile))} | Sort-Object LastWriteTime | Select-Object -Last 1 | Get-Content -Wait`,
+      },
     ],
     notes: [
       'The trigger is monthly by construction (ScheduleByMonth, day 1 by default): no daily trigger with a one-month repetition, which runs every day.',
