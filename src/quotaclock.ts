@@ -1,6 +1,6 @@
 import { parseConfig } from './config/parse.js';
 import type { QuotaClockConfig, QuotaClockConfigInput } from './config/schema.js';
-import { SubjectNotFoundError } from './core/errors.js';
+import { BadInputError, SubjectNotFoundError } from './core/errors.js';
 import type { Limit, Plan } from './core/plans.js';
 import { featureStatus, periodView, QuotaPolicy } from './core/policy.js';
 import { canonicalTimeZone } from './core/time-zone.js';
@@ -130,6 +130,7 @@ export class QuotaClock {
 
   async refund(subject: string, key: string, opts: { now?: When } = {}): Promise<RefundResult> {
     assertSubjectId(subject);
+    if (key === undefined || key === null) throw new BadInputError('key: required, the idempotency key of the consume to refund', 'key');
     assertIdempotencyKey(key);
     return (await this.store()).refund(subject, key, this.now(opts.now));
   }

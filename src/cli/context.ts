@@ -41,7 +41,7 @@ export class CliContext {
       ]);
       const { config } = loadConfig({
         ...(this.opts.config ? { file: this.opts.config } : {}),
-        ...(this.opts.db ? { store: this.opts.db } : {}),
+        ...(this.opts.db !== undefined ? { store: this.opts.db } : {}),
       });
       const fixed = this.nowMs;
       return createQuotaClock({ config, ...(fixed === undefined ? {} : { clock: () => fixed }) });

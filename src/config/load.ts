@@ -1,7 +1,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
-import { ConfigError } from '../core/errors.js';
+import { BadInputError, ConfigError } from '../core/errors.js';
 import { parseConfig } from './parse.js';
 import type { QuotaClockConfig } from './schema.js';
 
@@ -59,7 +59,10 @@ export function loadConfig(sources: ConfigSources = {}): { config: QuotaClockCon
   if (file) parseConfig(raw, file);
   const merged: Record<string, unknown> = { ...(raw as Record<string, unknown> | null) };
   if (env.QUOTACLOCK_DB) merged.store = env.QUOTACLOCK_DB;
-  if (sources.store) merged.store = sources.store;
+  if (sources.store !== undefined) {
+    if (sources.store.trim() === '') throw new BadInputError('--db: empty store URL', '--db');
+    merged.store = sources.store;
+  }
   if (env.QUOTACLOCK_LOG_FILE) merged.log = { ...(merged.log as object), file: env.QUOTACLOCK_LOG_FILE };
   return { config: parseConfig(merged, file ?? undefined), file };
 }
