@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,8 +31,6 @@ export interface ScheduleContext {
   readonly user: string | null;
   /** Kubernetes container image. */
   readonly image: string;
-  /** Version range written into the examples' package.json. */
-  readonly packageVersion: string;
 }
 
 export interface ScheduleOptions {
@@ -67,18 +65,6 @@ function packageRoot(): string {
 /** The CLI entry of this installation: dist/cli/main.js, absolute. */
 export function defaultCliPath(): string {
   return path.join(packageRoot(), 'dist', 'cli', 'main.js');
-}
-
-export function packageVersion(): string {
-  try {
-    return (
-      JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as {
-        version: string;
-      }
-    ).version;
-  } catch {
-    return '0.0.0';
-  }
 }
 
 function defaultUser(): string | null {
@@ -164,7 +150,6 @@ export function scheduleContext(
       : systemTimeZone(),
     user: opts.user ?? (target === 'windows' ? null : defaultUser()),
     image: opts.image ?? DEFAULT_IMAGE,
-    packageVersion: packageVersion(),
   };
 }
 

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { CliContext } from '../cli/context.js';
 import { scheduleContext, type ScheduleContext } from './context.js';
 
@@ -11,6 +12,7 @@ export async function scheduleContextFromCli(
 ): Promise<ScheduleContext> {
   const qc = await ctx.quotaclock();
   const envFile = opts.envFile === false ? false : str(opts.envFile);
+  const configFile = ctx.opts.config ?? process.env.QUOTACLOCK_CONFIG;
   return scheduleContext(
     {
       target: target ?? str(opts.target),
@@ -21,8 +23,8 @@ export async function scheduleContextFromCli(
       node: str(opts.node),
       cli: str(opts.cli),
       ...(envFile === undefined ? {} : { envFile }),
-      // The job reads the same config file this command was given.
-      config: ctx.opts.config ?? process.env.QUOTACLOCK_CONFIG,
+      // The job reads the same config file this command was given (relative to here, not to the project).
+      ...(configFile ? { config: path.resolve(configFile) } : {}),
       jobLog: str(opts.jobLog),
       systemTimeZone: str(opts.systemTimeZone),
       user: str(opts.user),
