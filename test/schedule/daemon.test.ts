@@ -234,6 +234,30 @@ describe('quotaclock daemon (the command)', () => {
     expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, outcome: 'failed' });
   });
 
+  it('--once --now backfills as of that instant; --now without --once is refused', async () => {
+    ensureBuilt();
+    const config = await seed(2, '2026-08-10T00:00:00Z');
+    const dir = tempDir('qc-daemon-now-');
+    const args = [
+      'daemon',
+      '--db',
+      String(config.store),
+      '--log-level',
+      'silent',
+      '--now',
+      '2026-09-01T00:05:00Z',
+    ];
+    const once = spawnSync(process.execPath, [CLI, ...args, '--once', '--json'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    expect(once.status, once.stderr).toBe(0);
+    expect(JSON.parse(once.stdout)).toMatchObject({ reason: 'once', closed: ['2026-08'] });
+    const loop = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8' });
+    expect(loop.status).toBe(2);
+    expect(loop.stderr).toMatch(/--now: a fixed clock only makes sense with --once/);
+  });
+
   it('serves /healthz with --port and exits 0 on SIGTERM', async () => {
     ensureBuilt();
     const config = await seed(2, '2026-10-10T00:00:00Z');

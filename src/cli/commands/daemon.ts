@@ -12,8 +12,16 @@ export async function run(
   ]);
   const qc = await ctx.quotaclock();
   const logger = await ctx.logger();
+  if (ctx.nowMs !== undefined && opts.once !== true) {
+    throw new BadInputError(
+      '--now: a fixed clock only makes sense with --once (a backfill); the daemon runs on the real clock',
+      '--now',
+    );
+  }
+  const fixed = ctx.nowMs;
   const daemon = new ResetDaemon({
     quotaclock: qc,
+    ...(fixed === undefined ? {} : { clock: { now: () => fixed, sleep: async () => undefined } }),
     ...(typeof opts.cron === 'string' ? { cron: opts.cron } : {}),
     ...(typeof opts.timeZone === 'string' ? { timeZone: opts.timeZone } : {}),
     logger,
