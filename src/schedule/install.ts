@@ -94,12 +94,21 @@ export function uninstallCron(ctx: ScheduleContext, opts: InstallOptions = {}): 
 
 export function installSystemd(ctx: ScheduleContext, opts: InstallOptions = {}): InstallResult {
   const dir = path.resolve(opts.dir ?? DEFAULT_SYSTEMD_DIR);
-  mkdirSync(dir, { recursive: true });
   const service = path.join(dir, `${ctx.name}.service`);
   const timer = path.join(dir, `${ctx.name}.timer`);
   const replaced = existsSync(service) || existsSync(timer);
-  writeFileSync(service, systemdService(ctx), { mode: 0o644 });
-  writeFileSync(timer, systemdTimer(ctx), { mode: 0o644 });
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(service, systemdService(ctx), { mode: 0o644 });
+    writeFileSync(timer, systemdTimer(ctx), { mode: 0o644 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new QuotaClockError(
+      'SCHEDULE_FAILED',
+      `cannot write the units to ${dir} (${code ?? (e as Error).message})${code === 'EACCES' ? ': run it with sudo, or pass --dir' : ''}`,
+      { where: '--dir', cause: e },
+    );
+  }
   const system = dir === DEFAULT_SYSTEMD_DIR;
   return {
     target: 'systemd',
