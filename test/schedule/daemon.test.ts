@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { QuotaClockConfigInput } from '../../src/config/schema.js';
@@ -261,7 +262,12 @@ describe('quotaclock daemon (the command)', () => {
   it('serves /healthz with --port and exits 0 on SIGTERM', async () => {
     ensureBuilt();
     const config = await seed(2, '2026-10-10T00:00:00Z');
-    const port = 20_000 + (process.pid % 20_000);
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as { port: number };
+        probe.close(() => resolve(free));
+      });
+    });
     const child = spawn(
       process.execPath,
       [
