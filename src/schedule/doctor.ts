@@ -157,9 +157,13 @@ export function referencedFiles(config: unknown): string[] {
   return [...files].sort();
 }
 
-/** Variables from your shell that change what the job does when cron lacks them. */
+/**
+ * Variables from your shell that change what the job does when cron lacks
+ * them: the ones quotaclock reads (not QUOTACLOCK_NOW, a test clock) and the
+ * usual store credentials.
+ */
 const SHELL_VARS =
-  /^(QUOTACLOCK_(?!NOW$).*|GOOGLE_APPLICATION_CREDENTIALS|FIRESTORE_EMULATOR_HOST|DATABASE_URL|PG(HOST|PORT|USER|PASSWORD|DATABASE|SSLMODE))$/;
+  /^(QUOTACLOCK_(DB|CONFIG|LOG_FILE|LOG_LEVEL|HEARTBEAT_URL|WEBHOOK_URL|WEBHOOK_SECRET|FIRESTORE_BACKUP_DIR)|GOOGLE_APPLICATION_CREDENTIALS|FIRESTORE_EMULATOR_HOST|DATABASE_URL|PG(HOST|PORT|USER|PASSWORD|DATABASE|SSLMODE))$/;
 
 function readTail(file: string, from: number): string {
   try {

@@ -72,7 +72,11 @@ describe.skipIf(reason !== null)(
         expect(spawnSync('chown', ['-R', `${user}:`, project]).status).toBe(0);
 
         const cli = (args: string[]) =>
-          spawnSync(process.execPath, [CLI, ...args], { cwd: project, encoding: 'utf8' });
+          spawnSync(process.execPath, [CLI, ...args], {
+            cwd: project,
+            encoding: 'utf8',
+            env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' },
+          });
         const install = cli([
           'schedule',
           'install',

@@ -118,7 +118,8 @@ describe('schedule install|uninstall|doctor against the real crontab (throwaway 
     spawnSync(process.execPath, [CLI, ...args], {
       cwd: project,
       encoding: 'utf8',
-      env: { ...process.env, QUOTACLOCK_DB: '' },
+      // A shell with nothing the job lacks: doctor compares the two environments.
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' },
     });
   const crontab = () => spawnSync('crontab', ['-u', user, '-l'], { encoding: 'utf8' }).stdout;
 
