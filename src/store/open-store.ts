@@ -6,7 +6,8 @@ import type { QuotaStore } from './quota-store.js';
 export type StoreLocation =
   | { engine: 'sqlite'; path: string; synchronous?: 'FULL' | 'NORMAL' }
   | { engine: 'postgres'; url: string }
-  | { engine: 'firestore'; projectId: string };
+  /** projectId '' means FIREBASE_PROJECT_ID or the key's project; query holds the engine's own options. */
+  | { engine: 'firestore'; projectId: string; query?: string };
 
 /** Parses --db / QUOTACLOCK_DB / config.store. */
 export function parseStoreUrl(url: string, cwd = process.cwd(), where = '--db'): StoreLocation {
@@ -14,11 +15,15 @@ export function parseStoreUrl(url: string, cwd = process.cwd(), where = '--db'):
   if (value === '') throw new BadInputError(`${where}: empty store URL`, where);
   if (/^postgres(ql)?:\/\//i.test(value)) return { engine: 'postgres', url: value };
   if (/^firestore:\/\//i.test(value)) {
-    const projectId = value.slice('firestore://'.length).replace(/\/+$/, '');
-    if (!/^[a-z0-9-]{1,64}$/i.test(projectId)) {
+    const [rest, query = ''] = value.slice('firestore://'.length).split('?', 2) as [
+      string,
+      string?,
+    ];
+    const projectId = rest.replace(/\/+$/, '');
+    if (projectId !== '' && !/^[a-z0-9-]{1,64}$/i.test(projectId)) {
       throw new BadInputError(`${where}: expected firestore://<project-id>`, where);
     }
-    return { engine: 'firestore', projectId };
+    return { engine: 'firestore', projectId, ...(query ? { query } : {}) };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && !/^sqlite:/i.test(value)) {
     throw new BadInputError(
@@ -80,5 +85,5 @@ export async function openStore(location: StoreLocation, policy: QuotaPolicy): P
  */
 function loadEngine(engine: 'postgres' | 'firestore'): Promise<unknown> {
   if (engine === 'postgres') return import('./postgres/index.js');
-  return import(/* @vite-ignore */ `./${engine}/index.js`);
+  return import('./firestore/index.js');
 }

@@ -1,0 +1,281 @@
+import { createHash } from 'node:crypto';
+import type { Firestore } from '@google-cloud/firestore';
+import type { Limit } from '../../core/plans.js';
+import type { QuotaPolicy } from '../../core/policy.js';
+import type { ConsumeOptions, ListOptions, NewSubject } from '../../core/types.js';
+import type {
+  BackupRecord,
+  CloseBatchRequest,
+  QuotaStore,
+  StoreCapabilities,
+  ThresholdNotice,
+} from '../quota-store.js';
+import { exportFirestore, importFirestore } from './backup.js';
+import { createFirestore, GRPC, grpcCode, mapFirestoreError } from './client.js';
+import { FsClose } from './close.js';
+import type { FirestoreOptions } from './config.js';
+import { FsContext } from './context.js';
+import { COLLECTIONS, legacyEnd, parseQuotaDoc, ts } from './layout.js';
+import { exportBeforeReset } from './pre-reset-export.js';
+import { pages } from './snapshot.js';
+import { FsSubjects } from './subjects.js';
+import { FsUsage } from './usage.js';
+import { verifyFirestore } from './verify.js';
+
+export const FIRESTORE_SCHEMA_VERSION = 1;
+
+/**
+ * The earlier system's Firestore layout (userQuotas/{uid} and its
+ * usage_history), read and written in place. Every change to a subject is one
+ * Firestore transaction on its document; the reset job closes subjects with
+ * the BulkWriter, each write conditional on the version it read. Many
+ * processes and hosts may write at once.
+ */
+export class FirestoreStore implements QuotaStore {
+  readonly engine = 'firestore';
+  readonly capabilities: StoreCapabilities = {
+    multiWriter: true,
+    shardedClose: false,
+    preResetExport: true,
+  };
+  readonly db: Firestore;
+  private readonly ctx: FsContext;
+  private readonly subjects: FsSubjects;
+  private readonly usage: FsUsage;
+  private readonly closer: FsClose;
+
+  constructor(
+    readonly options: FirestoreOptions,
+    private readonly policy: QuotaPolicy,
+  ) {
+    this.db = createFirestore(options);
+    this.ctx = new FsContext(this.db, policy);
+    this.subjects = new FsSubjects(this.ctx);
+    this.usage = new FsUsage(this.ctx);
+    this.closer = new FsClose(this.ctx, options.bulkOpsPerSecond);
+  }
+
+  /** Every call maps driver errors to coded ones (and never echoes credentials). */
+  private async run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw mapFirestoreError(e);
+    }
+  }
+
+  /**
+   * Nothing to create in Firestore. Records the layout version and gives
+   * documents the old code left without current_period_start/end those
+   * fields (from last_reset, updated_at or created_at), so the reset job's
+   * indexed scans find them.
+   */
+  migrate(): Promise<{ applied: number[]; current: number }> {
+    return this.run(async () => {
+      const ref = this.db.collection(COLLECTIONS.meta).doc('schema');
+      const snap = await ref.get();
+      const nowMs = Date.now();
+      const bw = this.db.bulkWriter();
+      for await (const page of pages(
+        this.ctx
+          .quotas()
+          .select(
+            'current_period_start',
+            'current_period_end',
+            'last_reset',
+            'updated_at',
+            'created_at',
+            'lifetime_stats.member_since',
+            'quotaclock.time_zone',
+            'quotaclock.anchor',
+          ),
+      )) {
+        for (const s of page) {
+          const d = parseQuotaDoc(this.policy, s, nowMs);
+          if (d.hasPeriodFields) continue;
+          void bw
+            .update(
+              s.ref,
+              {
+                current_period_start: ts(d.current.startMs),
+                current_period_end: legacyEnd(d.current),
+              },
+              { lastUpdateTime: s.updateTime },
+            )
+            .catch(() => undefined);
+        }
+      }
+      await bw.close();
+      const version = Number(snap.get('version') ?? 0);
+      if (version >= FIRESTORE_SCHEMA_VERSION) return { applied: [], current: version };
+      await ref.set({ version: FIRESTORE_SCHEMA_VERSION, updated_at: ts(nowMs) });
+      return { applied: [FIRESTORE_SCHEMA_VERSION], current: FIRESTORE_SCHEMA_VERSION };
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.db.terminate().catch(() => undefined);
+  }
+
+  addSubject(s: NewSubject, nowMs: number) {
+    return this.run(() => this.subjects.add(s, nowMs));
+  }
+  upsertSubjects(s: readonly NewSubject[], nowMs: number) {
+    return this.run(() => this.subjects.upsertMany(s, nowMs));
+  }
+  getSubject(id: string) {
+    return this.run(() => this.subjects.get(id, Date.now()));
+  }
+  listSubjects(opts: ListOptions = {}) {
+    return this.run(() => this.subjects.list(opts, Date.now()));
+  }
+  setPlan(id: string, plan: string, nowMs: number) {
+    return this.run(() => this.subjects.setPlan(id, plan, nowMs));
+  }
+  setOverride(id: string, feature: string, limit: Limit | undefined, nowMs: number) {
+    return this.run(() => this.subjects.setOverride(id, feature, limit, nowMs));
+  }
+  suspend(id: string, reason: string | null, nowMs: number) {
+    return this.run(() => this.subjects.suspend(id, reason, nowMs));
+  }
+  unsuspend(id: string, nowMs: number) {
+    return this.run(() => this.subjects.unsuspend(id, nowMs));
+  }
+
+  consume(id: string, feature: string, amount: number, opts: ConsumeOptions & { now: number }) {
+    return this.run(() => this.usage.consume(id, feature, amount, opts.key, opts.meta, opts.now));
+  }
+  refund(id: string, key: string, nowMs: number) {
+    return this.run(() => this.usage.refund(id, key, nowMs));
+  }
+  status(id: string, nowMs: number) {
+    return this.run(() => this.usage.status(id, nowMs));
+  }
+  history(id: string) {
+    return this.run(() => this.usage.history(id, Date.now()));
+  }
+  resetSubject(
+    id: string,
+    nowMs: number,
+    opts: { dryRun?: boolean; reason?: string; operation?: string } = {},
+  ) {
+    return this.run(() =>
+      this.usage.resetSubject(id, nowMs, opts.dryRun ?? false, opts.reason, opts.operation),
+    );
+  }
+  subjectsAtLimit(nowMs: number, limit = 1000) {
+    return this.run(() => this.usage.atLimit(nowMs, limit));
+  }
+
+  acquireLease(name: string, holder: string, ttlMs: number, nowMs: number) {
+    return this.run(() => this.closer.acquireLease(name, holder, ttlMs, nowMs));
+  }
+  renewLease(name: string, holder: string, ttlMs: number, nowMs: number) {
+    return this.run(() => this.closer.renewLease(name, holder, ttlMs, nowMs));
+  }
+  currentLease(name: string) {
+    return this.run(() => this.closer.currentLease(name));
+  }
+  takeOverLease(name: string, from: string, holder: string, ttlMs: number, nowMs: number) {
+    return this.run(() => this.closer.takeOverLease(name, from, holder, ttlMs, nowMs));
+  }
+  releaseLease(name: string, holder: string) {
+    return this.run(() => this.closer.releaseLease(name, holder));
+  }
+  pendingPeriods(nowMs: number) {
+    return this.run(() => this.closer.pendingPeriods(nowMs));
+  }
+  openCount(key: string, nowMs: number) {
+    return this.run(() => this.closer.openCount(key, nowMs));
+  }
+  getRun(key: string) {
+    return this.run(() => this.closer.getRun(key));
+  }
+  listRuns(limit = 100) {
+    return this.run(() => this.closer.listRuns(limit));
+  }
+
+  /**
+   * Opens (or resumes) the ledger entry of a key. With backup_dir set, the
+   * documents about to close are exported first, before the reset writes
+   * anything; a resumed run keeps the export its first attempt made.
+   */
+  beginRun(key: string, holder: string, nowMs: number, period: { startMs: number; endMs: number }) {
+    return this.run(async () => {
+      let extra: Record<string, unknown> = {};
+      if (this.options.backupDir) {
+        const snap = await this.ctx.runRef(key).get();
+        const status = snap.exists ? String(snap.get('status')) : null;
+        const resumed =
+          (status === 'running' || status === 'failed') &&
+          typeof snap.get('pre_reset_export') === 'string';
+        if (!resumed) {
+          const done = await exportBeforeReset(
+            this.ctx,
+            this.options.backupDir,
+            key,
+            nowMs,
+            this.options.projectId,
+          );
+          extra = { pre_reset_export: done.path, pre_reset_documents: done.documents };
+        }
+      }
+      return this.closer.beginRun(key, holder, nowMs, period, extra);
+    });
+  }
+  closeBatch(req: CloseBatchRequest) {
+    return this.run(() => this.closer.closeBatch(req));
+  }
+  previewBatch(nowMs: number, cursor: string | null, batchSize: number) {
+    return this.run(() => this.closer.previewBatch(nowMs, cursor, batchSize));
+  }
+  finishRun(key: string, status: 'closed' | 'partial' | 'failed', nowMs: number, error?: string) {
+    return this.run(() => this.closer.finishRun(key, status, nowMs, error));
+  }
+  prune(olderThanMs: number) {
+    return this.run(() => this.closer.prune(olderThanMs));
+  }
+
+  verify(nowMs: number) {
+    return this.run(() => verifyFirestore(this.ctx, nowMs));
+  }
+  async *exportRecords(): AsyncIterable<BackupRecord> {
+    try {
+      yield* exportFirestore(this.ctx, Date.now());
+    } catch (e) {
+      throw mapFirestoreError(e);
+    }
+  }
+  importRecords(records: readonly BackupRecord[]) {
+    return this.run(() => importFirestore(this.ctx, records));
+  }
+
+  /** A notice document per subject, feature, period and threshold: only its creator gets true. */
+  claimThresholdNotice(notice: ThresholdNotice, nowMs: number) {
+    return this.run(async () => {
+      const id = createHash('sha256')
+        .update(
+          `${notice.subject}\u0000${notice.feature}\u0000${notice.periodStartMs}\u0000${notice.threshold}`,
+        )
+        .digest('hex')
+        .slice(0, 40);
+      try {
+        await this.db
+          .collection('quotaclockNotices')
+          .doc(id)
+          .create({
+            subject: notice.subject,
+            feature: notice.feature,
+            period_start: ts(notice.periodStartMs),
+            period_end: ts(notice.periodEndMs),
+            threshold: notice.threshold,
+            at: ts(nowMs),
+          });
+        return true;
+      } catch (e) {
+        if (grpcCode(e) === GRPC.ALREADY_EXISTS) return false;
+        throw e;
+      }
+    });
+  }
+}

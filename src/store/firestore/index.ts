@@ -1,0 +1,21 @@
+import { BadInputError } from '../../core/errors.js';
+import type { QuotaPolicy } from '../../core/policy.js';
+import type { StoreLocation } from '../open-store.js';
+import type { QuotaStore } from '../quota-store.js';
+import { resolveFirestoreOptions } from './config.js';
+import { FirestoreStore } from './firestore-store.js';
+
+export { FirestoreStore } from './firestore-store.js';
+export { resolveFirestoreOptions, readServiceAccountKey, type FirestoreOptions } from './config.js';
+export { EXPORT_FORMAT as FIRESTORE_EXPORT_FORMAT } from './pre-reset-export.js';
+
+/** Entry point used by openStore; the client connects lazily on first use. */
+export async function openEngine(
+  location: StoreLocation,
+  policy: QuotaPolicy,
+): Promise<QuotaStore> {
+  if (location.engine !== 'firestore') {
+    throw new BadInputError(`expected a firestore:// store, got ${location.engine}`, '--db');
+  }
+  return new FirestoreStore(resolveFirestoreOptions(location), policy);
+}

@@ -1,0 +1,311 @@
+import { FieldPath, type DocumentData, type DocumentSnapshot } from '@google-cloud/firestore';
+import { BadInputError, SubjectExistsError } from '../../core/errors.js';
+import { assertLimitValue, type Limit, type Limits } from '../../core/plans.js';
+import { resolveNewSubject, type ResolvedSubject } from '../../core/subject-rules.js';
+import type { ListOptions, NewSubject, Page, Subject } from '../../core/types.js';
+import { runTx } from './client.js';
+import type { FsContext } from './context.js';
+import {
+  adoptionFields,
+  legacyLimitsMap,
+  LEGACY_DEFAULT_PLAN,
+  limitsOf,
+  newQuotaDocument,
+  newSeq,
+  parseQuotaDoc,
+  setQc,
+  subjectOf,
+  ts,
+  type DocFields,
+  type QuotaDoc,
+} from './layout.js';
+
+/** Above this many rows an import is validated whole first, then written in chunks of it. */
+const TX_ROWS = 400;
+
+const resolvedSubject = (s: ResolvedSubject): Subject => ({
+  id: s.id,
+  plan: s.plan,
+  overrides: s.overrides,
+  suspended: false,
+  suspendedReason: null,
+  timeZone: s.timeZone,
+  anchor: new Date(s.anchorMs).toISOString(),
+  email: s.email,
+  name: s.name,
+  createdAt: new Date(s.createdMs).toISOString(),
+});
+
+/** Writes the display name where the document keeps it (new documents get both spellings). */
+function nameFields(d: QuotaDoc | null, name: string): DocFields {
+  if (d?.nameField) return { [d.nameField]: name };
+  return { user_display_name: name, user_displayName: name };
+}
+
+export class FsSubjects {
+  constructor(private readonly ctx: FsContext) {}
+
+  private get policy() {
+    return this.ctx.policy;
+  }
+
+  async add(input: NewSubject, nowMs: number): Promise<Subject> {
+    const resolved = resolveNewSubject(this.policy, input, nowMs);
+    const ref = this.ctx.quotaRef(resolved.id);
+    return this.ctx.serial(resolved.id, () =>
+      runTx(this.ctx.db, async (tx) => {
+        const snap = await tx.get(ref);
+        if (snap.exists) throw new SubjectExistsError(resolved.id);
+        tx.create(ref, newQuotaDocument(this.policy, resolved, nowMs, newSeq()));
+        this.ctx.audit(tx, nowMs, 'subject.add', resolved.id, { plan: resolved.plan });
+        return resolvedSubject(resolved);
+      }),
+    );
+  }
+
+  /**
+   * Adds or updates many subjects. Every row is resolved first, so one bad
+   * row refuses the whole import before anything is written; up to TX_ROWS
+   * subjects are then written in one transaction.
+   */
+  async upsertMany(
+    inputs: readonly NewSubject[],
+    nowMs: number,
+  ): Promise<{ added: number; updated: number }> {
+    const resolved = inputs.map((s, i) => resolveNewSubject(this.policy, s, nowMs, `rows[${i}]`));
+    const ids = [...new Set(resolved.map((s) => s.id))];
+    if (ids.length <= TX_ROWS) {
+      return runTx(this.ctx.db, async (tx) => {
+        const snaps = ids.length ? await tx.getAll(...ids.map((id) => this.ctx.quotaRef(id))) : [];
+        const plan = this.plan(inputs, resolved, snaps, nowMs);
+        for (const [id, w] of plan.writes) {
+          if (w.create) tx.create(this.ctx.quotaRef(id), w.create);
+          else tx.update(this.ctx.quotaRef(id), w.update!);
+        }
+        this.ctx.audit(tx, nowMs, 'subject.import', null, {
+          added: plan.added,
+          updated: plan.updated,
+        });
+        return { added: plan.added, updated: plan.updated };
+      });
+    }
+    // Validate against every existing document before the first write.
+    const snaps: DocumentSnapshot[] = [];
+    for (let i = 0; i < ids.length; i += 300) {
+      snaps.push(
+        ...(await this.ctx.db.getAll(...ids.slice(i, i + 300).map((id) => this.ctx.quotaRef(id)))),
+      );
+    }
+    const plan = this.plan(inputs, resolved, snaps, nowMs);
+    const entries = [...plan.writes];
+    for (let i = 0; i < entries.length; i += TX_ROWS) {
+      const chunk = entries.slice(i, i + TX_ROWS);
+      const batch = this.ctx.db.batch();
+      for (const [id, w] of chunk) {
+        const snap = snaps.find((s) => s.id === id);
+        if (w.create) batch.create(this.ctx.quotaRef(id), w.create);
+        else batch.update(this.ctx.quotaRef(id), w.update!, { lastUpdateTime: snap!.updateTime! });
+      }
+      if (i + TX_ROWS >= entries.length) {
+        this.ctx.audit(batch, nowMs, 'subject.import', null, {
+          added: plan.added,
+          updated: plan.updated,
+        });
+      }
+      await batch.commit();
+    }
+    return { added: plan.added, updated: plan.updated };
+  }
+
+  /** Applies the rows in order to what exists, the way SQLite's row-by-row upsert does. */
+  private plan(
+    inputs: readonly NewSubject[],
+    resolved: readonly ResolvedSubject[],
+    snaps: readonly DocumentSnapshot[],
+    nowMs: number,
+  ): {
+    added: number;
+    updated: number;
+    writes: Map<string, { create?: DocumentData; update?: DocFields }>;
+  } {
+    const existing = new Map<string, QuotaDoc>();
+    for (const snap of snaps)
+      if (snap.exists) existing.set(snap.id, parseQuotaDoc(this.policy, snap, nowMs));
+    const created = new Map<string, DocumentData>();
+    const state = new Map<
+      string,
+      {
+        plan: string;
+        overrides: Limits;
+        email: string | null;
+        name: string | null;
+        zone: string | null;
+      }
+    >();
+    let added = 0;
+    let updated = 0;
+    resolved.forEach((s, i) => {
+      const before = existing.get(s.id);
+      const current = state.get(s.id);
+      if (!before && !current) {
+        created.set(s.id, newQuotaDocument(this.policy, s, nowMs, newSeq()));
+        state.set(s.id, {
+          plan: s.plan,
+          overrides: s.overrides,
+          email: s.email,
+          name: s.name,
+          zone: s.timeZone,
+        });
+        added += 1;
+        return;
+      }
+      const was = current ?? {
+        plan: before!.plan,
+        overrides: before!.overrides,
+        email: before!.email,
+        name: before!.name,
+        zone: before!.timeZone,
+      };
+      if (inputs[i]!.timeZone && was.zone !== s.timeZone) {
+        throw new BadInputError(
+          `rows[${i}].timeZone: subject "${s.id}" already has time zone ${was.zone ?? this.policy.rule.timeZone}; changing it would split its current period`,
+          `rows[${i}].timeZone`,
+        );
+      }
+      state.set(s.id, {
+        plan: s.plan,
+        overrides: inputs[i]!.overrides === undefined ? was.overrides : s.overrides,
+        email: s.email ?? was.email,
+        name: s.name ?? was.name,
+        zone: was.zone,
+      });
+      updated += 1;
+    });
+    const writes = new Map<string, { create?: DocumentData; update?: DocFields }>();
+    for (const [id, st] of state) {
+      const limits = legacyLimitsMap(limitsOf(this.policy, st.plan, st.overrides));
+      const fresh = created.get(id);
+      if (fresh) {
+        fresh.plan_type = st.plan;
+        fresh.quota_limits = limits;
+        (fresh.quotaclock as Record<string, unknown>).overrides = { ...st.overrides };
+        if (st.email) fresh.user_email = st.email;
+        if (st.name) Object.assign(fresh, nameFields(null, st.name));
+        writes.set(id, { create: fresh });
+        continue;
+      }
+      const d = existing.get(id)!;
+      const fields = adoptionFields(d);
+      setQc(fields, 'overrides', { ...st.overrides });
+      fields.plan_type = st.plan;
+      if (st.plan !== d.plan) fields.plan_updated_at = ts(nowMs);
+      fields.quota_limits = limits;
+      if (st.email && st.email !== d.email) fields.user_email = st.email;
+      if (st.name && st.name !== d.name) Object.assign(fields, nameFields(d, st.name));
+      fields.updated_at = ts(nowMs);
+      writes.set(id, { update: fields });
+    }
+    return { added, updated, writes };
+  }
+
+  async get(id: string, nowMs: number): Promise<Subject | null> {
+    const d = await this.ctx.read(id, nowMs);
+    return d ? subjectOf(d) : null;
+  }
+
+  async list(opts: ListOptions, nowMs: number): Promise<Page<Subject>> {
+    const limit = Math.min(Math.max(opts.limit ?? 100, 1), 10_000);
+    const items: Subject[] = [];
+    let after = opts.after ?? null;
+    // Documents without plan_type are on the old default plan, which no index can find: filter here.
+    const scan = opts.plan === undefined || opts.plan === LEGACY_DEFAULT_PLAN;
+    for (;;) {
+      let q = this.ctx.quotas().orderBy(FieldPath.documentId());
+      if (!scan) q = q.where('plan_type', '==', opts.plan);
+      if (after) q = q.startAfter(after);
+      const page = await q.limit(scan ? Math.min(limit + 1, 1000) : limit + 1).get();
+      for (const snap of page.docs) {
+        const d = parseQuotaDoc(this.policy, snap, nowMs);
+        if (opts.plan !== undefined && d.plan !== opts.plan) continue;
+        items.push(subjectOf(d));
+        if (items.length > limit) break;
+      }
+      if (items.length > limit || page.size === 0 || !scan) break;
+      after = page.docs[page.docs.length - 1]!.id;
+      if (page.size < Math.min(limit + 1, 1000)) break;
+    }
+    const out = items.slice(0, limit);
+    return { items: out, next: items.length > limit ? out[out.length - 1]!.id : null };
+  }
+
+  private async change(
+    id: string,
+    nowMs: number,
+    action: string,
+    detail: unknown,
+    apply: (d: QuotaDoc, fields: DocFields) => Partial<Subject>,
+  ): Promise<Subject> {
+    return this.ctx.serial(id, () =>
+      runTx(this.ctx.db, async (tx) => {
+        const d = await this.ctx.requireIn(tx, id, nowMs);
+        const fields = adoptionFields(d);
+        const changed = apply(d, fields);
+        fields.updated_at = ts(nowMs);
+        tx.update(this.ctx.quotaRef(id), fields);
+        this.ctx.audit(tx, nowMs, action, id, detail);
+        return { ...subjectOf(d), ...changed };
+      }),
+    );
+  }
+
+  setPlan(id: string, plan: string, nowMs: number): Promise<Subject> {
+    this.policy.catalog.assertPlan(plan);
+    return this.change(id, nowMs, 'subject.set_plan', { plan }, (d, fields) => {
+      fields.plan_type = plan;
+      fields.plan_updated_at = ts(nowMs);
+      fields.quota_limits = legacyLimitsMap(limitsOf(this.policy, plan, d.overrides));
+      setQc(fields, 'overrides', { ...d.overrides });
+      return { plan };
+    });
+  }
+
+  setOverride(
+    id: string,
+    feature: string,
+    limit: Limit | undefined,
+    nowMs: number,
+  ): Promise<Subject> {
+    this.policy.catalog.assertFeature(feature);
+    if (limit !== undefined) assertLimitValue(limit, 'limit');
+    return this.change(
+      id,
+      nowMs,
+      'subject.set_override',
+      { feature, limit: limit ?? 'plan' },
+      (d, fields) => {
+        const o: Record<string, Limit> = { ...d.overrides };
+        if (limit === undefined) delete o[feature];
+        else o[feature] = limit;
+        setQc(fields, 'overrides', o);
+        fields.quota_limits = legacyLimitsMap(limitsOf(this.policy, d.plan, o));
+        return { overrides: o };
+      },
+    );
+  }
+
+  suspend(id: string, reason: string | null, nowMs: number): Promise<Subject> {
+    return this.change(id, nowMs, 'subject.suspend', { reason }, (_d, fields) => {
+      fields.is_suspended = true;
+      fields.suspension_reason = reason;
+      return { suspended: true, suspendedReason: reason };
+    });
+  }
+
+  unsuspend(id: string, nowMs: number): Promise<Subject> {
+    return this.change(id, nowMs, 'subject.unsuspend', undefined, (_d, fields) => {
+      fields.is_suspended = false;
+      fields.suspension_reason = null;
+      return { suspended: false, suspendedReason: null };
+    });
+  }
+}

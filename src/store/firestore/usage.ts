@@ -1,0 +1,595 @@
+import type { DocumentSnapshot, Transaction } from '@google-cloud/firestore';
+import { BadInputError, RefundKeyNotFoundError, SubjectNotFoundError } from '../../core/errors.js';
+import type { Limit } from '../../core/plans.js';
+import { toIso, type Period } from '../../core/period.js';
+import { featureStatus, fits, periodView, remainingOf } from '../../core/policy.js';
+import { resolveNewSubject } from '../../core/subject-rules.js';
+import type {
+  ConsumeResult,
+  HistoryEntry,
+  Metadata,
+  RefundResult,
+  ResetSubjectResult,
+  StatusResult,
+  Subject,
+} from '../../core/types.js';
+import { REFUND_KEY_PREFIX } from '../../core/validate.js';
+import { runTx } from './client.js';
+import type { FsContext } from './context.js';
+import {
+  adoptionFields,
+  closingLimits,
+  ctxOf,
+  eventId,
+  historyWrite,
+  keyedEventId,
+  legacyCounters,
+  legacyEnd,
+  lifetimeField,
+  limitOf,
+  limitsOf,
+  markOf,
+  newQuotaDocument,
+  newSeq,
+  openHistoryMap,
+  operationAuditId,
+  parseHistoryDoc,
+  parseQuotaDoc,
+  pendingSnap,
+  setIn,
+  setQc,
+  subjectOf,
+  toCount,
+  toMs,
+  ts,
+  type DocFields,
+  type HistoryDoc,
+  type QuotaDoc,
+} from './layout.js';
+
+export interface EventFields {
+  kind: 'consume' | 'refund' | 'reset';
+  feature: string;
+  period: Period;
+  atMs: number;
+  amount: number;
+  delta: number;
+  usedAfter: number;
+  limit: Limit;
+  key: string | null;
+  outcome: unknown;
+  meta: unknown;
+}
+
+/** One usage event document; `seq` orders events across the store for export. */
+export function eventDocument(uid: string, e: EventFields, seq: string) {
+  return {
+    seq,
+    user_uid: uid,
+    kind: e.kind,
+    feature: e.feature,
+    period_start: ts(e.period.startMs),
+    period_end: ts(e.period.endMs),
+    period_key: e.period.key,
+    at: ts(e.atMs),
+    // The earlier system's usage records carried a timestamp; old readers find it here.
+    timestamp: ts(e.atMs),
+    amount: e.amount,
+    delta: e.delta,
+    used_after: e.usedAfter,
+    limit: e.limit,
+    key: e.key,
+    outcome_json: e.outcome === null || e.outcome === undefined ? null : JSON.stringify(e.outcome),
+    meta_json: e.meta === null || e.meta === undefined ? null : JSON.stringify(e.meta),
+  };
+}
+
+/**
+ * Where one period's counters of a subject live: the user document for its
+ * current period, usage_history/{key} for any other.
+ */
+interface Counters {
+  readonly where: 'main' | 'history' | 'none';
+  readonly used: Record<string, number>;
+  readonly history: HistoryDoc | null;
+}
+
+export function countersFor(
+  ctx: FsContext,
+  d: QuotaDoc,
+  period: Period,
+  historySnap: DocumentSnapshot | null,
+): Counters {
+  if (period.startMs === d.current.startMs)
+    return { where: 'main', used: { ...d.currentUsed }, history: null };
+  if (period.startMs > d.current.startMs) return { where: 'none', used: {}, history: null };
+  const h = historySnap?.exists ? parseHistoryDoc(ctx.policy, d, historySnap) : null;
+  if (!h) return { where: 'history', used: {}, history: null };
+  const used = h.managed
+    ? { ...h.used }
+    : h.period && h.period.startMs < markOf(d).startMs
+      ? legacyCounters(h)
+      : {};
+  return { where: 'history', used, history: h };
+}
+
+export class FsUsage {
+  constructor(private readonly ctx: FsContext) {}
+
+  private get policy() {
+    return this.ctx.policy;
+  }
+
+  /**
+   * Moves a subject's document into a later period inside the caller's
+   * transaction: the counters of the period it leaves go to usage_history
+   * (not closed: the job closes it), and that period becomes the first open
+   * one unless an older one is still open.
+   */
+  private rollover(
+    tx: Transaction,
+    d: QuotaDoc,
+    to: Period,
+    fields: DocFields,
+    nowMs: number,
+  ): void {
+    if (Object.keys(d.currentUsed).length > 0) {
+      const w = historyWrite(
+        this.policy,
+        d.id,
+        d.current,
+        d.currentUsed,
+        nowMs,
+        openHistoryMap(this.policy, d.current, d.currentUsed),
+      );
+      tx.set(this.ctx.historyRef(d.id, d.current.key), w.data, { mergeFields: w.mergeFields });
+    }
+    if (!d.stash) {
+      setQc(fields, 'open_start', ts(d.current.startMs));
+      setQc(fields, 'open_end', ts(d.current.endMs));
+      setQc(fields, 'open_key', d.current.key);
+    }
+    fields.current_period_start = ts(to.startMs);
+    fields.current_period_end = legacyEnd(to);
+    fields.current_usage = {};
+    fields.last_reset = ts(nowMs);
+  }
+
+  /** Writes one counter where it lives, inside the caller's transaction. */
+  private writeCounter(
+    tx: Transaction,
+    d: QuotaDoc,
+    period: Period,
+    c: Counters,
+    feature: string,
+    used: number,
+    fields: DocFields,
+    nowMs: number,
+  ): void {
+    if (c.where !== 'history') {
+      setIn(fields, 'current_usage', feature, used);
+      return;
+    }
+    const next = { ...c.used, [feature]: used };
+    const closed = c.history?.managed
+      ? c.history.closed
+      : !!c.history && period.startMs < markOf(d).startMs;
+    const map = c.history?.managed
+      ? {
+          ...openHistoryMap(this.policy, period, next),
+          closed,
+          ...(closed ? this.closedDetails(c.history) : {}),
+        }
+      : {
+          ...openHistoryMap(this.policy, period, next),
+          ...(closed
+            ? {
+                closed: true,
+                plan: d.plan,
+                limits: closingLimits(this.policy, d),
+                closed_at: ts(nowMs),
+              }
+            : {}),
+        };
+    const w = historyWrite(this.policy, d.id, period, next, nowMs, map);
+    tx.set(this.ctx.historyRef(d.id, period.key), w.data, { mergeFields: w.mergeFields });
+  }
+
+  private closedDetails(h: HistoryDoc) {
+    return {
+      plan: h.plan,
+      limits: h.limits ?? {},
+      closed_at: h.closedMs === null ? null : ts(h.closedMs),
+    };
+  }
+
+  async consume(
+    id: string,
+    feature: string,
+    amount: number,
+    key: string | undefined,
+    meta: Metadata | undefined,
+    nowMs: number,
+  ): Promise<ConsumeResult> {
+    const ref = this.ctx.quotaRef(id);
+    const keyRef = key === undefined ? null : this.ctx.eventsOf(id).doc(keyedEventId(key));
+    return this.ctx.serial(id, () =>
+      runTx(this.ctx.db, async (tx) => {
+        const [snap, keySnap] = await tx.getAll(ref, ...(keyRef ? [keyRef] : []));
+        let d: QuotaDoc;
+        let created: ReturnType<typeof newQuotaDocument> | null = null;
+        if (snap!.exists) {
+          d = parseQuotaDoc(this.policy, snap!, nowMs);
+        } else {
+          if (!this.policy.autoCreateSubjects) throw new SubjectNotFoundError(id);
+          const resolved = resolveNewSubject(this.policy, { id }, nowMs);
+          created = newQuotaDocument(this.policy, resolved, nowMs, newSeq());
+          d = parseQuotaDoc(this.policy, pendingSnap(id, created), nowMs);
+        }
+        if (keySnap?.exists) {
+          const prior = keySnap.data()!;
+          // The key is taken by a refund record: never replay it as a consume.
+          if (prior.kind !== 'consume')
+            throw new BadInputError(`key: "${key}" is reserved for a refund`, 'key');
+          if (typeof prior.outcome_json === 'string') {
+            return { ...(JSON.parse(prior.outcome_json) as ConsumeResult), replayed: true };
+          }
+        }
+        const period = this.policy.periods.at(ctxOf(d), nowMs);
+        const historySnap =
+          period.startMs < d.current.startMs
+            ? await tx.get(this.ctx.historyRef(id, period.key))
+            : null;
+        // Reads are done; from here on the transaction only writes.
+        const fields: DocFields = created ? {} : adoptionFields(d);
+        let rolled = false;
+        let c = countersFor(this.ctx, d, period, historySnap);
+        if (period.startMs > d.current.startMs) {
+          this.rollover(tx, d, period, fields, nowMs);
+          rolled = true;
+          c = { where: 'main', used: {}, history: null };
+        }
+        const limit = limitOf(this.policy, d.plan, d.overrides, feature);
+        const before = c.used[feature] ?? 0;
+        const granted = !d.suspended && fits(limit, before, amount);
+        const used = granted ? before + amount : before;
+        const result: ConsumeResult = {
+          granted,
+          used,
+          limit,
+          remaining: remainingOf(limit, used),
+          period: periodView(period),
+          ...(granted ? {} : { reason: d.suspended ? 'suspended' : 'quota_exceeded' }),
+        };
+        if (granted) {
+          this.writeCounter(tx, d, period, c, feature, used, fields, nowMs);
+          setIn(
+            fields,
+            'lifetime_stats',
+            lifetimeField(feature),
+            (d.lifetime[feature] ?? 0) + amount,
+          );
+        }
+        if (created) {
+          const doc = created as Record<string, unknown>;
+          if (granted) {
+            (doc.current_usage as Record<string, number>)[feature] = used;
+            (doc.lifetime_stats as Record<string, unknown>)[lifetimeField(feature)] = amount;
+          }
+          tx.create(ref, doc);
+          this.ctx.audit(tx, nowMs, 'subject.auto_create', id, { plan: d.plan });
+        } else if (granted || rolled || Object.keys(fields).length > 0) {
+          fields.updated_at = ts(nowMs);
+          tx.update(ref, fields);
+        }
+        const seq = newSeq();
+        tx.set(
+          keyRef ?? this.ctx.eventsOf(id).doc(eventId(seq)),
+          eventDocument(
+            id,
+            {
+              kind: 'consume',
+              feature,
+              period,
+              atMs: nowMs,
+              amount,
+              delta: granted ? amount : 0,
+              usedAfter: used,
+              limit,
+              key: key ?? null,
+              outcome: key === undefined ? null : result,
+              meta: meta ?? null,
+            },
+            seq,
+          ),
+        );
+        return result;
+      }),
+    );
+  }
+
+  async refund(id: string, key: string, nowMs: number): Promise<RefundResult> {
+    const events = this.ctx.eventsOf(id);
+    const originalRef = events.doc(keyedEventId(key));
+    const refundKey = `${REFUND_KEY_PREFIX}${key}`;
+    const refundRef = events.doc(keyedEventId(refundKey));
+    return this.ctx.serial(id, () =>
+      runTx(this.ctx.db, async (tx) => {
+        const [snap, original, already] = await tx.getAll(
+          this.ctx.quotaRef(id),
+          originalRef,
+          refundRef,
+        );
+        if (!snap!.exists) throw new SubjectNotFoundError(id);
+        const d = parseQuotaDoc(this.policy, snap!, nowMs);
+        const o = original!.exists ? original!.data()! : null;
+        // Only a consume can be refunded: "refunding" a refund record would add units back unguarded.
+        if (!o || o.kind !== 'consume') throw new RefundKeyNotFoundError(id, key);
+        const startMs = toMs(o.period_start)!;
+        const endMs = toMs(o.period_end)!;
+        const feature = String(o.feature);
+        const period: Period = {
+          startMs,
+          endMs,
+          key: this.policy.periods.at(ctxOf(d), startMs).key,
+        };
+        const historySnap =
+          startMs < d.current.startMs ? await tx.get(this.ctx.historyRef(id, period.key)) : null;
+        const c = countersFor(this.ctx, d, period, historySnap);
+        const current = c.used[feature] ?? 0;
+        const view = periodView(period);
+        const delta = toCount(o.delta) ?? 0;
+        if (already!.exists || delta === 0) {
+          return {
+            refunded: false,
+            amount: 0,
+            used: current,
+            period: view,
+            ...(already!.exists ? { alreadyRefunded: true } : {}),
+          };
+        }
+        // A manual reset may have cleared the units since; never drive a counter below zero.
+        const back = Math.min(delta, current);
+        const used = current - back;
+        const fields = adoptionFields(d);
+        if (c.where !== 'none') this.writeCounter(tx, d, period, c, feature, used, fields, nowMs);
+        setIn(
+          fields,
+          'lifetime_stats',
+          lifetimeField(feature),
+          Math.max(0, (d.lifetime[feature] ?? 0) - back),
+        );
+        // Touching the user document also makes a concurrent close of that period re-read it.
+        fields.updated_at = ts(nowMs);
+        tx.update(this.ctx.quotaRef(id), fields);
+        tx.set(
+          refundRef,
+          eventDocument(
+            id,
+            {
+              kind: 'refund',
+              feature,
+              period,
+              atMs: nowMs,
+              amount: delta,
+              delta: -back,
+              usedAfter: used,
+              limit: null,
+              key: refundKey,
+              outcome: null,
+              meta: { refunds: originalRef.id },
+            },
+            newSeq(),
+          ),
+        );
+        return { refunded: true, amount: back, used, period: view };
+      }),
+    );
+  }
+
+  async status(id: string, nowMs: number): Promise<StatusResult> {
+    const d = await this.ctx.require(id, nowMs);
+    const period = this.policy.periods.at(ctxOf(d), nowMs);
+    const historySnap =
+      period.startMs < d.current.startMs ? await this.ctx.historyRef(id, period.key).get() : null;
+    const c = countersFor(this.ctx, d, period, historySnap);
+    const features: Record<string, ReturnType<typeof featureStatus>> = {};
+    for (const f of this.policy.catalog.features) {
+      features[f] = featureStatus(limitOf(this.policy, d.plan, d.overrides, f), c.used[f] ?? 0);
+    }
+    return {
+      subject: d.id,
+      plan: d.plan,
+      suspended: d.suspended,
+      suspendedReason: d.suspendedReason,
+      timeZone: d.timeZone ?? this.policy.rule.timeZone,
+      period: periodView(period),
+      features,
+    };
+  }
+
+  /** Every period with counters or a close, newest first, as the SQLite store reports them. */
+  async history(id: string, nowMs: number): Promise<HistoryEntry[]> {
+    const d = await this.ctx.require(id, nowMs);
+    const snaps = await this.ctx.quotaRef(id).collection('usage_history').get();
+    return historyEntries(this.ctx, d, snaps.docs);
+  }
+
+  async resetSubject(
+    id: string,
+    nowMs: number,
+    dryRun: boolean,
+    reason: string | undefined,
+    operation?: string,
+  ): Promise<ResetSubjectResult> {
+    const work = async (tx: Transaction | null): Promise<ResetSubjectResult> => {
+      const get = (ref: FirebaseFirestore.DocumentReference) => (tx ? tx.get(ref) : ref.get());
+      const snap = await get(this.ctx.quotaRef(id));
+      if (!snap.exists) throw new SubjectNotFoundError(id);
+      const d = parseQuotaDoc(this.policy, snap, nowMs);
+      const period = this.policy.periods.at(ctxOf(d), nowMs);
+      const view = periodView(period);
+      const opRef = operation
+        ? this.ctx.auditCollection().doc(operationAuditId(id, operation, period.key))
+        : null;
+      if (opRef && (await get(opRef)).exists)
+        return { subject: id, period: view, cleared: {}, skipped: true };
+      const historySnap =
+        period.startMs < d.current.startMs ? await get(this.ctx.historyRef(id, period.key)) : null;
+      const c = countersFor(this.ctx, d, period, historySnap);
+      const cleared: Record<string, number> = {};
+      for (const f of Object.keys(c.used).sort()) if (c.used[f]! > 0) cleared[f] = c.used[f]!;
+      if (!tx) return { subject: id, period: view, cleared };
+      const fields = adoptionFields(d);
+      for (const [f, n] of Object.entries(cleared)) {
+        if (c.where === 'main') setIn(fields, 'current_usage', f, 0);
+        tx.set(
+          this.ctx.eventsOf(id).doc(eventId(newSeq())),
+          eventDocument(
+            id,
+            {
+              kind: 'reset',
+              feature: f,
+              period,
+              atMs: nowMs,
+              amount: n,
+              delta: -n,
+              usedAfter: 0,
+              limit: null,
+              key: null,
+              outcome: null,
+              meta: reason ? { reason } : null,
+            },
+            newSeq(),
+          ),
+        );
+      }
+      if (c.where === 'history' && Object.keys(cleared).length > 0) {
+        const zeroed = { ...c.used };
+        for (const f of Object.keys(cleared)) zeroed[f] = 0;
+        const map = {
+          ...openHistoryMap(this.policy, period, zeroed),
+          ...(c.history?.managed && c.history.closed
+            ? { closed: true, ...this.closedDetails(c.history) }
+            : {}),
+        };
+        const w = historyWrite(this.policy, id, period, zeroed, nowMs, map);
+        tx.set(this.ctx.historyRef(id, period.key), w.data, { mergeFields: w.mergeFields });
+      }
+      fields.updated_at = ts(nowMs);
+      // The earlier system's manual reset also stamped last_reset.
+      if (c.where === 'main' && Object.keys(cleared).length > 0) fields.last_reset = ts(nowMs);
+      tx.update(this.ctx.quotaRef(id), fields);
+      this.ctx.audit(
+        tx,
+        nowMs,
+        'subject.reset',
+        id,
+        { period: period.key, cleared, reason: reason ?? null, operation: operation ?? null },
+        opRef?.id,
+      );
+      return { subject: id, period: view, cleared };
+    };
+    return dryRun ? work(null) : this.ctx.serial(id, () => runTx(this.ctx.db, (tx) => work(tx)));
+  }
+
+  /** Subjects at or over a limit in the period containing nowMs, in id order. */
+  async atLimit(nowMs: number, max: number): Promise<Subject[]> {
+    const out: Subject[] = [];
+    let after: string | null = null;
+    for (;;) {
+      let q = this.ctx.quotas().orderBy('__name__').limit(1000);
+      if (after) q = q.startAfter(after);
+      const page = await q.get();
+      for (const snap of page.docs) {
+        if (out.length >= max) return out;
+        const d = parseQuotaDoc(this.policy, snap, nowMs);
+        if (!this.policy.catalog.has(d.plan)) continue;
+        const period = this.policy.periods.at(ctxOf(d), nowMs);
+        if (period.startMs !== d.current.startMs) continue;
+        const hit = Object.entries(d.currentUsed).some(([f, used]) => {
+          if (!this.policy.catalog.features.includes(f) || used <= 0) return false;
+          const limit = limitOf(this.policy, d.plan, d.overrides, f);
+          return limit !== null && used >= limit;
+        });
+        if (hit) out.push(subjectOf(d));
+      }
+      if (page.size < 1000) return out;
+      after = page.docs[page.docs.length - 1]!.id;
+    }
+  }
+}
+
+/** Builds history entries from a user document and its usage_history documents. */
+export function historyEntries(
+  ctx: FsContext,
+  d: QuotaDoc,
+  historyDocs: readonly DocumentSnapshot[],
+): HistoryEntry[] {
+  const policy = ctx.policy;
+  const mark = markOf(d);
+  const byStart = new Map<
+    number,
+    {
+      key: string;
+      start: number;
+      end: number;
+      plan: string | null;
+      limits: Record<string, Limit> | null;
+      used: Record<string, number>;
+    }
+  >();
+  for (const snap of historyDocs) {
+    const h = parseHistoryDoc(policy, d, snap);
+    if (!h.period || h.period.startMs === d.current.startMs) continue;
+    const { startMs, endMs } = h.period;
+    if (h.managed) {
+      const closed = h.closed && startMs < mark.startMs;
+      if (!closed && Object.keys(h.used).length === 0) continue;
+      byStart.set(startMs, {
+        key: h.key,
+        start: startMs,
+        end: endMs,
+        plan: closed ? (h.plan ?? d.plan) : null,
+        limits: closed ? { ...(h.limits ?? {}) } : null,
+        used: { ...h.used },
+      });
+    } else if (startMs < mark.startMs) {
+      // A period the earlier system reset: closed, with today's plan standing in for the one of the time.
+      byStart.set(startMs, {
+        key: h.key,
+        start: startMs,
+        end: endMs,
+        plan: d.plan,
+        limits: closingLimits(policy, d),
+        used: legacyCounters(h),
+      });
+    }
+  }
+  if (Object.keys(d.currentUsed).length > 0) {
+    byStart.set(d.current.startMs, {
+      key: d.current.key,
+      start: d.current.startMs,
+      end: d.current.endMs,
+      plan: null,
+      limits: null,
+      used: { ...d.currentUsed },
+    });
+  }
+  return [...byStart.values()]
+    .sort((a, b) => b.start - a.start)
+    .map((e) => {
+      const limits = e.limits ?? limitsOf(policy, d.plan, d.overrides);
+      const features: Record<string, { limit: Limit; used: number }> = {};
+      for (const f of policy.catalog.features)
+        features[f] = { limit: limits[f] ?? null, used: e.used[f] ?? 0 };
+      return {
+        key: e.key,
+        start: toIso(e.start),
+        end: toIso(e.end),
+        closed: e.plan !== null,
+        plan: e.plan,
+        features,
+      };
+    });
+}
