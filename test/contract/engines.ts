@@ -93,6 +93,29 @@ export const ENGINE_DEFINITIONS: readonly EngineDefinition[] = [
       };
     },
   },
+  {
+    // Google's emulator; each location is its own project id, cleared afterwards.
+    name: 'firestore',
+    async probe() {
+      const { firestoreEmulator } = await import('../helpers/firestore-emulator.js');
+      return firestoreEmulator().then(
+        () => null,
+        (e: unknown) => (e as Error).message,
+      );
+    },
+    async create() {
+      const emu = await import('../helpers/firestore-emulator.js');
+      const project = emu.uniqueProjectId();
+      const url = `firestore://${project}`;
+      return {
+        url,
+        open: openByUrl(url),
+        async destroy() {
+          await emu.clearProject((await emu.firestoreEmulator()).host, project);
+        },
+      };
+    },
+  },
 ];
 
 export interface ResolvedEngine extends EngineDefinition {
