@@ -182,3 +182,35 @@ export function uniqueProjectId(prefix = 'qc'): string {
   seq += 1;
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${seq}`.toLowerCase();
 }
+
+/**
+ * A describe block that needs the emulator: skipped with the reason printed
+ * when it is missing, failed under CI=true.
+ */
+export async function emulatorDescribe(
+  title: string,
+  body: (emulator: EmulatorHandle) => void,
+): Promise<void> {
+  const { describe, it } = await import('vitest');
+  let handle: EmulatorHandle | null = null;
+  let missing: string | null = null;
+  try {
+    handle = await firestoreEmulator();
+  } catch (e) {
+    missing = (e as Error).message;
+  }
+  if (handle) {
+    describe(title, () => body(handle!));
+  } else if (process.env.CI === 'true') {
+    describe(title, () => {
+      it('needs the Firestore emulator under CI=true', () => {
+        throw new Error(`the Firestore emulator is missing and CI=true: ${missing}`);
+      });
+    });
+  } else {
+    console.warn(`[firestore] skipping ${title}: ${missing}`);
+    describe.skip(`${title} (skipped: ${missing})`, () => {
+      it('skipped', () => undefined);
+    });
+  }
+}

@@ -7,21 +7,37 @@ import {
 import type { FsContext } from './context.js';
 import { markOf, parseQuotaDoc, ts, type QuotaDoc } from './layout.js';
 
+/** The earliest instant Firestore stores; every timestamp value is at or after it. */
+const MIN_TIMESTAMP = new Timestamp(-62_135_596_800, 0);
+
+/** Whether some user documents lack a current_period_end timestamp (two count aggregations). */
+export async function hasUnplaced(ctx: FsContext): Promise<boolean> {
+  const [all, placed] = await Promise.all([
+    ctx.quotas().count().get(),
+    ctx.quotas().where('current_period_end', '>=', MIN_TIMESTAMP).count().get(),
+  ]);
+  return all.data().count !== placed.data().count;
+}
+
 /**
  * Finding the subjects whose first open period has ended, without a field
  * every document carries for it: the earlier system's documents have only
- * current_period_end. Two indexed scans cover every case:
+ * current_period_end. Three scans cover every case:
  *
  *   C: current_period_end < now, ordered by (current_period_end, id): documents
  *      whose current period ended and that have no older open period;
  *   S: quotaclock.open_* (the "stash"), present only while an older period
  *      than the current one is still open, after a consume rolled the
- *      document over before the job closed it.
+ *      document over before the job closed it;
+ *   U: documents the old code left without a current_period_end timestamp,
+ *      which no range query returns: found by a full scan, run only when two
+ *      count aggregations (all documents, documents with the field) differ.
+ *      Closing such a document writes the field, so this happens once.
  *
- * A document in both is taken from S. The exact test (mark end ≤ now, key)
- * is made here on each document, so the scans only need to be supersets.
+ * A document in both C and S is taken from S. The exact test (mark end ≤ now,
+ * key) is made here on each document, so the scans only need to be supersets.
  */
-export type Phase = 'c' | 's';
+export type Phase = 'c' | 's' | 'u';
 
 export interface ScanCursor {
   readonly phase: Phase;
@@ -41,7 +57,7 @@ export function decodeCursor(text: string | null): ScanCursor {
   if (text === null) return START;
   try {
     const c = JSON.parse(text) as ScanCursor;
-    if (c.phase === 'c' || c.phase === 's') return c;
+    if (c.phase === 'c' || c.phase === 's' || c.phase === 'u') return c;
   } catch {
     // An unreadable cursor (from another engine) restarts the scan; closing is idempotent.
   }
@@ -82,7 +98,14 @@ export async function scanPage(
   while (c !== null && scanned < limit) {
     const room = limit - scanned;
     let q: Query;
-    if (c.phase === 'c') {
+    if (c.phase === 'u' && c.id === undefined && !(await hasUnplaced(ctx))) {
+      c = null;
+      break;
+    }
+    if (c.phase === 'u') {
+      q = ctx.quotas().orderBy(FieldPath.documentId());
+      if (c.id) q = q.startAfter(c.id);
+    } else if (c.phase === 'c') {
       q = ctx
         .quotas()
         .where('current_period_end', '<', ts(nowMs))
@@ -110,6 +133,7 @@ export async function scanPage(
     const snaps = (await q.limit(room).get()).docs;
     scanned += snaps.length;
     for (const snap of snaps) {
+      if (c.phase === 'u' && snap.get('current_period_end') instanceof Timestamp) continue;
       const d = parseQuotaDoc(ctx.policy, snap, nowMs);
       if (c.phase === 'c' && d.stash) continue;
       const mark = markOf(d);
@@ -119,7 +143,7 @@ export async function scanPage(
     }
     const last: QueryDocumentSnapshot | undefined = snaps[snaps.length - 1];
     if (snaps.length < room) {
-      c = c.phase === 'c' ? { phase: 's' } : null;
+      c = c.phase === 'c' ? { phase: 's' } : c.phase === 's' ? { phase: 'u' } : null;
     } else {
       c = { phase: c.phase, id: last!.id, ...(cursorTime(c.phase, filter, last!) ?? {}) };
     }

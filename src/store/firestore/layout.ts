@@ -137,7 +137,7 @@ export interface QuotaDoc {
     readonly startMs: number;
     readonly used: Readonly<Record<string, number>>;
   } | null;
-  /** current_period_start was present and readable. */
+  /** current_period_start and a current_period_end timestamp were present (the reset's scans need the latter). */
   readonly hasPeriodFields: boolean;
   /** Which display-name field the document uses. */
   readonly nameField: 'user_display_name' | 'user_displayName' | null;
@@ -301,7 +301,7 @@ export function parseQuotaDoc(policy: QuotaPolicy, snap: SnapLike, nowMs: number
     stash,
     lifetime,
     baseline,
-    hasPeriodFields: startMs !== null,
+    hasPeriodFields: startMs !== null && raw.current_period_end instanceof Timestamp,
     nameField,
     hasUserUid: typeof raw.user_uid === 'string',
     raw,
