@@ -88,4 +88,38 @@ contract('concurrency', ({ useStore }) => {
     expect(results.filter((r) => !r.replayed)).toHaveLength(1);
     expect((await ctx.qc.status('keyed', { now: NOV })).features.stock_reports?.used).toBe(4);
   });
+
+  it('grants exactly each limit when many subjects consume at once', async () => {
+    const stores = await writers(ctx, 3);
+    const { qc } = ctx;
+    const ids = Array.from({ length: 30 }, (_, i) => `many-${i}`);
+    // A first unit each, so every counter row exists before the crowd arrives.
+    for (const id of ids)
+      await qc.consume(id, 'stock_reports', 1, { now: NOV, key: `${id}-first` });
+    const work = ids.flatMap((id, i) =>
+      Array.from({ length: 14 }, (_, j) =>
+        stores[(i + j) % stores.length]!.consume(id, 'stock_reports', 1, {
+          now: NOV,
+          ...(j % 3 === 0 ? { key: `${id}-${j}` } : {}),
+        }),
+      ),
+    );
+    // Replays of keys already used, mixed into the crowd.
+    work.push(
+      ...ids
+        .slice(0, 5)
+        .map((id) => ctx.store.consume(id, 'stock_reports', 1, { now: NOV, key: `${id}-first` })),
+    );
+    const results = await Promise.all(work);
+    const replays = results.slice(-5);
+    for (const r of replays) expect(r).toMatchObject({ granted: true, used: 1, replayed: true });
+    for (const id of ids) {
+      expect((await qc.status(id, { now: NOV })).features.stock_reports?.used).toBe(10);
+    }
+    expect(results.slice(0, -5).filter((r) => r.granted)).toHaveLength(30 * 9);
+    const violations = await ctx.store.verify(NOV);
+    expect(
+      violations.filter((v) => v.kind === 'counter_mismatch' || v.kind === 'over_limit'),
+    ).toEqual([]);
+  });
 });

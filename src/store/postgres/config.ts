@@ -10,6 +10,13 @@ export interface PostgresOptions {
   readonly idleInTransactionTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /**
+   * Grant statements one process runs at once; more concurrent grants are
+   * sent together as one statement when a slot frees. 0 sends every grant
+   * alone. Default 2: one batch commits while the next one fills, and each
+   * statement carries as many grants as possible (CPU is what runs out).
+   */
+  readonly grantSlots: number;
 }
 
 export const DEFAULT_SCHEMA = 'quotaclock';
@@ -22,6 +29,7 @@ const OWN_INTEGERS = {
   idle_in_transaction_timeout: { min: 0, max: 3_600_000, fallback: 60_000 },
   connect_timeout_ms: { min: 100, max: 600_000, fallback: 10_000 },
   idle_timeout: { min: 0, max: 3_600_000, fallback: 30_000 },
+  grant_slots: { min: 0, max: 1000, fallback: -1 },
 } as const;
 
 /**
@@ -73,6 +81,7 @@ export function parsePostgresUrl(url: string, where = '--db'): PostgresOptions {
     idleInTransactionTimeoutMs: ints.idle_in_transaction_timeout,
     connectTimeoutMs: ints.connect_timeout_ms,
     idleTimeoutMs: ints.idle_timeout,
+    grantSlots: ints.grant_slots >= 0 ? ints.grant_slots : Math.min(2, ints.pool),
   };
 }
 

@@ -2,6 +2,7 @@ import { BadInputError, SubjectNotFoundError } from '../../core/errors.js';
 import { periodView, remainingOf, type QuotaPolicy } from '../../core/policy.js';
 import { resolveNewSubject } from '../../core/subject-rules.js';
 import type { ConsumeResult, Metadata } from '../../core/types.js';
+import { GrantBatcher, grantBatchSql } from './grant-batcher.js';
 import { isUniqueViolation, type PgDb } from './pool.js';
 import { parseOverrides, type SubjectDbRow } from './rows.js';
 import type { PgSubjects } from './subjects.js';
@@ -133,8 +134,7 @@ const CACHE_MAX = 100_000;
 export class PgConsume {
   private readonly sql: string;
   private readonly name: string;
-  private readonly grant: string;
-  private readonly grantName: string;
+  private readonly grants: GrantBatcher;
   /**
    * Subjects this process has seen. A cached copy is only a guess: the
    * consume statement writes nothing unless the row still matches it, so a
@@ -150,8 +150,12 @@ export class PgConsume {
   ) {
     this.sql = consumeSql(db.s);
     this.name = `qc_consume_${db.schema}`;
-    this.grant = grantSql(db.s);
-    this.grantName = `qc_grant_${db.schema}`;
+    this.grants = new GrantBatcher(
+      db,
+      { text: grantSql(db.s), name: `qc_grant_${db.schema}` },
+      { text: grantBatchSql(db.s), name: `qc_grant_batch_${db.schema}` },
+      db.options.grantSlots,
+    );
   }
 
   /** Drops cached subjects this process has just changed (or all of them). */
@@ -207,7 +211,7 @@ export class PgConsume {
     let s = this.cache.get(id) ?? (await this.load(id, nowMs));
     const metaText = meta === undefined ? null : JSON.stringify(meta);
     if (!s.suspended) {
-      const granted = await this.tryGrant(s, id, feature, amount, key, metaText, nowMs);
+      const granted = await this.tryGrant(s, feature, amount, key, metaText, nowMs);
       if (granted) return granted;
     }
     let stale = 0;
@@ -277,7 +281,6 @@ export class PgConsume {
   /** The fast path; undefined when it granted nothing (denied, stale subject or repeated key). */
   private async tryGrant(
     s: CachedSubject,
-    id: string,
     feature: string,
     amount: number,
     key: string | undefined,
@@ -288,34 +291,22 @@ export class PgConsume {
     const limit = this.policy.catalog.limitFor(s.plan, parseOverrides(s.overrides), feature);
     if (limit !== null && amount > limit) return undefined;
     const view = periodView(period);
-    let used: number | undefined;
-    try {
-      const res = await this.db.query<{ used_after: number }>(
-        this.grant,
-        [
-          s.rid,
-          period.startMs,
-          period.endMs,
-          period.key,
-          feature,
-          amount,
-          limit,
-          nowMs,
-          metaText,
-          s.id,
-          s.plan,
-          s.overrides,
-          key ?? null,
-          key === undefined ? null : this.viewJson(view),
-        ],
-        { idempotent: key !== undefined, name: this.grantName },
-      );
-      used = res.rows[0]?.used_after;
-    } catch (e) {
-      // The key was used before (or by a racing call that committed first): the whole statement rolled back.
-      if (key !== undefined && isUniqueViolation(e, 'events_idem')) return undefined;
-      throw e;
-    }
+    const used = await this.grants.submit([
+      s.rid,
+      period.startMs,
+      period.endMs,
+      period.key,
+      feature,
+      amount,
+      limit,
+      nowMs,
+      metaText,
+      s.id,
+      s.plan,
+      s.overrides,
+      key ?? null,
+      key === undefined ? null : this.viewJson(view),
+    ]);
     if (used === undefined) return undefined;
     return { granted: true, used, limit, remaining: remainingOf(limit, used), period: view };
   }
