@@ -84,14 +84,3 @@ export function parsePostgresUrl(url: string, where = '--db'): PostgresOptions {
     grantSlots: ints.grant_slots >= 0 ? ints.grant_slots : Math.min(2, ints.pool),
   };
 }
-
-/** The URL with any password replaced, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://…';
-  }
-}
