@@ -217,6 +217,27 @@ contract('reset job: closing', ({ useStore }) => {
       }
       expect(total).toBe(130);
     });
+
+    it('refuses a shard outside 0 ≤ i < n', async (t) => {
+      const { store } = ctx;
+      if (!store.capabilities.shardedClose) t.skip(`${store.engine} does not shard closes`);
+      for (const shard of [
+        { index: 3, count: 3 },
+        { index: -1, count: 2 },
+        { index: 0, count: 0 },
+      ]) {
+        await expect(
+          store.closeBatch({
+            key: '2026-12',
+            nowMs: NOV,
+            cursor: null,
+            batchSize: 10,
+            write: true,
+            shard,
+          }),
+        ).rejects.toMatchObject({ code: 'BAD_INPUT', where: '--shard' });
+      }
+    });
   });
 
   describe('dry run and catch-up', () => {

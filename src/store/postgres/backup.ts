@@ -35,6 +35,8 @@ export async function* exportPostgres(db: PgDb): AsyncGenerator<BackupRecord> {
   let done = false;
   try {
     await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // The reader may pause between pages (a slow disk, a network upload); give it ten minutes, not one.
+    await c.query(`SET LOCAL idle_in_transaction_session_timeout = '10min'`);
     for await (const r of cursorRows(c, `SELECT * FROM ${s}.subjects ORDER BY rid`)) {
       yield {
         type: 'subject',

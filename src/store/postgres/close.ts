@@ -1,4 +1,5 @@
 import { addUsage, mergeTotals, type CloseTotals } from '../../core/close-summary.js';
+import { BadInputError } from '../../core/errors.js';
 import { endedOpenPeriods, nextMark } from '../../core/closing.js';
 import type { QuotaPolicy } from '../../core/policy.js';
 import type {
@@ -198,6 +199,22 @@ export class PgClose {
   }
 
   async closeBatch(req: CloseBatchRequest): Promise<CloseBatchResult> {
+    const shard = req.shard;
+    if (
+      shard &&
+      !(
+        Number.isInteger(shard.count) &&
+        Number.isInteger(shard.index) &&
+        shard.count >= 1 &&
+        shard.index >= 0 &&
+        shard.index < shard.count
+      )
+    ) {
+      throw new BadInputError(
+        `--shard: expected i/n with 0 ≤ i < n, got ${String(shard.index)}/${String(shard.count)}`,
+        '--shard',
+      );
+    }
     const work = async (c: Client): Promise<CloseBatchResult> => {
       const { subjects, cursor } = await this.batch(c, req);
       const summary: CloseTotals = {};

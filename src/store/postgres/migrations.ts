@@ -162,6 +162,8 @@ async function migrateOnce(db: PgDb): Promise<{ applied: number[]; current: numb
   const c = await db.checkout();
   let broken = false;
   try {
+    // A migration (or the wait for another process's) may take longer than an ordinary statement.
+    await c.query('SET statement_timeout = 0');
     // Two processes running init at once: the second waits here, then finds nothing to do.
     await c.query('SELECT pg_advisory_lock($1, hashtext($2))', [MIGRATION_LOCK, db.schema]);
     try {
@@ -191,6 +193,7 @@ async function migrateOnce(db: PgDb): Promise<{ applied: number[]; current: numb
       await c
         .query('SELECT pg_advisory_unlock($1, hashtext($2))', [MIGRATION_LOCK, db.schema])
         .catch(() => undefined);
+      await c.query('RESET statement_timeout').catch(() => undefined);
     }
   } catch (e) {
     broken = isConnectionError(e);
