@@ -17,6 +17,15 @@ export const EMULATOR_BIN =
   process.env.QUOTACLOCK_FIRESTORE_EMULATOR ??
   '/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator';
 
+/** $0: launcher, $1: port, $2: the pid whose death ends the emulator. */
+export const WATCHDOG = [
+  '"$0" start --host=127.0.0.1 --port="$1" &',
+  'emulator=$!',
+  "trap 'kill -TERM -$$ 2>/dev/null; exit 0' TERM INT",
+  'while kill -0 "$2" 2>/dev/null && kill -0 "$emulator" 2>/dev/null; do sleep 1; done',
+  'kill -TERM -$$ 2>/dev/null',
+].join('\n');
+
 export interface EmulatorHandle {
   /** host:port, as FIRESTORE_EMULATOR_HOST expects. */
   readonly host: string;
@@ -74,10 +83,17 @@ export async function startEmulator(timeoutMs = 90_000): Promise<EmulatorHandle>
   if (missing) throw new Error(missing);
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(EMULATOR_BIN, ['start', '--host=127.0.0.1', `--port=${port}`], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // A watchdog shell leads the process group: it ends the emulator (a launcher
+  // script running java) when this process dies, even by SIGKILL, so a killed
+  // test run never leaves a JVM behind.
+  const child: ChildProcess = spawn(
+    '/bin/sh',
+    ['-c', WATCHDOG, EMULATOR_BIN, String(port), String(process.pid)],
+    {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   const keep = (b: Buffer) => {
     output = (output + b.toString()).slice(-4000);

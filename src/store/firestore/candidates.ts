@@ -10,13 +10,24 @@ import { markOf, parseQuotaDoc, ts, type QuotaDoc } from './layout.js';
 /** The earliest instant Firestore stores; every timestamp value is at or after it. */
 const MIN_TIMESTAMP = new Timestamp(-62_135_596_800, 0);
 
-/** Whether some user documents lack a current_period_end timestamp (two count aggregations). */
+/** How long a "none lack it" answer is reused: such documents only come from hand edits. */
+const UNPLACED_TTL_MS = 60_000;
+
+/**
+ * Whether some user documents lack a current_period_end timestamp (two count
+ * aggregations). A negative answer is reused for a minute, so one reset run
+ * asks once; a document edited in by hand meanwhile is found by the next run.
+ */
 export async function hasUnplaced(ctx: FsContext): Promise<boolean> {
+  const cached = ctx.unplacedNone;
+  if (cached !== null && Date.now() - cached < UNPLACED_TTL_MS) return false;
   const [all, placed] = await Promise.all([
     ctx.quotas().count().get(),
     ctx.quotas().where('current_period_end', '>=', MIN_TIMESTAMP).count().get(),
   ]);
-  return all.data().count !== placed.data().count;
+  const some = all.data().count !== placed.data().count;
+  ctx.unplacedNone = some ? null : Date.now();
+  return some;
 }
 
 /**
@@ -130,7 +141,11 @@ export async function scanPage(
       }
     }
     if (filter.select) q = q.select(...filter.select);
-    const snaps = (await q.limit(room).get()).docs;
+    // One document more than there is room for tells whether this phase goes on,
+    // so a phase that ends exactly at a page boundary needs no further query.
+    const fetched = (await q.limit(room + 1).get()).docs;
+    const more = fetched.length > room;
+    const snaps = more ? fetched.slice(0, room) : fetched;
     scanned += snaps.length;
     for (const snap of snaps) {
       if (c.phase === 'u' && snap.get('current_period_end') instanceof Timestamp) continue;
@@ -142,7 +157,7 @@ export async function scanPage(
       docs.push(d);
     }
     const last: QueryDocumentSnapshot | undefined = snaps[snaps.length - 1];
-    if (snaps.length < room) {
+    if (!more) {
       c = c.phase === 'c' ? { phase: 's' } : c.phase === 's' ? { phase: 'u' } : null;
     } else {
       c = { phase: c.phase, id: last!.id, ...(cursorTime(c.phase, filter, last!) ?? {}) };
@@ -164,7 +179,7 @@ export async function* scanAll(
   ctx: FsContext,
   nowMs: number,
   filter: ScanFilter = {},
-  pageSize = 1000,
+  pageSize = 5000,
 ): AsyncGenerator<QuotaDoc> {
   let cursor: ScanCursor | null = START;
   while (cursor !== null) {
@@ -187,4 +202,15 @@ export const PLACEMENT_FIELDS = [
   'quotaclock.open_key',
   'quotaclock.time_zone',
   'quotaclock.anchor',
+] as const;
+
+/** What closing a subject reads: placement, plan and limits, counters, and quotaclock's map. */
+export const CLOSE_FIELDS = [
+  ...PLACEMENT_FIELDS.filter((f) => !f.startsWith('quotaclock.')),
+  'user_uid',
+  'plan_type',
+  'quota_limits',
+  'current_usage',
+  'lifetime_stats',
+  'quotaclock',
 ] as const;

@@ -24,10 +24,13 @@ import type {
 import {
   decodeCursor,
   encodeCursor,
+  CLOSE_FIELDS,
   PLACEMENT_FIELDS,
   scanAll,
   scanPage,
   START,
+  type ScanCursor,
+  type ScanPage,
 } from './candidates.js';
 import { GRPC, grpcCode, runTx } from './client.js';
 import type { FsContext } from './context.js';
@@ -37,6 +40,7 @@ import {
   COLLECTIONS,
   ctxOf,
   historyWrite,
+  LEGACY_END_OFFSET_MS,
   legacyCounters,
   legacyEnd,
   markOf,
@@ -157,18 +161,73 @@ export class FsClose {
 
   // --- what is open ---
 
-  /** Reads every document whose first open period ended (placement fields only) and groups them by key. */
+  /**
+   * Periods with subjects whose first open period ended, oldest first. For
+   * calendar weeks, months and years this counts instead of reading: every
+   * subject's period with one key ends within ±27 h of the rule zone's end of
+   * it (zones span UTC−12…UTC+14), and those windows never overlap, so one
+   * count aggregation per key over current_period_end is exact. Stashes
+   * (older open periods) and documents without the field are read; they are few.
+   * Daily and anniversary rules read every ended document instead.
+   */
   async pendingPeriods(nowMs: number): Promise<PendingPeriod[]> {
     const byKey = new Map<string, { subjects: number; startMs: number; endMs: number }>();
-    for await (const d of scanAll(this.ctx, nowMs, { select: PLACEMENT_FIELDS })) {
-      const m = markOf(d);
-      const e = byKey.get(m.key);
-      if (!e) byKey.set(m.key, { subjects: 1, startMs: m.startMs, endMs: m.endMs });
+    const add = (key: string, n: number, startMs: number, endMs: number) => {
+      if (n <= 0) return;
+      const e = byKey.get(key);
+      if (!e) byKey.set(key, { subjects: n, startMs, endMs });
       else {
-        e.subjects += 1;
-        e.startMs = Math.min(e.startMs, m.startMs);
-        e.endMs = Math.max(e.endMs, m.endMs);
+        e.subjects += n;
+        e.startMs = Math.min(e.startMs, startMs);
+        e.endMs = Math.max(e.endMs, endMs);
       }
+    };
+    if (!this.countable()) {
+      for await (const d of scanAll(this.ctx, nowMs, { select: PLACEMENT_FIELDS })) {
+        const m = markOf(d);
+        add(m.key, 1, m.startMs, m.endMs);
+      }
+    } else {
+      const stashes = await this.stashes(nowMs);
+      for (const d of stashes)
+        if (d.stash!.endMs <= nowMs) add(d.stash!.key, 1, d.stash!.startMs, d.stash!.endMs);
+      const endedBy = nowMs - LEGACY_END_OFFSET_MS;
+      let after: number | null = null;
+      for (;;) {
+        let q = this.ctx.quotas().where('current_period_end', '<=', ts(endedBy));
+        if (after !== null) q = q.where('current_period_end', '>', ts(after));
+        const first = (
+          await q
+            .orderBy('current_period_end')
+            .limit(1)
+            .select(...PLACEMENT_FIELDS)
+            .get()
+        ).docs[0];
+        if (!first) break;
+        const d = parseQuotaDoc(this.policy, first, nowMs);
+        const w = this.window(d.current.endMs);
+        const hi = Math.min(w.hi, endedBy);
+        const n = await this.countEnds(w.lo, hi, stashes);
+        if (n > 0) {
+          const last = (
+            await this.ctx
+              .quotas()
+              .where('current_period_end', '>=', ts(w.lo))
+              .where('current_period_end', '<=', ts(hi))
+              .orderBy('current_period_end', 'desc')
+              .limit(1)
+              .select(...PLACEMENT_FIELDS)
+              .get()
+          ).docs[0];
+          const latest = last
+            ? parseQuotaDoc(this.policy, last, nowMs).current.endMs
+            : d.current.endMs;
+          add(d.current.key, n, d.current.startMs, Math.max(latest, d.current.endMs));
+        }
+        after = w.hi;
+      }
+      for (const d of await this.unplaced(nowMs))
+        add(markOf(d).key, 1, markOf(d).startMs, markOf(d).endMs);
     }
     return [...byKey.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -176,6 +235,28 @@ export class FsClose {
   }
 
   async openCount(key: string, nowMs: number): Promise<{ ended: number; notYetEnded: number }> {
+    if (this.countable()) {
+      const startMs = keyStartUtc(key);
+      if (startMs !== null) {
+        const p = this.policy.periods.at({ timeZone: null, anchorMs: 0 }, startMs + 14 * 3_600_000);
+        if (p.key === key) {
+          const stashes = await this.stashes(nowMs);
+          const w = this.window(p.endMs);
+          const endedBy = nowMs - LEGACY_END_OFFSET_MS;
+          let ended =
+            w.lo <= endedBy ? await this.countEnds(w.lo, Math.min(w.hi, endedBy), stashes) : 0;
+          let later =
+            w.hi > endedBy ? await this.countEnds(Math.max(w.lo, endedBy + 1), w.hi, stashes) : 0;
+          for (const d of stashes) {
+            if (d.stash!.key !== key) continue;
+            if (d.stash!.endMs <= nowMs) ended += 1;
+            else later += 1;
+          }
+          for (const d of await this.unplaced(nowMs)) if (markOf(d).key === key) ended += 1;
+          return { ended, notYetEnded: later };
+        }
+      }
+    }
     let ended = 0;
     for await (const d of scanAll(this.ctx, nowMs, { key, select: PLACEMENT_FIELDS })) {
       if (d) ended += 1;
@@ -214,6 +295,60 @@ export class FsClose {
       }
     }
     return { ended, notYetEnded: later };
+  }
+
+  /** Calendar weeks, months and years: a key's ends fall in one window no other key's do. */
+  private countable(): boolean {
+    return this.policy.rule.anchor === 'calendar' && this.policy.rule.every !== 'day';
+  }
+
+  /** The instants (as stored, one second before the end) a period ending near endMs may end at in any zone. */
+  private window(endMs: number): { lo: number; hi: number } {
+    const spread = 27 * 3_600_000;
+    return { lo: endMs - LEGACY_END_OFFSET_MS - spread, hi: endMs - LEGACY_END_OFFSET_MS + spread };
+  }
+
+  /** Documents with current_period_end in [lo, hi], less those whose first open period is a stash. */
+  private async countEnds(lo: number, hi: number, stashes: readonly QuotaDoc[]): Promise<number> {
+    if (hi < lo) return 0;
+    const n = (
+      await this.ctx
+        .quotas()
+        .where('current_period_end', '>=', ts(lo))
+        .where('current_period_end', '<=', ts(hi))
+        .count()
+        .get()
+    ).data().count;
+    let minus = 0;
+    for (const d of stashes) {
+      const end = toMs(d.raw.current_period_end);
+      if (end !== null && end >= lo && end <= hi) minus += 1;
+    }
+    return n - minus;
+  }
+
+  /** Every document with an older open period than its current one (after early consumes; few). */
+  private async stashes(nowMs: number): Promise<QuotaDoc[]> {
+    const snaps = await this.ctx
+      .quotas()
+      .where('quotaclock.open_end', '>', ts(0))
+      .select(...PLACEMENT_FIELDS)
+      .get();
+    return snaps.docs
+      .map((s) => parseQuotaDoc(this.policy, s, nowMs))
+      .filter((d) => d.stash !== null);
+  }
+
+  /** Documents without a current_period_end timestamp whose first open period ended. */
+  private async unplaced(nowMs: number): Promise<QuotaDoc[]> {
+    const out: QuotaDoc[] = [];
+    let cursor: ScanCursor | null = { phase: 'u' };
+    while (cursor) {
+      const page = await scanPage(this.ctx, nowMs, cursor, 5000, { select: PLACEMENT_FIELDS });
+      out.push(...page.docs);
+      cursor = page.next;
+    }
+    return out;
   }
 
   /**
@@ -290,6 +425,9 @@ export class FsClose {
       const endMs = Math.max(toMs(r.period_end) ?? period.endMs, period.endMs);
       const next = {
         status: 'running',
+        // A run that was killed or failed may have written a batch without its
+        // checkpoint: its totals are recounted from the history when it finishes.
+        ...(resume ? { recount: true } : {}),
         started_at: ts(nowMs),
         finished_at: null,
         attempts: existing.attempts + 1,
@@ -312,9 +450,10 @@ export class FsClose {
     error?: string,
   ): Promise<RunRecord> {
     const ref = this.ctx.runRef(key);
-    // The totals of a finished key are recounted from the history documents, so a
-    // kill between a batch's writes and its checkpoint leaves them exact.
-    const recount = status === 'failed' ? null : await this.recount(key);
+    // After a kill or a failure, the totals of a finished key are recounted from the
+    // history documents, so a batch written without its checkpoint still counts once.
+    const marked = status !== 'failed' && (await ref.get()).get('recount') === true;
+    const recount = marked ? await this.recount(key) : null;
     return runTx(this.ctx.db, async (tx) => {
       const snap = await tx.get(ref);
       if (!snap.exists) throw new Error(`no run "${key}" in the ledger`);
@@ -331,6 +470,7 @@ export class FsClose {
           subjects: recount.subjects,
           summary: recount.summary,
         });
+        update.recount = FieldValue.delete();
       }
       tx.update(ref, update);
       return toRun(key, { ...r, ...update });
@@ -578,9 +718,7 @@ export class FsClose {
   }
 
   async closeBatch(req: CloseBatchRequest): Promise<CloseBatchResult> {
-    const page = await scanPage(this.ctx, req.nowMs, decodeCursor(req.cursor), req.batchSize, {
-      key: req.key,
-    });
+    const page = await this.closePage(req);
     const cursor = encodeCursor(page.next);
     if (!req.write) {
       const prepared = await this.prepare(page.docs);
@@ -594,6 +732,38 @@ export class FsClose {
     const { closed, summary } = await this.closeDocs(req.key, page.docs, req.nowMs);
     await this.checkpoint(req.key, cursor, closed, summary);
     return { closed, summary, cursor };
+  }
+
+  private prefetched: { id: string; page: Promise<ScanPage> } | null = null;
+
+  /**
+   * The documents of one batch. While a batch is being written, the next
+   * batch is already being read (it is disjoint: it starts after this one's
+   * last document); a document that changes in between fails its update's
+   * precondition and is read again, so reading early costs no correctness.
+   */
+  private async closePage(req: CloseBatchRequest): Promise<ScanPage> {
+    const id = JSON.stringify([req.key, req.nowMs, req.cursor, req.batchSize, req.write]);
+    const hit = this.prefetched?.id === id ? this.prefetched.page : null;
+    this.prefetched = null;
+    const page = await (hit ??
+      scanPage(this.ctx, req.nowMs, decodeCursor(req.cursor), req.batchSize, {
+        key: req.key,
+        select: CLOSE_FIELDS,
+      }));
+    if (page.next && req.write) {
+      const nextCursor = encodeCursor(page.next);
+      const next = scanPage(this.ctx, req.nowMs, page.next, req.batchSize, {
+        key: req.key,
+        select: CLOSE_FIELDS,
+      });
+      next.catch(() => undefined);
+      this.prefetched = {
+        id: JSON.stringify([req.key, req.nowMs, nextCursor, req.batchSize, req.write]),
+        page: next,
+      };
+    }
+    return page;
   }
 
   /** Adds a batch to the run's checkpoint (read-modify-write, so overlapping closers both count). */

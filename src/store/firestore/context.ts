@@ -12,6 +12,8 @@ import { COLLECTIONS, jsonText, newSeq, parseQuotaDoc, ts, type QuotaDoc } from 
 /** What every part of the Firestore store shares: the client, the policy and the paths. */
 export class FsContext {
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** When the reset's scans last found every user document placed in time (see candidates.ts). */
+  unplacedNone: number | null = null;
 
   constructor(
     readonly db: Firestore,
