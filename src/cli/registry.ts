@@ -45,9 +45,14 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--time-zone <zone>', description: 'IANA time zone for this subject’s periods' },
       { flags: '--email <email>', description: 'email address' },
       { flags: '--name <name>', description: 'display name' },
-      { flags: '--anchor <iso>', description: 'signup instant that anniversary periods count from' },
+      {
+        flags: '--anchor <iso>',
+        description: 'signup instant that anniversary periods count from',
+      },
     ],
-    examples: ['quotaclock users add alice --plan pro --time-zone Europe/Berlin --email alice@example.com'],
+    examples: [
+      'quotaclock users add alice --plan pro --time-zone Europe/Berlin --email alice@example.com',
+    ],
     module: 'users-add',
   },
   {
@@ -55,7 +60,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     args: '<file>',
     description: 'bulk add or update subjects from CSV or JSONL, all or nothing',
     options: [{ flags: '--dry-run', description: 'check every row and report, write nothing' }],
-    examples: ['quotaclock users import users.csv --dry-run', 'quotaclock users import firestore-export.jsonl'],
+    examples: [
+      'quotaclock users import users.csv --dry-run',
+      'quotaclock users import firestore-export.jsonl',
+    ],
     module: 'users-import',
   },
   {
@@ -87,8 +95,12 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     path: 'users set-limit',
     args: '<id> <feature> <limit>',
-    description: 'override one limit for one subject: a number, "unlimited", or "plan" to remove the override',
-    examples: ['quotaclock users set-limit alice stock_reports 60', 'quotaclock users set-limit alice stock_reports plan'],
+    description:
+      'override one limit for one subject: a number, "unlimited", or "plan" to remove the override',
+    examples: [
+      'quotaclock users set-limit alice stock_reports 60',
+      'quotaclock users set-limit alice stock_reports plan',
+    ],
     module: 'users-set-limit',
   },
   {
@@ -113,10 +125,16 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [
       { flags: '--all', description: 'every subject (with --plan, every subject on that plan)' },
       { flags: '--plan <plan>', description: 'with --all: only this plan' },
-      { flags: '--reason <text>', description: 'why, kept with each event; a rerun with the same reason resumes' },
+      {
+        flags: '--reason <text>',
+        description: 'why, kept with each event; a rerun with the same reason resumes',
+      },
       { flags: '--dry-run', description: 'report what would be cleared, write nothing' },
     ],
-    examples: ['quotaclock users reset alice --reason "support ticket 4411"', 'quotaclock users reset --all --plan pro --dry-run'],
+    examples: [
+      'quotaclock users reset alice --reason "support ticket 4411"',
+      'quotaclock users reset --all --plan pro --dry-run',
+    ],
     module: 'users-reset',
   },
   {
@@ -125,17 +143,28 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: 'take units of a feature: exit 0 granted, 3 quota exceeded, 4 suspended',
     options: [
       { flags: '--amount <n>', description: 'units to take', default: '1' },
-      { flags: '--key <key>', description: 'idempotency key: a retry with the same key counts once' },
-      { flags: '--meta <k=v>', description: 'metadata kept with the event (repeatable)', repeat: true },
+      {
+        flags: '--key <key>',
+        description: 'idempotency key: a retry with the same key counts once',
+      },
+      {
+        flags: '--meta <k=v>',
+        description: 'metadata kept with the event (repeatable)',
+        repeat: true,
+      },
     ],
-    examples: ['quotaclock consume alice stock_reports --key report-8812 --meta ticker=AAPL --meta report_id=8812'],
+    examples: [
+      'quotaclock consume alice stock_reports --key report-8812 --meta ticker=AAPL --meta report_id=8812',
+    ],
     module: 'consume',
   },
   {
     path: 'refund',
     args: '<id>',
     description: 'undo one consume, in the period where it happened',
-    options: [{ flags: '--key <key>', description: 'the idempotency key of the consume (required)' }],
+    options: [
+      { flags: '--key <key>', description: 'the idempotency key of the consume (required)' },
+    ],
     examples: ['quotaclock refund alice --key report-8812'],
     module: 'refund',
   },
@@ -143,7 +172,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     path: 'status',
     args: '<id>',
     description: 'the subject’s current period, limits, usage and remaining',
-    examples: ['quotaclock status alice', 'quotaclock status alice --json --now 2026-11-30T23:59:00Z'],
+    examples: [
+      'quotaclock status alice',
+      'quotaclock status alice --json --now 2026-11-30T23:59:00Z',
+    ],
     module: 'status',
   },
   {
@@ -158,9 +190,22 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: 'close every ended period, oldest first, with catch-up; safe to run again',
     options: [
       { flags: '--dry-run', description: 'report exactly what would be closed, write nothing' },
-      { flags: '--force-period <key>', description: 'only this period key, re-checked even if the ledger says closed' },
+      {
+        flags: '--force-period <key>',
+        description: 'only this period key, re-checked even if the ledger says closed',
+      },
+      {
+        flags: '--shard <i/n>',
+        description:
+          'close as worker i of n (0 ≤ i < n) in parallel; stores with sharded close only (PostgreSQL)',
+      },
     ],
-    examples: ['quotaclock reset --dry-run', 'quotaclock reset --log-file logs/quota_reset.log', 'quotaclock reset --force-period 2026-10'],
+    examples: [
+      'quotaclock reset --dry-run',
+      'quotaclock reset --log-file logs/quota_reset.log',
+      'quotaclock reset --force-period 2026-10',
+      'quotaclock reset --shard 0/4',
+    ],
     module: 'reset',
   },
   {
@@ -193,27 +238,48 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     path: 'demo',
     description: 'set up a local SQLite demo and show the whole monthly cycle',
-    options: [{ flags: '--dir <dir>', description: 'where the demo database goes', default: '.quotaclock-demo' }],
+    options: [
+      {
+        flags: '--dir <dir>',
+        description: 'where the demo database goes',
+        default: '.quotaclock-demo',
+      },
+    ],
     examples: ['npx quotaclock demo'],
     module: 'demo',
   },
   {
     path: 'notify test',
-    description: 'send a test message to every configured notification target, and a heartbeat success ping',
+    description:
+      'send a test message to every configured notification target, and a heartbeat success ping',
     options: [{ flags: '--no-heartbeat', description: 'do not ping the heartbeat URL' }],
     examples: ['quotaclock notify test', 'quotaclock notify test --json'],
     module: 'notify-test',
   },
   {
     path: 'report',
-    description: 'usage report: utilisation per plan, top consumers, subjects near their limit, usage per day, trend',
+    description:
+      'usage report: utilisation per plan, top consumers, subjects near their limit, usage per day, trend',
     options: [
-      { flags: '--period <key>', description: 'a period key such as 2026-11 (default: the current period, to date)' },
-      { flags: '--last <window>', description: 'the whole days before today instead of a period: 7d, 2w' },
+      {
+        flags: '--period <key>',
+        description: 'a period key such as 2026-11 (default: the current period, to date)',
+      },
+      {
+        flags: '--last <window>',
+        description: 'the whole days before today instead of a period: 7d, 2w',
+      },
       { flags: '--format <format>', description: 'text, html, json or csv', default: 'text' },
-      { flags: '--top <n>', description: 'how many top consumers and near-limit subjects to list', default: '10' },
+      {
+        flags: '--top <n>',
+        description: 'how many top consumers and near-limit subjects to list',
+        default: '10',
+      },
       { flags: '--out <file>', description: 'write the report to this file instead of stdout' },
-      { flags: '--send', description: 'also send it to the notification targets (email: HTML with the chart inline)' },
+      {
+        flags: '--send',
+        description: 'also send it to the notification targets (email: HTML with the chart inline)',
+      },
     ],
     examples: [
       'quotaclock report',
@@ -225,9 +291,18 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     path: 'metrics',
-    description: 'Prometheus text: last successful reset per period, run duration, subjects closed, consume totals, notifier failures',
-    options: [{ flags: '--out <file>', description: 'write it atomically here (node_exporter textfile collector)' }],
-    examples: ['quotaclock metrics', 'quotaclock metrics --out /var/lib/node_exporter/textfile_collector/quotaclock.prom'],
+    description:
+      'Prometheus text: last successful reset per period, run duration, subjects closed, consume totals, notifier failures',
+    options: [
+      {
+        flags: '--out <file>',
+        description: 'write it atomically here (node_exporter textfile collector)',
+      },
+    ],
+    examples: [
+      'quotaclock metrics',
+      'quotaclock metrics --out /var/lib/node_exporter/textfile_collector/quotaclock.prom',
+    ],
     module: 'metrics',
   },
   {

@@ -6,6 +6,7 @@ import type { QuotaStore } from '../store/quota-store.js';
 import type { Logger } from '../log/logger.js';
 import { acquireLease, newHolderId, RESET_LEASE } from './lease.js';
 import { totalsOf, type ClosedPeriodReport, type ResetReport } from './reset-report.js';
+import { checkShardAllowed, runShardedReset, type Shard } from './reset-shard.js';
 
 export interface ResetProgress {
   readonly key: string;
@@ -28,6 +29,11 @@ export interface ResetOptions {
    * throws ResetInterruptedError and the next run resumes from the checkpoint.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Close as worker i of n (`--shard i/n`); needs a store with
+   * capabilities.shardedClose, and is refused with dryRun.
+   */
+  readonly shard?: Shard;
 }
 
 /** A run stopped on request between two committed batches; nothing is lost, the next run resumes. */
@@ -56,7 +62,7 @@ function lastEndedPeriod(qc: QuotaClock, nowMs: number): Period {
   return schedule.before(schedule.at(nowMs));
 }
 
-function retentionCutoff(qc: QuotaClock, nowMs: number): number {
+export function retentionCutoff(qc: QuotaClock, nowMs: number): number {
   const rule = { ...qc.policy.rule, anchor: 'calendar' as const };
   const schedule = new PeriodSchedule(rule, { timeZone: null, anchorMs: nowMs });
   let p = schedule.at(nowMs);
@@ -79,6 +85,10 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
   const nowMs = opts.now ?? qc.now();
   const log = opts.logger ?? silent;
   const store = await qc.store();
+  if (opts.shard) {
+    checkShardAllowed(store, opts);
+    return runShardedReset(qc, { ...opts, shard: opts.shard });
+  }
   const holder = newHolderId();
   if (opts.forcePeriod !== undefined && !KEY_FORMAT[qc.policy.rule.every]!.test(opts.forcePeriod)) {
     throw new BadInputError(
@@ -86,7 +96,9 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
       '--force-period',
     );
   }
-  const finish = (partial: Omit<ResetReport, 'startedAt' | 'finishedAt' | 'durationMs' | 'holder' | 'dryRun'>): ResetReport => {
+  const finish = (
+    partial: Omit<ResetReport, 'startedAt' | 'finishedAt' | 'durationMs' | 'holder' | 'dryRun'>,
+  ): ResetReport => {
     const finishedMs = Date.now();
     return {
       dryRun: opts.dryRun ?? false,
@@ -101,7 +113,10 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
   if (opts.dryRun) {
     const periods = await previewAll(qc, store, nowMs, opts.forcePeriod);
     const alreadyClosed = await alreadyClosedKeys(qc, store, nowMs, periods, opts.forcePeriod);
-    log.info({ dryRun: true, periods: periods.map((p) => ({ key: p.key, subjects: p.subjects })) }, 'reset dry run');
+    log.info(
+      { dryRun: true, periods: periods.map((p) => ({ key: p.key, subjects: p.subjects })) },
+      'reset dry run',
+    );
     return finish({ outcome: 'ok', periods, alreadyClosed, pruned: null });
   }
 
@@ -115,7 +130,13 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
   if (!lease) {
     const current = (await store.listRuns(1))[0];
     log.warn({ holder: current?.holder }, 'another reset holds the lease; leaving the work to it');
-    return finish({ outcome: 'lease_held', periods: [], alreadyClosed: [], pruned: null, leaseHolder: current?.holder ?? 'unknown' });
+    return finish({
+      outcome: 'lease_held',
+      periods: [],
+      alreadyClosed: [],
+      pruned: null,
+      leaseHolder: current?.holder ?? 'unknown',
+    });
   }
   log.info({ holder, now: toIso(nowMs) }, 'reset started');
   const periods: ClosedPeriodReport[] = [];
@@ -123,17 +144,30 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
   try {
     const passes = new Map<string, number>();
     for (;;) {
-      const pending = (await store.pendingPeriods(nowMs)).filter((p) => !opts.forcePeriod || p.key === opts.forcePeriod);
+      const pending = (await store.pendingPeriods(nowMs)).filter(
+        (p) => !opts.forcePeriod || p.key === opts.forcePeriod,
+      );
       const next = pending[0];
       if (!next) break;
       currentKey = next.key;
       const pass = (passes.get(next.key) ?? 0) + 1;
       passes.set(next.key, pass);
       if (pass > 5) {
-        throw new QuotaClockError('RESET_FAILED', `period ${next.key} still has open subjects after ${pass - 1} passes`);
+        throw new QuotaClockError(
+          'RESET_FAILED',
+          `period ${next.key} still has open subjects after ${pass - 1} passes`,
+        );
       }
       const run = await store.beginRun(next.key, holder, nowMs, next);
-      log.info({ period: next.key, subjects: next.subjects, resumeFrom: run.checkpoint.cursor, attempt: run.attempts }, 'closing period');
+      log.info(
+        {
+          period: next.key,
+          subjects: next.subjects,
+          resumeFrom: run.checkpoint.cursor,
+          attempt: run.attempts,
+        },
+        'closing period',
+      );
       let cursor = run.checkpoint.cursor;
       let done = 0;
       const summary: CloseTotals = {};
@@ -172,7 +206,16 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
       };
       if (existing) periods[periods.indexOf(existing)] = entry;
       else periods.push(entry);
-      log.info({ period: next.key, status, subjects: entry.subjects, used: entry.used, atLimit: entry.atLimit }, 'period closed');
+      log.info(
+        {
+          period: next.key,
+          status,
+          subjects: entry.subjects,
+          used: entry.used,
+          atLimit: entry.atLimit,
+        },
+        'period closed',
+      );
       currentKey = null;
     }
     const alreadyClosed = await alreadyClosedKeys(qc, store, nowMs, periods, opts.forcePeriod);
@@ -186,14 +229,24 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
       await store.finishRun(currentKey, 'failed', nowMs, message).catch(() => undefined);
     }
     log.error({ err: e, period: currentKey }, `reset failed: ${message}`);
-    throw e instanceof QuotaClockError ? e : new QuotaClockError('RESET_FAILED', `reset failed: ${message}`, { cause: e });
+    throw e instanceof QuotaClockError
+      ? e
+      : new QuotaClockError('RESET_FAILED', `reset failed: ${message}`, { cause: e });
   } finally {
     await lease.release().catch(() => undefined);
   }
 }
 
-async function previewAll(qc: QuotaClock, store: QuotaStore, nowMs: number, only?: string): Promise<ClosedPeriodReport[]> {
-  const byKey: Record<string, { subjects: number; startMs: number; endMs: number; summary: CloseTotals }> = {};
+async function previewAll(
+  qc: QuotaClock,
+  store: QuotaStore,
+  nowMs: number,
+  only?: string,
+): Promise<ClosedPeriodReport[]> {
+  const byKey: Record<
+    string,
+    { subjects: number; startMs: number; endMs: number; summary: CloseTotals }
+  > = {};
   let cursor: string | null = null;
   do {
     const batch = await store.previewBatch(nowMs, cursor, qc.config.reset.batchSize);

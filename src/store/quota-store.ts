@@ -89,6 +89,11 @@ export interface CloseBatchRequest {
   readonly write: boolean;
   /** Optional shard: only subjects whose hash falls in shard index of count. */
   readonly shard?: { readonly index: number; readonly count: number };
+  /**
+   * The ledger row that receives the batch's checkpoint; defaults to `key`.
+   * A sharded close keeps one row per shard (`<key>#shard-i-of-n`).
+   */
+  readonly ledgerKey?: string;
 }
 
 export interface CloseBatchResult {
@@ -101,12 +106,16 @@ export interface CloseBatchResult {
 
 export interface PreviewBatchResult {
   /** What a real run would close, per period key, for the subjects of this batch. */
-  readonly byKey: Record<string, { subjects: number; startMs: number; endMs: number; summary: CloseSummary }>;
+  readonly byKey: Record<
+    string,
+    { subjects: number; startMs: number; endMs: number; summary: CloseSummary }
+  >;
   readonly cursor: string | null;
 }
 
 export interface IntegrityViolation {
-  readonly kind: 'unknown_plan' | 'counter_mismatch' | 'over_limit' | 'open_period' | 'run_unfinished';
+  readonly kind:
+    'unknown_plan' | 'counter_mismatch' | 'over_limit' | 'open_period' | 'run_unfinished';
   readonly subject: string | null;
   readonly message: string;
 }
@@ -131,15 +140,28 @@ export interface QuotaStore {
 
   addSubject(subject: NewSubject, nowMs: number): Promise<Subject>;
   /** Adds or updates many subjects in one all-or-nothing step. */
-  upsertSubjects(subjects: readonly NewSubject[], nowMs: number): Promise<{ added: number; updated: number }>;
+  upsertSubjects(
+    subjects: readonly NewSubject[],
+    nowMs: number,
+  ): Promise<{ added: number; updated: number }>;
   getSubject(id: string): Promise<Subject | null>;
   listSubjects(opts?: ListOptions): Promise<Page<Subject>>;
   setPlan(id: string, plan: string, nowMs: number): Promise<Subject>;
-  setOverride(id: string, feature: string, limit: Limit | undefined, nowMs: number): Promise<Subject>;
+  setOverride(
+    id: string,
+    feature: string,
+    limit: Limit | undefined,
+    nowMs: number,
+  ): Promise<Subject>;
   suspend(id: string, reason: string | null, nowMs: number): Promise<Subject>;
   unsuspend(id: string, nowMs: number): Promise<Subject>;
 
-  consume(id: string, feature: string, amount: number, opts: ConsumeOptions & { now: number }): Promise<ConsumeResult>;
+  consume(
+    id: string,
+    feature: string,
+    amount: number,
+    opts: ConsumeOptions & { now: number },
+  ): Promise<ConsumeResult>;
   refund(id: string, key: string, nowMs: number): Promise<RefundResult>;
   status(id: string, nowMs: number): Promise<StatusResult>;
   history(id: string): Promise<HistoryEntry[]>;
@@ -148,7 +170,11 @@ export interface QuotaStore {
    * and one audit entry. With `operation`, a subject already reset by that
    * operation in this period is skipped, so a killed bulk reset resumes.
    */
-  resetSubject(id: string, nowMs: number, opts?: { dryRun?: boolean; reason?: string; operation?: string }): Promise<ResetSubjectResult>;
+  resetSubject(
+    id: string,
+    nowMs: number,
+    opts?: { dryRun?: boolean; reason?: string; operation?: string },
+  ): Promise<ResetSubjectResult>;
 
   // --- the reset job ---
   acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<Lease | null>;
@@ -156,14 +182,25 @@ export interface QuotaStore {
   /** Who holds a lease now, if anyone (expired or not). Optional: lets a rerun on the same host take over from a dead process. */
   currentLease?(name: string): Promise<Lease | null>;
   /** Takes a lease from `from` only if it still holds it; for taking over from a holder known to be dead. */
-  takeOverLease?(name: string, from: string, holder: string, ttlMs: number, nowMs: number): Promise<Lease | null>;
+  takeOverLease?(
+    name: string,
+    from: string,
+    holder: string,
+    ttlMs: number,
+    nowMs: number,
+  ): Promise<Lease | null>;
   releaseLease(name: string, holder: string): Promise<void>;
   /** Periods with at least one subject whose period ended by nowMs and is not closed, oldest first. */
   pendingPeriods(nowMs: number): Promise<PendingPeriod[]>;
   getRun(key: string): Promise<RunRecord | null>;
   listRuns(limit?: number): Promise<RunRecord[]>;
   /** Creates the ledger row for a key, or returns the existing one (unique per key). */
-  beginRun(key: string, holder: string, nowMs: number, period: { startMs: number; endMs: number }): Promise<RunRecord>;
+  beginRun(
+    key: string,
+    holder: string,
+    nowMs: number,
+    period: { startMs: number; endMs: number },
+  ): Promise<RunRecord>;
   /** Closes one batch; the write and the checkpoint commit together. */
   closeBatch(req: CloseBatchRequest): Promise<CloseBatchResult>;
   /**
@@ -171,10 +208,21 @@ export interface QuotaStore {
    * period a real run would close (all of them, oldest first), so a dry run
    * can report catch-up exactly without writing.
    */
-  previewBatch(nowMs: number, cursor: string | null, batchSize: number): Promise<PreviewBatchResult>;
+  previewBatch(
+    nowMs: number,
+    cursor: string | null,
+    batchSize: number,
+  ): Promise<PreviewBatchResult>;
   /** Subjects that still have this key open, whether or not it has ended. */
   openCount(key: string, nowMs: number): Promise<{ ended: number; notYetEnded: number }>;
-  finishRun(key: string, status: 'closed' | 'partial' | 'failed', nowMs: number, error?: string): Promise<RunRecord>;
+  /** With `checkpoint`, the row's checkpoint is replaced too (a sharded close writes the merged shard totals). */
+  finishRun(
+    key: string,
+    status: 'closed' | 'partial' | 'failed',
+    nowMs: number,
+    error?: string,
+    checkpoint?: RunCheckpoint,
+  ): Promise<RunRecord>;
   /** Deletes closed history whose period ended before olderThanMs. */
   prune(olderThanMs: number): Promise<{ periods: number; events: number }>;
 

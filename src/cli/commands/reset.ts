@@ -2,16 +2,27 @@ import type { CliContext } from '../context.js';
 import type { CommandResult } from '../output.js';
 import { progressBar } from '../progress.js';
 
-export async function run(ctx: CliContext, _args: string[], opts: Record<string, unknown>): Promise<CommandResult> {
+export async function run(
+  ctx: CliContext,
+  _args: string[],
+  opts: Record<string, unknown>,
+): Promise<CommandResult> {
   const qc = await ctx.quotaclock();
   const logger = await ctx.logger();
-  const [{ runScheduledReset }, { describeReset }] = await Promise.all([import('../../jobs/reset-all.js'), import('../../jobs/reset-report.js')]);
+  const [{ runScheduledReset }, { describeReset }, { parseShard }] = await Promise.all([
+    import('../../jobs/reset-all.js'),
+    import('../../jobs/reset-report.js'),
+    import('../../jobs/reset-shard.js'),
+  ]);
+  // Malformed values are refused before anything is opened or written.
+  const shard = opts.shard === undefined ? undefined : parseShard(String(opts.shard));
   const bar = progressBar();
   try {
     const report = await runScheduledReset(qc, {
       trigger: 'cli',
       dryRun: opts.dryRun === true,
       ...(opts.forcePeriod ? { forcePeriod: String(opts.forcePeriod) } : {}),
+      ...(shard ? { shard } : {}),
       logger,
       onProgress: bar,
     });

@@ -235,7 +235,7 @@ export class PgClose {
       const run = (
         await c.query<{ checkpoint: string }>(
           `SELECT checkpoint FROM ${this.s}.runs WHERE key = $1 FOR UPDATE`,
-          [req.key],
+          [req.ledgerKey ?? req.key],
         )
       ).rows[0];
       if (run) {
@@ -247,7 +247,7 @@ export class PgClose {
         };
         await c.query(`UPDATE ${this.s}.runs SET checkpoint = $1 WHERE key = $2`, [
           JSON.stringify(next),
-          req.key,
+          req.ledgerKey ?? req.key,
         ]);
       }
       return { closed, summary, cursor };

@@ -129,10 +129,12 @@ export class PgLedger {
     status: 'closed' | 'partial' | 'failed',
     nowMs: number,
     error?: string,
+    checkpoint?: RunCheckpoint,
   ): Promise<RunRecord> {
     const res = await this.db.query<RunRow>(
-      `UPDATE ${this.s}.runs SET status = $1, finished_ms = $2, error = $3 WHERE key = $4 RETURNING *`,
-      [status, nowMs, error ?? null, key],
+      `UPDATE ${this.s}.runs SET status = $1, finished_ms = $2, error = $3, checkpoint = COALESCE($5, checkpoint)
+       WHERE key = $4 RETURNING *`,
+      [status, nowMs, error ?? null, key, checkpoint ? JSON.stringify(checkpoint) : null],
       { idempotent: true },
     );
     const row = res.rows[0];

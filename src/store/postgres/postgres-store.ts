@@ -10,6 +10,7 @@ import type {
   StoreCapabilities,
   SubjectUsage,
   ThresholdNotice,
+  RunCheckpoint,
 } from '../quota-store.js';
 import { exportPostgres, importPostgres } from './backup.js';
 import { PgClose } from './close.js';
@@ -201,8 +202,14 @@ export class PostgresStore implements QuotaStore {
   previewBatch(nowMs: number, cursor: string | null, batchSize: number) {
     return this.run(() => this.closer.previewBatch(nowMs, cursor, batchSize));
   }
-  finishRun(key: string, status: 'closed' | 'partial' | 'failed', nowMs: number, error?: string) {
-    return this.run(() => this.ledger.finishRun(key, status, nowMs, error));
+  finishRun(
+    key: string,
+    status: 'closed' | 'partial' | 'failed',
+    nowMs: number,
+    error?: string,
+    checkpoint?: RunCheckpoint,
+  ) {
+    return this.run(() => this.ledger.finishRun(key, status, nowMs, error, checkpoint));
   }
   prune(olderThanMs: number) {
     return this.run(() => this.closer.prune(olderThanMs));

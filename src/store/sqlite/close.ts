@@ -285,7 +285,7 @@ export class SqliteClose {
           cursor: r.lastRid === null || r.closed < req.batchSize ? null : String(r.lastRid),
         };
       }
-      if (req.write) this.saveCheckpoint(req.key, result);
+      if (req.write) this.saveCheckpoint(req.ledgerKey ?? req.key, result);
       return { closed: result.closed, summary: result.summary, cursor: result.cursor };
     };
     // The writes and the checkpoint commit together, so a kill between batches loses nothing and repeats nothing.
@@ -422,10 +422,13 @@ export class SqliteClose {
     status: 'closed' | 'partial' | 'failed',
     nowMs: number,
     error?: string,
+    checkpoint?: RunCheckpoint,
   ): RunRecord {
     this.db
-      .prepare('UPDATE runs SET status = ?, finished_ms = ?, error = ? WHERE key = ?')
-      .run(status, nowMs, error ?? null, key);
+      .prepare(
+        'UPDATE runs SET status = ?, finished_ms = ?, error = ?, checkpoint = COALESCE(?, checkpoint) WHERE key = ?',
+      )
+      .run(status, nowMs, error ?? null, checkpoint ? JSON.stringify(checkpoint) : null, key);
     return toRun(this.runByKey.get(key) as RunRow);
   }
 

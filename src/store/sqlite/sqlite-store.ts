@@ -9,6 +9,7 @@ import type {
   StoreCapabilities,
   SubjectUsage,
   ThresholdNotice,
+  RunCheckpoint,
 } from '../quota-store.js';
 import { SqliteClose } from './close.js';
 import { assertMigrated, migrate, openSqlite, type Db, type SqliteOptions } from './connection.js';
@@ -26,9 +27,20 @@ import { verifySqlite } from './verify.js';
  */
 export class SqliteStore implements QuotaStore {
   readonly engine = 'sqlite';
-  readonly capabilities: StoreCapabilities = { multiWriter: false, shardedClose: false, preResetExport: false };
+  readonly capabilities: StoreCapabilities = {
+    multiWriter: false,
+    shardedClose: false,
+    preResetExport: false,
+  };
   readonly db: Db;
-  private parts: { subjects: SqliteSubjects; usage: SqliteUsage; close: SqliteClose; monitoring: SqliteMonitoring } | undefined;
+  private parts:
+    | {
+        subjects: SqliteSubjects;
+        usage: SqliteUsage;
+        close: SqliteClose;
+        monitoring: SqliteMonitoring;
+      }
+    | undefined;
 
   constructor(
     private readonly options: SqliteOptions,
@@ -85,7 +97,12 @@ export class SqliteStore implements QuotaStore {
     return this.p.subjects.unsuspend(id, nowMs);
   }
 
-  async consume(id: string, feature: string, amount: number, opts: ConsumeOptions & { now: number }) {
+  async consume(
+    id: string,
+    feature: string,
+    amount: number,
+    opts: ConsumeOptions & { now: number },
+  ) {
     return this.p.usage.consume(id, feature, amount, opts.key, opts.meta, opts.now);
   }
   async refund(id: string, key: string, nowMs: number) {
@@ -97,7 +114,11 @@ export class SqliteStore implements QuotaStore {
   async history(id: string) {
     return this.p.usage.history(id);
   }
-  async resetSubject(id: string, nowMs: number, opts: { dryRun?: boolean; reason?: string; operation?: string } = {}) {
+  async resetSubject(
+    id: string,
+    nowMs: number,
+    opts: { dryRun?: boolean; reason?: string; operation?: string } = {},
+  ) {
     return this.p.usage.resetSubject(id, nowMs, opts.dryRun ?? false, opts.reason, opts.operation);
   }
   async subjectsAtLimit(nowMs: number, limit = 1000) {
@@ -132,7 +153,12 @@ export class SqliteStore implements QuotaStore {
   async listRuns(limit = 100) {
     return this.p.close.listRuns(limit);
   }
-  async beginRun(key: string, holder: string, nowMs: number, period: { startMs: number; endMs: number }) {
+  async beginRun(
+    key: string,
+    holder: string,
+    nowMs: number,
+    period: { startMs: number; endMs: number },
+  ) {
     return this.p.close.beginRun(key, holder, nowMs, period);
   }
   async closeBatch(req: CloseBatchRequest) {
@@ -141,8 +167,14 @@ export class SqliteStore implements QuotaStore {
   async previewBatch(nowMs: number, cursor: string | null, batchSize: number) {
     return this.p.close.previewBatch(nowMs, cursor, batchSize);
   }
-  async finishRun(key: string, status: 'closed' | 'partial' | 'failed', nowMs: number, error?: string) {
-    return this.p.close.finishRun(key, status, nowMs, error);
+  async finishRun(
+    key: string,
+    status: 'closed' | 'partial' | 'failed',
+    nowMs: number,
+    error?: string,
+    checkpoint?: RunCheckpoint,
+  ) {
+    return this.p.close.finishRun(key, status, nowMs, error, checkpoint);
   }
   async prune(olderThanMs: number) {
     return this.p.close.prune(olderThanMs);
