@@ -55,7 +55,7 @@ export function describeReset(r: ResetReport): string {
   for (const p of r.periods) {
     const state = p.status === 'partial' ? ' (partial: some subjects reach the end of this period later)' : '';
     lines.push(`${r.dryRun ? '[dry run] ' : ''}${p.key}: ${verb} ${p.subjects} subject(s), ${p.used} unit(s) used, ${p.atLimit} at limit${state}`);
-    for (const [plan, features] of Object.entries(p.summary)) {
+    for (const [plan, features] of Object.entries(p.summary).sort(([a], [b]) => a.localeCompare(b))) {
       for (const [feature, t] of Object.entries(features)) {
         lines.push(`    ${plan.padEnd(12)} ${feature}: ${t.subjects} subjects, ${t.used} used, ${t.atLimit} at limit`);
       }
