@@ -5,6 +5,7 @@ import type { QuotaClock } from '../quotaclock.js';
 import type { QuotaStore, RunCheckpoint } from '../store/quota-store.js';
 import type { Logger } from '../log/logger.js';
 import { acquireLease, newHolderId } from './lease.js';
+import { closePass } from './close-pass.js';
 import { totalsOf, type ClosedPeriodReport, type ResetReport } from './reset-report.js';
 import type { ResetOptions } from './reset.js';
 
@@ -137,26 +138,19 @@ export async function runShardedReset(
         { period: next.key, ledgerKey, resumeFrom: run.checkpoint.cursor, attempt: run.attempts },
         'closing shard of period',
       );
-      let cursor = run.checkpoint.cursor;
-      let closed = 0;
-      const summary: CloseTotals = {};
-      do {
-        const batch = await store.closeBatch({
-          key: next.key,
-          nowMs,
-          cursor,
-          batchSize: qc.config.reset.batchSize,
-          write: true,
-          shard,
-          ledgerKey,
-        });
-        cursor = batch.cursor;
-        closed += batch.closed;
-        mergeTotals(summary, batch.summary);
-        opts.onProgress?.({ key: next.key, done: closed, total: next.subjects });
-        await opts.afterBatch?.({ key: next.key, done: closed, total: next.subjects });
-        await lease.keepAlive();
-      } while (cursor !== null);
+      const { closed, summary } = await closePass(store, {
+        key: next.key,
+        nowMs,
+        cursor: run.checkpoint.cursor,
+        batchSize: qc.config.reset.batchSize,
+        total: next.subjects,
+        shard,
+        ledgerKey,
+        lease,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+        ...(opts.afterBatch ? { afterBatch: opts.afterBatch } : {}),
+      });
       const open = await store.openCount(next.key, nowMs);
       await store.finishRun(ledgerKey, open.notYetEnded > 0 ? 'partial' : 'closed', nowMs);
       currentLedgerKey = null;

@@ -5,6 +5,7 @@ import type { QuotaClock } from '../quotaclock.js';
 import type { QuotaStore } from '../store/quota-store.js';
 import type { Logger } from '../log/logger.js';
 import { acquireLease, newHolderId, RESET_LEASE } from './lease.js';
+import { closePass, ResetInterruptedError } from './close-pass.js';
 import { totalsOf, type ClosedPeriodReport, type ResetReport } from './reset-report.js';
 import { checkShardAllowed, runShardedReset, type Shard } from './reset-shard.js';
 
@@ -36,17 +37,7 @@ export interface ResetOptions {
   readonly shard?: Shard;
 }
 
-/** A run stopped on request between two committed batches; nothing is lost, the next run resumes. */
-export class ResetInterruptedError extends QuotaClockError {
-  readonly interrupted = true;
-  constructor(key: string) {
-    super(
-      'RESET_FAILED',
-      `reset interrupted by shutdown while closing ${key}, after a committed batch; ` +
-        'the next run resumes from its checkpoint',
-    );
-  }
-}
+export { ResetInterruptedError };
 
 const KEY_FORMAT: Record<string, RegExp> = {
   day: /^\d{4}-\d{2}-\d{2}$/,
@@ -168,25 +159,17 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
         },
         'closing period',
       );
-      let cursor = run.checkpoint.cursor;
-      let done = 0;
-      const summary: CloseTotals = {};
-      do {
-        const batch = await store.closeBatch({
-          key: next.key,
-          nowMs,
-          cursor,
-          batchSize: qc.config.reset.batchSize,
-          write: true,
-        });
-        cursor = batch.cursor;
-        done += batch.closed;
-        mergeTotals(summary, batch.summary);
-        opts.onProgress?.({ key: next.key, done, total: next.subjects });
-        await opts.afterBatch?.({ key: next.key, done, total: next.subjects });
-        await lease.keepAlive();
-        if (opts.signal?.aborted && cursor !== null) throw new ResetInterruptedError(next.key);
-      } while (cursor !== null);
+      const { closed: done, summary } = await closePass(store, {
+        key: next.key,
+        nowMs,
+        cursor: run.checkpoint.cursor,
+        batchSize: qc.config.reset.batchSize,
+        total: next.subjects,
+        lease,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+        ...(opts.afterBatch ? { afterBatch: opts.afterBatch } : {}),
+      });
       const open = await store.openCount(next.key, nowMs);
       if (open.ended > 0) continue; // subjects created behind the cursor during the pass: another pass
       const status = open.notYetEnded > 0 ? 'partial' : 'closed';
