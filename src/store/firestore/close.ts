@@ -852,11 +852,6 @@ export class FsClose {
     return { byKey, cursor: encodeCursor(page.next) };
   }
 
-  /** The documents whose first open period has this key and ended: what a reset of it will change. */
-  scanKey(key: string, nowMs: number): AsyncGenerator<QuotaDoc> {
-    return scanAll(this.ctx, nowMs, { key });
-  }
-
   // --- retention ---
 
   async prune(olderThanMs: number): Promise<{ periods: number; events: number }> {
