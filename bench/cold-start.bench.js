@@ -34,13 +34,18 @@ const cases = {
 };
 const samples = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 // Interleave the cases so machine noise hits them alike.
-for (let i = 0; i < RUNS; i += 1) for (const [k, args] of Object.entries(cases)) samples[k].push(time(args));
+for (let i = 0; i < RUNS; i += 1)
+  for (const [k, args] of Object.entries(cases)) samples[k].push(time(args));
 console.log(`machine: ${machine()}`);
 const nodeFloor = median(samples['node -e 0 (Node start-up floor)']);
 for (const [k, xs] of Object.entries(samples)) {
   const m = median(xs);
-  console.log(`${k.padEnd(40)} median ${m.toFixed(0).padStart(5)} ms   ×${(m / nodeFloor).toFixed(2)} of node start-up`);
+  console.log(
+    `${k.padEnd(40)} median ${m.toFixed(0).padStart(5)} ms   ×${(m / nodeFloor).toFixed(2)} of node start-up`,
+  );
 }
 const ours = median(samples['quotaclock status alice']);
-console.log(`cold status: ${ours.toFixed(0)} ms (target < 300 ms): ${ours < 300 ? 'met' : 'NOT met'}`);
+console.log(
+  `cold status: ${ours.toFixed(0)} ms (target < 300 ms): ${ours < 300 ? 'met' : 'NOT met'}`,
+);
 rmSync(dir, { recursive: true, force: true });

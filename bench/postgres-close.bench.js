@@ -64,7 +64,11 @@ async function floor(schema) {
 }
 
 function ours(schema) {
-  const out = execFileSync(process.execPath, [join(import.meta.dirname, 'reset-child.js'), url(schema), CLOSE_AT], { encoding: 'utf8' });
+  const out = execFileSync(
+    process.execPath,
+    [join(import.meta.dirname, 'reset-child.js'), url(schema), CLOSE_AT],
+    { encoding: 'utf8' },
+  );
   return JSON.parse(out.trim());
 }
 
@@ -84,14 +88,21 @@ async function oldLoop(schema) {
         `INSERT INTO ${schema}.closed_periods (subject_rid, start_ms, end_ms, period_key, plan, limits, closed_ms) VALUES ($1, $2, $3, $4, $5, '{}', $6)`,
         [u.rid, u.closed_through_ms, u.open_end_ms, u.open_key, u.plan, now],
       );
-      await client.query(`UPDATE ${schema}.subjects SET closed_through_ms = $1, open_end_ms = $2, open_key = '2026-11' WHERE rid = $3`, [NOV, DEC, u.rid]);
+      await client.query(
+        `UPDATE ${schema}.subjects SET closed_through_ms = $1, open_end_ms = $2, open_key = '2026-11' WHERE rid = $3`,
+        [NOV, DEC, u.rid],
+      );
       await client.query('COMMIT');
     }
   });
   return { ms, scaledMs: (ms * N) / LOOP_SAMPLE };
 }
 
-const schemas = { floor: `qc_bench_floor_${tag}`, ours: `qc_bench_ours_${tag}`, loop: `qc_bench_loop_${tag}` };
+const schemas = {
+  floor: `qc_bench_floor_${tag}`,
+  ours: `qc_bench_ours_${tag}`,
+  loop: `qc_bench_loop_${tag}`,
+};
 try {
   log(`seeding ${N.toLocaleString()} subjects twice and ${LOOP_SAMPLE.toLocaleString()} once …`);
   await seed(schemas.floor, N);
@@ -111,8 +122,16 @@ try {
   const out = [
     ['close of', `${N.toLocaleString()} subjects`, ''],
     ['quotaclock reset (its own process)', `${(o.ms / 1000).toFixed(2)} s`, ''],
-    ['set-based floor (one transaction)', `${(floorMs / 1000).toFixed(2)} s`, `ours/floor = ${(o.ms / floorMs).toFixed(2)}× (target ≤ 1.5×)`],
-    [`old per-user loop (${LOOP_SAMPLE.toLocaleString()} timed, scaled)`, `${(l.scaledMs / 1000).toFixed(1)} s`, `loop/ours = ${(l.scaledMs / o.ms).toFixed(1)}× (target ≥ 100×)`],
+    [
+      'set-based floor (one transaction)',
+      `${(floorMs / 1000).toFixed(2)} s`,
+      `ours/floor = ${(o.ms / floorMs).toFixed(2)}× (target ≤ 1.5×)`,
+    ],
+    [
+      `old per-user loop (${LOOP_SAMPLE.toLocaleString()} timed, scaled)`,
+      `${(l.scaledMs / 1000).toFixed(1)} s`,
+      `loop/ours = ${(l.scaledMs / o.ms).toFixed(1)}× (target ≥ 100×)`,
+    ],
     ['peak RSS of the reset process', `${o.maxRssMb.toFixed(0)} MB`, '(target < 256 MB)'],
   ];
   for (const r of out) console.log(`${r[0].padEnd(44)} ${r[1].padStart(16)}  ${r[2]}`);

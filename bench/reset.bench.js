@@ -139,10 +139,14 @@ for (let r = 0; r < ROUNDS; r += 1) {
   const o = ours();
   if (o.subjects !== N) throw new Error(`our reset closed ${o.subjects} subjects, expected ${N}`);
   rounds.push({ floorMs: f.ms, oursMs: o.ms, rssMb: o.maxRssMb, ratio: o.ms / f.ms });
-  log(`round ${r + 1}: floor ${f.ms.toFixed(0)} ms, ours ${o.ms.toFixed(0)} ms (×${(o.ms / f.ms).toFixed(2)}), peak RSS ${o.maxRssMb.toFixed(0)} MB`);
+  log(
+    `round ${r + 1}: floor ${f.ms.toFixed(0)} ms, ours ${o.ms.toFixed(0)} ms (×${(o.ms / f.ms).toFixed(2)}), peak RSS ${o.maxRssMb.toFixed(0)} MB`,
+  );
 }
 const l = oldLoop();
-log(`old loop: ${l.ms.toFixed(0)} ms for ${LOOP_SAMPLE.toLocaleString()}, scaled ${(l.scaledMs / 1000).toFixed(1)} s`);
+log(
+  `old loop: ${l.ms.toFixed(0)} ms for ${LOOP_SAMPLE.toLocaleString()}, scaled ${(l.scaledMs / 1000).toFixed(1)} s`,
+);
 const oursMs = median(rounds.map((r) => r.oursMs));
 const floorMs = median(rounds.map((r) => r.floorMs));
 const ratio = median(rounds.map((r) => r.ratio));
@@ -151,8 +155,16 @@ const rss = Math.max(...rounds.map((r) => r.rssMb));
 const rows = [
   ['close of', `${N.toLocaleString()} subjects`, `median of ${ROUNDS} alternating rounds`],
   ['quotaclock reset (its own process)', `${(oursMs / 1000).toFixed(2)} s`, ''],
-  ['set-based floor (one transaction)', `${(floorMs / 1000).toFixed(2)} s`, `ours/floor = ${ratio.toFixed(2)}× (target ≤ 1.5×)`],
-  [`old per-user loop (${LOOP_SAMPLE.toLocaleString()} timed, scaled)`, `${(l.scaledMs / 1000).toFixed(1)} s`, `loop/ours = ${(l.scaledMs / oursMs).toFixed(1)}× (target ≥ 20×)`],
+  [
+    'set-based floor (one transaction)',
+    `${(floorMs / 1000).toFixed(2)} s`,
+    `ours/floor = ${ratio.toFixed(2)}× (target ≤ 1.5×)`,
+  ],
+  [
+    `old per-user loop (${LOOP_SAMPLE.toLocaleString()} timed, scaled)`,
+    `${(l.scaledMs / 1000).toFixed(1)} s`,
+    `loop/ours = ${(l.scaledMs / oursMs).toFixed(1)}× (target ≥ 20×)`,
+  ],
   ['peak RSS of the reset process', `${rss.toFixed(0)} MB`, '(target < 256 MB)'],
 ];
 console.log(`machine: ${machine()}`);

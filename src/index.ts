@@ -1,5 +1,10 @@
 export { createQuotaClock, QuotaClock, policyFromConfig } from './quotaclock.js';
-export type { CreateQuotaClockOptions, ConsumeCallOptions, CheckResult, Clock } from './quotaclock.js';
+export type {
+  CreateQuotaClockOptions,
+  ConsumeCallOptions,
+  CheckResult,
+  Clock,
+} from './quotaclock.js';
 export { parseConfig, defaultConfig } from './config/parse.js';
 export { loadConfig } from './config/load.js';
 export type { QuotaClockConfig, QuotaClockConfigInput } from './config/schema.js';

@@ -16,7 +16,12 @@ import type {
   StatusResult,
   Subject,
 } from './core/types.js';
-import { assertAmount, assertIdempotencyKey, assertSubjectId, normaliseMeta } from './core/validate.js';
+import {
+  assertAmount,
+  assertIdempotencyKey,
+  assertSubjectId,
+  normaliseMeta,
+} from './core/validate.js';
 import { openStore, parseStoreUrl } from './store/open-store.js';
 import type { QuotaStore } from './store/quota-store.js';
 import type { Logger } from './log/logger.js';
@@ -85,7 +90,10 @@ export class QuotaClock {
 
   /** The store, opened on first use. A failed open is not cached: a long-lived caller (the daemon) retries later. */
   store(): Promise<QuotaStore> {
-    this.storePromise ??= openStore(parseStoreUrl(this.config.store, process.cwd(), 'store'), this.policy).catch((e: unknown) => {
+    this.storePromise ??= openStore(
+      parseStoreUrl(this.config.store, process.cwd(), 'store'),
+      this.policy,
+    ).catch((e: unknown) => {
       this.storePromise = undefined;
       throw e;
     });
@@ -112,13 +120,20 @@ export class QuotaClock {
     return this.policy.catalog.list();
   }
 
-  async consume(subject: string, feature: string, amount = 1, opts: ConsumeCallOptions = {}): Promise<ConsumeResult> {
+  async consume(
+    subject: string,
+    feature: string,
+    amount = 1,
+    opts: ConsumeCallOptions = {},
+  ): Promise<ConsumeResult> {
     assertSubjectId(subject);
     this.policy.catalog.assertFeature(feature);
     assertAmount(amount);
     assertIdempotencyKey(opts.key);
     const meta = normaliseMeta(opts.meta);
-    const result = await (await this.store()).consume(subject, feature, amount, {
+    const result = await (
+      await this.store()
+    ).consume(subject, feature, amount, {
       ...(opts.key === undefined ? {} : { key: opts.key }),
       ...(meta === undefined ? {} : { meta }),
       now: this.now(opts.now),
@@ -130,20 +145,39 @@ export class QuotaClock {
 
   async refund(subject: string, key: string, opts: { now?: When } = {}): Promise<RefundResult> {
     assertSubjectId(subject);
-    if (key === undefined || key === null) throw new BadInputError('key: required, the idempotency key of the consume to refund', 'key');
+    if (key === undefined || key === null)
+      throw new BadInputError('key: required, the idempotency key of the consume to refund', 'key');
     assertIdempotencyKey(key);
     return (await this.store()).refund(subject, key, this.now(opts.now));
   }
 
   /** Would `amount` be granted now? Reads only; use consume to actually take it. */
-  async check(subject: string, feature: string, amount = 1, opts: { now?: When } = {}): Promise<CheckResult> {
+  async check(
+    subject: string,
+    feature: string,
+    amount = 1,
+    opts: { now?: When } = {},
+  ): Promise<CheckResult> {
     this.policy.catalog.assertFeature(feature);
     assertAmount(amount);
     const s = await this.status(subject, opts);
     const f = s.features[feature]!;
-    if (s.suspended) return { allowed: false, limit: f.limit, used: f.used, remaining: f.remaining, reason: 'suspended' };
+    if (s.suspended)
+      return {
+        allowed: false,
+        limit: f.limit,
+        used: f.used,
+        remaining: f.remaining,
+        reason: 'suspended',
+      };
     const allowed = f.limit === null || f.used + amount <= f.limit;
-    return { allowed, limit: f.limit, used: f.used, remaining: f.remaining, ...(allowed ? {} : { reason: 'quota_exceeded' }) };
+    return {
+      allowed,
+      limit: f.limit,
+      used: f.used,
+      remaining: f.remaining,
+      ...(allowed ? {} : { reason: 'quota_exceeded' }),
+    };
   }
 
   async status(subject: string, opts: { now?: When } = {}): Promise<StatusResult> {
@@ -158,9 +192,20 @@ export class QuotaClock {
       const zone = canonicalTimeZone(this.policy.rule.timeZone);
       const period = this.policy.periods.at({ timeZone: null, anchorMs: nowMs }, nowMs);
       const features: StatusResult['features'] = Object.fromEntries(
-        this.policy.catalog.features.map((f) => [f, featureStatus(this.policy.catalog.limitFor(this.policy.catalog.defaultPlan, {}, f), 0)]),
+        this.policy.catalog.features.map((f) => [
+          f,
+          featureStatus(this.policy.catalog.limitFor(this.policy.catalog.defaultPlan, {}, f), 0),
+        ]),
       );
-      return { subject, plan: this.policy.catalog.defaultPlan, suspended: false, suspendedReason: null, timeZone: zone, period: periodView(period), features };
+      return {
+        subject,
+        plan: this.policy.catalog.defaultPlan,
+        suspended: false,
+        suspendedReason: null,
+        timeZone: zone,
+        period: periodView(period),
+        features,
+      };
     }
   }
 
@@ -173,7 +218,10 @@ export class QuotaClock {
     return (await this.store()).addSubject(subject, this.now(opts.now));
   }
 
-  async importSubjects(subjects: readonly NewSubject[], opts: { now?: When } = {}): Promise<{ added: number; updated: number }> {
+  async importSubjects(
+    subjects: readonly NewSubject[],
+    opts: { now?: When } = {},
+  ): Promise<{ added: number; updated: number }> {
     return (await this.store()).upsertSubjects(subjects, this.now(opts.now));
   }
 
@@ -200,7 +248,12 @@ export class QuotaClock {
   }
 
   /** limit undefined removes the override, so the plan's limit applies again. */
-  async setOverride(subject: string, feature: string, limit: Limit | undefined, opts: { now?: When } = {}): Promise<Subject> {
+  async setOverride(
+    subject: string,
+    feature: string,
+    limit: Limit | undefined,
+    opts: { now?: When } = {},
+  ): Promise<Subject> {
     assertSubjectId(subject);
     return (await this.store()).setOverride(subject, feature, limit, this.now(opts.now));
   }

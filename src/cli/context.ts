@@ -24,8 +24,14 @@ export class CliContext {
   constructor(readonly opts: GlobalOptions) {
     const now = opts.now ?? process.env.QUOTACLOCK_NOW;
     this.nowMs = now ? parseInstant(now, opts.now ? '--now' : 'QUOTACLOCK_NOW') : undefined;
-    if (opts.logLevel && !['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(opts.logLevel)) {
-      throw new BadInputError(`--log-level: expected one of trace, debug, info, warn, error, fatal, silent`, '--log-level');
+    if (
+      opts.logLevel &&
+      !['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(opts.logLevel)
+    ) {
+      throw new BadInputError(
+        `--log-level: expected one of trace, debug, info, warn, error, fatal, silent`,
+        '--log-level',
+      );
     }
   }
 

@@ -9,5 +9,6 @@ export function exitCodeFor(e: unknown): number {
 export function reportError(e: unknown, json: boolean): void {
   const err = asQuotaClockError(e);
   process.stderr.write(`quotaclock: error: ${redact(err.message)}\n`);
-  if (json) process.stdout.write(`${JSON.stringify(redactDeep({ error: err.toJSON() }), null, 2)}\n`);
+  if (json)
+    process.stdout.write(`${JSON.stringify(redactDeep({ error: err.toJSON() }), null, 2)}\n`);
 }

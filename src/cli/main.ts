@@ -5,17 +5,29 @@ import { CliContext, type GlobalOptions } from './context.js';
 import { exitCodeFor, reportError } from './errors.js';
 import { printResult, type CommandResult } from './output.js';
 
-type Run = (ctx: CliContext, args: string[], opts: Record<string, unknown>) => Promise<CommandResult>;
+type Run = (
+  ctx: CliContext,
+  args: string[],
+  opts: Record<string, unknown>,
+) => Promise<CommandResult>;
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-function register(program: Command, spec: CommandSpec, action: (spec: CommandSpec, cmd: Command) => Promise<void>): void {
+function register(
+  program: Command,
+  spec: CommandSpec,
+  action: (spec: CommandSpec, cmd: Command) => Promise<void>,
+): void {
   const names = spec.path.split(' ');
   let parent = program;
   for (const name of names.slice(0, -1)) {
-    parent = parent.commands.find((c) => c.name() === name) ?? parent.command(name).description(`${name} commands`);
+    parent =
+      parent.commands.find((c) => c.name() === name) ??
+      parent.command(name).description(`${name} commands`);
   }
-  const cmd = parent.command(`${names[names.length - 1]}${spec.args ? ` ${spec.args}` : ''}`).description(spec.description);
+  const cmd = parent
+    .command(`${names[names.length - 1]}${spec.args ? ` ${spec.args}` : ''}`)
+    .description(spec.description);
   for (const o of spec.options ?? []) {
     const opt = new Option(o.flags, o.description);
     if (o.repeat) opt.argParser(collect);
@@ -29,16 +41,25 @@ function register(program: Command, spec: CommandSpec, action: (spec: CommandSpe
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('quotaclock')
     .description('Per-user usage quotas by plan, and a reset job that never silently fails.')
-    .option('--db <url>', 'store: sqlite:<path> or a path, postgres://…, firestore://<project> (env QUOTACLOCK_DB)')
+    .option(
+      '--db <url>',
+      'store: sqlite:<path> or a path, postgres://…, firestore://<project> (env QUOTACLOCK_DB)',
+    )
     .option('--config <file>', 'config file, JSON or YAML (env QUOTACLOCK_CONFIG)')
     .option('--now <iso>', 'a fixed clock, for backfills and tests (env QUOTACLOCK_NOW)')
     .option('--json', 'print exactly one JSON document on stdout')
-    .option('--log-file <path>', 'also write JSON log lines here, rotated (env QUOTACLOCK_LOG_FILE)')
+    .option(
+      '--log-file <path>',
+      'also write JSON log lines here, rotated (env QUOTACLOCK_LOG_FILE)',
+    )
     .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  program.addHelpText('after', '\nExamples:\n  $ npx quotaclock demo\n  $ quotaclock consume alice stock_reports\n  $ quotaclock reset --dry-run\n');
+  program.addHelpText(
+    'after',
+    '\nExamples:\n  $ npx quotaclock demo\n  $ quotaclock consume alice stock_reports\n  $ quotaclock reset --dry-run\n',
+  );
 
   let code = 0;
   let ctx: CliContext | undefined;
@@ -46,12 +67,17 @@ export async function main(argv: string[]): Promise<number> {
     const opts = cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
     ctx = new CliContext(opts);
     const mod = (await import(`./commands/${spec.module}.js`)) as { run: Run };
-    const result = await mod.run(ctx, cmd.processedArgs.filter((a) => a !== undefined) as string[], opts);
+    const result = await mod.run(
+      ctx,
+      cmd.processedArgs.filter((a) => a !== undefined) as string[],
+      opts,
+    );
     printResult(result, ctx.json);
     code = result.exitCode ?? 0;
   };
   for (const spec of COMMANDS) register(program, spec, action);
-  for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const c of program.commands)
+    c.exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
   try {
     await program.parseAsync(argv, { from: 'user' });

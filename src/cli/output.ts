@@ -20,8 +20,16 @@ export function printResult(result: CommandResult, json: boolean): void {
 
 export function table(rows: ReadonlyArray<ReadonlyArray<string | number | null>>): string {
   const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, String(c ?? '').length)));
-  return rows.map((r) => r.map((c, i) => String(c ?? '').padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  for (const r of rows)
+    r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, String(c ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => String(c ?? '').padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export const fmtLimit = (limit: number | null) => (limit === null ? 'unlimited' : String(limit));

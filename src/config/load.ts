@@ -25,13 +25,21 @@ function readConfigFile(path: string): unknown {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new ConfigError([`cannot read config file: ${(e as NodeJS.ErrnoException).code ?? 'error'}`], path);
+    throw new ConfigError(
+      [`cannot read config file: ${(e as NodeJS.ErrnoException).code ?? 'error'}`],
+      path,
+    );
   }
   try {
     // yaml is loaded only for YAML files: it costs ~25 ms of every cold start otherwise.
-    return /\.ya?ml$/i.test(path) ? (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text) : JSON.parse(text);
+    return /\.ya?ml$/i.test(path)
+      ? (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text)
+      : JSON.parse(text);
   } catch (e) {
-    throw new ConfigError([`not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(e as Error).message}`], path);
+    throw new ConfigError(
+      [`not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(e as Error).message}`],
+      path,
+    );
   }
 }
 
@@ -39,7 +47,10 @@ function readConfigFile(path: string): unknown {
  * Precedence: flags > environment > file > defaults. The file is validated
  * whole before the flags are laid on top, so a bad file is never half-used.
  */
-export function loadConfig(sources: ConfigSources = {}): { config: QuotaClockConfig; file: string | null } {
+export function loadConfig(sources: ConfigSources = {}): {
+  config: QuotaClockConfig;
+  file: string | null;
+} {
   const env = sources.env ?? process.env;
   const cwd = sources.cwd ?? process.cwd();
   const explicit = sources.file ?? env.QUOTACLOCK_CONFIG;
@@ -63,6 +74,7 @@ export function loadConfig(sources: ConfigSources = {}): { config: QuotaClockCon
     if (sources.store.trim() === '') throw new BadInputError('--db: empty store URL', '--db');
     merged.store = sources.store;
   }
-  if (env.QUOTACLOCK_LOG_FILE) merged.log = { ...(merged.log as object), file: env.QUOTACLOCK_LOG_FILE };
+  if (env.QUOTACLOCK_LOG_FILE)
+    merged.log = { ...(merged.log as object), file: env.QUOTACLOCK_LOG_FILE };
   return { config: parseConfig(merged, file ?? undefined), file };
 }

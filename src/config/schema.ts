@@ -27,7 +27,9 @@ const limit = z.union(
 );
 
 const planName = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a lower-case plan name');
-const featureName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'expected a lower-case feature name');
+const featureName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{0,63}$/, 'expected a lower-case feature name');
 
 const plan = z.strictObject({ limits: z.record(featureName, limit) });
 
@@ -61,7 +63,9 @@ export const configSchema = z
     log: z
       .strictObject({
         file: z.string().min(1).nullable().default(null),
-        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+        level: z
+          .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+          .default('info'),
         maxSize: z
           .string()
           .regex(/^\d+[kmg]?$/, 'expected a size such as 10m')

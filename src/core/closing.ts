@@ -13,13 +13,22 @@ export function openPeriodOf(mark: OpenPeriodMark): Period {
 }
 
 /** Where the mark moves when the open period closes: the next period of the same schedule. */
-export function nextMark(policy: QuotaPolicy, subject: PeriodSubject, mark: OpenPeriodMark): OpenPeriodMark {
+export function nextMark(
+  policy: QuotaPolicy,
+  subject: PeriodSubject,
+  mark: OpenPeriodMark,
+): OpenPeriodMark {
   const next = policy.periods.after(subject, openPeriodOf(mark));
   return { closedThroughMs: next.startMs, openEndMs: next.endMs, openKey: next.key };
 }
 
 /** Every period of this subject that has ended by nowMs and is not closed, oldest first. */
-export function endedOpenPeriods(policy: QuotaPolicy, subject: PeriodSubject, mark: OpenPeriodMark, nowMs: number): Period[] {
+export function endedOpenPeriods(
+  policy: QuotaPolicy,
+  subject: PeriodSubject,
+  mark: OpenPeriodMark,
+  nowMs: number,
+): Period[] {
   const out: Period[] = [];
   let p = openPeriodOf(mark);
   while (p.endMs <= nowMs) {

@@ -29,7 +29,11 @@ export interface Period {
   readonly key: string;
 }
 
-export const DEFAULT_PERIOD_RULE: PeriodRule = { every: 'month', anchor: 'calendar', timeZone: 'UTC' };
+export const DEFAULT_PERIOD_RULE: PeriodRule = {
+  every: 'month',
+  anchor: 'calendar',
+  timeZone: 'UTC',
+};
 
 const UNIT_DURATION: Record<PeriodUnit, 'days' | 'weeks' | 'months' | 'years'> = {
   day: 'days',
@@ -58,7 +62,8 @@ export function localToEpochMs(local: Temporal.PlainDateTime, zone: string): num
   }
   // In a gap 'earlier' lands before the gap; the next transition is its end.
   const transition = earlier.getTimeZoneTransition('next');
-  if (!transition) return local.toZonedDateTime(zone, { disambiguation: 'later' }).epochMilliseconds;
+  if (!transition)
+    return local.toZonedDateTime(zone, { disambiguation: 'later' }).epochMilliseconds;
   return transition.epochMilliseconds;
 }
 
@@ -94,7 +99,8 @@ export class PeriodSchedule {
     this.unit = rule.every;
     this.zone = canonicalTimeZone(subject.timeZone ?? rule.timeZone);
     if (rule.anchor === 'signup') {
-      if (!Number.isFinite(subject.anchorMs)) throw new BadInputError('anchor: not a valid instant', 'anchor');
+      if (!Number.isFinite(subject.anchorMs))
+        throw new BadInputError('anchor: not a valid instant', 'anchor');
       this.base = Temporal.Instant.fromEpochMilliseconds(subject.anchorMs)
         .toZonedDateTimeISO(this.zone)
         .toPlainDateTime();
@@ -113,7 +119,9 @@ export class PeriodSchedule {
 
   /** A close guess of k for an instant, corrected by the caller's walk. */
   private estimateK(atMs: number): number {
-    const local = Temporal.Instant.fromEpochMilliseconds(atMs).toZonedDateTimeISO(this.zone).toPlainDateTime();
+    const local = Temporal.Instant.fromEpochMilliseconds(atMs)
+      .toZonedDateTimeISO(this.zone)
+      .toPlainDateTime();
     const b = this.base;
     switch (this.unit) {
       case 'year':
@@ -136,7 +144,11 @@ export class PeriodSchedule {
   }
 
   private periodOf(k: number): Period {
-    return { startMs: this.startMs(k), endMs: this.startMs(k + 1), key: keyOf(this.unit, this.nominal(k)) };
+    return {
+      startMs: this.startMs(k),
+      endMs: this.startMs(k + 1),
+      key: keyOf(this.unit, this.nominal(k)),
+    };
   }
 
   /** The period with start ≤ at < end. */

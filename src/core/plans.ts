@@ -33,7 +33,8 @@ export class PlanCatalog {
     const features = new Set<string>();
     for (const p of Object.values(plans)) for (const f of Object.keys(p.limits)) features.add(f);
     this.features = [...features].sort();
-    if (!(defaultPlan in plans)) throw new UnknownPlanError(defaultPlan, this.planNames, 'defaultPlan');
+    if (!(defaultPlan in plans))
+      throw new UnknownPlanError(defaultPlan, this.planNames, 'defaultPlan');
   }
 
   has(plan: string): boolean {
@@ -45,7 +46,8 @@ export class PlanCatalog {
   }
 
   assertFeature(feature: string, where = 'feature'): void {
-    if (!this.features.includes(feature)) throw new UnknownFeatureError(feature, this.features, where);
+    if (!this.features.includes(feature))
+      throw new UnknownFeatureError(feature, this.features, where);
   }
 
   list(): Plan[] {

@@ -22,7 +22,11 @@ export interface ResolvedSubject {
   readonly openKey: string;
 }
 
-export function checkOverrides(policy: QuotaPolicy, overrides: unknown, where = 'overrides'): Limits {
+export function checkOverrides(
+  policy: QuotaPolicy,
+  overrides: unknown,
+  where = 'overrides',
+): Limits {
   if (overrides === undefined || overrides === null) return {};
   if (typeof overrides !== 'object' || Array.isArray(overrides)) {
     throw new BadInputError(`${where}: expected an object of feature → limit`, where);
@@ -36,7 +40,12 @@ export function checkOverrides(policy: QuotaPolicy, overrides: unknown, where = 
   return out;
 }
 
-export function resolveNewSubject(policy: QuotaPolicy, input: NewSubject, nowMs: number, where = 'subject'): ResolvedSubject {
+export function resolveNewSubject(
+  policy: QuotaPolicy,
+  input: NewSubject,
+  nowMs: number,
+  where = 'subject',
+): ResolvedSubject {
   assertSubjectId(input.id, `${where}.id`);
   const plan = input.plan ?? policy.catalog.defaultPlan;
   policy.catalog.assertPlan(plan, `${where}.plan`);
@@ -45,10 +54,18 @@ export function resolveNewSubject(policy: QuotaPolicy, input: NewSubject, nowMs:
       ? null
       : canonicalTimeZone(input.timeZone, `${where}.timeZone`);
   assertEmail(input.email, `${where}.email`);
-  if (input.name !== undefined && input.name !== null && (typeof input.name !== 'string' || input.name.length > 200)) {
-    throw new BadInputError(`${where}.name: expected a string of at most 200 characters`, `${where}.name`);
+  if (
+    input.name !== undefined &&
+    input.name !== null &&
+    (typeof input.name !== 'string' || input.name.length > 200)
+  ) {
+    throw new BadInputError(
+      `${where}.name: expected a string of at most 200 characters`,
+      `${where}.name`,
+    );
   }
-  const anchorMs = input.anchor === undefined ? nowMs : parseInstant(input.anchor, `${where}.anchor`);
+  const anchorMs =
+    input.anchor === undefined ? nowMs : parseInstant(input.anchor, `${where}.anchor`);
   const overrides = checkOverrides(policy, input.overrides, `${where}.overrides`);
   const period = policy.periods.at({ timeZone, anchorMs }, Math.max(nowMs, anchorMs));
   return {

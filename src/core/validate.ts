@@ -21,13 +21,19 @@ export function assertAmount(amount: unknown, where = 'amount'): asserts amount 
 /** Refunds are recorded under `refund:<key>`; a caller's key must not collide with that. */
 export const REFUND_KEY_PREFIX = 'refund:';
 
-export function assertIdempotencyKey(key: unknown, where = 'key'): asserts key is string | undefined {
+export function assertIdempotencyKey(
+  key: unknown,
+  where = 'key',
+): asserts key is string | undefined {
   if (key === undefined) return;
   if (typeof key !== 'string' || key.length < 1 || key.length > 200) {
     throw new BadInputError(`${where}: expected a string of 1-200 characters`, where);
   }
   if (key.startsWith(REFUND_KEY_PREFIX)) {
-    throw new BadInputError(`${where}: keys starting with "${REFUND_KEY_PREFIX}" are reserved for refunds`, where);
+    throw new BadInputError(
+      `${where}: keys starting with "${REFUND_KEY_PREFIX}" are reserved for refunds`,
+      where,
+    );
   }
 }
 
@@ -51,7 +57,10 @@ export function normaliseMeta(meta: unknown, where = 'meta'): Metadata | undefin
   return JSON.parse(text) as Metadata;
 }
 
-export function assertEmail(email: unknown, where = 'email'): asserts email is string | null | undefined {
+export function assertEmail(
+  email: unknown,
+  where = 'email',
+): asserts email is string | null | undefined {
   if (email === undefined || email === null || email === '') return;
   if (typeof email !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 320) {
     throw new BadInputError(`${where}: not an email address: ${JSON.stringify(email)}`, where);

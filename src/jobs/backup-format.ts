@@ -71,7 +71,11 @@ export const recordSchemas = {
     holder: z.string().nullable(),
     periodStart: isoOrNull,
     periodEnd: isoOrNull,
-    checkpoint: z.object({ cursor: z.string().nullable(), subjects: z.number(), summary: z.record(z.string(), z.unknown()) }),
+    checkpoint: z.object({
+      cursor: z.string().nullable(),
+      subjects: z.number(),
+      summary: z.record(z.string(), z.unknown()),
+    }),
     error: z.string().nullable(),
   }),
   audit: z.object({

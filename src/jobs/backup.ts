@@ -5,12 +5,22 @@ import { createInterface } from 'node:readline';
 import { QuotaClockError } from '../core/errors.js';
 import type { QuotaClock } from '../quotaclock.js';
 import type { BackupRecord } from '../store/quota-store.js';
-import { BACKUP_FORMAT, BACKUP_VERSION, footerSchema, headerSchema, recordSchemas } from './backup-format.js';
+import {
+  BACKUP_FORMAT,
+  BACKUP_VERSION,
+  footerSchema,
+  headerSchema,
+  recordSchemas,
+} from './backup-format.js';
 
 function backupError(message: string, line?: number): QuotaClockError {
-  return new QuotaClockError('BACKUP_INVALID', line === undefined ? message : `line ${line}: ${message}`, {
-    where: line === undefined ? 'backup' : `line ${line}`,
-  });
+  return new QuotaClockError(
+    'BACKUP_INVALID',
+    line === undefined ? message : `line ${line}: ${message}`,
+    {
+      where: line === undefined ? 'backup' : `line ${line}`,
+    },
+  );
 }
 
 /**
@@ -18,7 +28,10 @@ function backupError(message: string, line?: number): QuotaClockError {
  * count and a SHA-256 of the lines before it. Written to a temporary file and
  * renamed, so a crash never leaves a half backup under the final name.
  */
-export async function writeBackup(qc: QuotaClock, out: string | NodeJS.WritableStream): Promise<{ records: number; sha256: string }> {
+export async function writeBackup(
+  qc: QuotaClock,
+  out: string | NodeJS.WritableStream,
+): Promise<{ records: number; sha256: string }> {
   const store = await qc.store();
   const hash = createHash('sha256');
   const tmp = typeof out === 'string' ? `${out}.partial-${process.pid}` : null;
@@ -64,7 +77,9 @@ export async function writeBackup(qc: QuotaClock, out: string | NodeJS.WritableS
 }
 
 /** Reads and checks a whole backup before anything is written. */
-export async function readBackup(path: string): Promise<{ header: Record<string, unknown>; records: BackupRecord[] }> {
+export async function readBackup(
+  path: string,
+): Promise<{ header: Record<string, unknown>; records: BackupRecord[] }> {
   const hash = createHash('sha256');
   const records: BackupRecord[] = [];
   let header: Record<string, unknown> | null = null;
@@ -75,7 +90,11 @@ export async function readBackup(path: string): Promise<{ header: Record<string,
     input = createReadStream(path, { encoding: 'utf8' });
     await once(input, 'open');
   } catch (e) {
-    throw new QuotaClockError('BAD_INPUT', `cannot read backup file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { where: 'file' });
+    throw new QuotaClockError(
+      'BAD_INPUT',
+      `cannot read backup file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      { where: 'file' },
+    );
   }
   for await (const line of createInterface({ input, crlfDelay: Infinity })) {
     lineNo += 1;
@@ -92,7 +111,10 @@ export async function readBackup(path: string): Promise<{ header: Record<string,
       const h = headerSchema.safeParse(value);
       if (!h.success) throw backupError('not a quotaclock backup header', lineNo);
       if (h.data.version !== BACKUP_VERSION) {
-        throw backupError(`backup format version ${h.data.version} is not supported (this quotaclock reads version ${BACKUP_VERSION})`, lineNo);
+        throw backupError(
+          `backup format version ${h.data.version} is not supported (this quotaclock reads version ${BACKUP_VERSION})`,
+          lineNo,
+        );
       }
       header = h.data;
       hash.update(`${line}\n`);
@@ -116,8 +138,10 @@ export async function readBackup(path: string): Promise<{ header: Record<string,
   }
   if (!header) throw backupError('the file is empty');
   if (!footer) throw backupError('no footer: the backup is truncated');
-  if (footer.records !== records.length) throw backupError(`footer counts ${footer.records} records, found ${records.length}`);
-  if (footer.sha256 !== hash.digest('hex')) throw backupError('checksum mismatch: the backup is corrupt');
+  if (footer.records !== records.length)
+    throw backupError(`footer counts ${footer.records} records, found ${records.length}`);
+  if (footer.sha256 !== hash.digest('hex'))
+    throw backupError('checksum mismatch: the backup is corrupt');
   return { header, records };
 }
 

@@ -47,7 +47,11 @@ function readRows(path: string): Array<{ line: number; row: Record<string, unkno
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new QuotaClockError('BAD_INPUT', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { where: 'file' });
+    throw new QuotaClockError(
+      'BAD_INPUT',
+      `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      { where: 'file' },
+    );
   }
   const ext = extname(path).toLowerCase();
   if (ext === '.jsonl' || ext === '.ndjson') {
@@ -57,7 +61,8 @@ function readRows(path: string): Array<{ line: number; row: Record<string, unkno
       if (raw.trim() === '') return;
       try {
         const v = JSON.parse(raw) as unknown;
-        if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('expected a JSON object');
+        if (!v || typeof v !== 'object' || Array.isArray(v))
+          throw new Error('expected a JSON object');
         out.push({ line: i + 1, row: v as Record<string, unknown> });
       } catch (e) {
         errors.push({ line: i + 1, message: `not valid JSON: ${(e as Error).message}` });
@@ -67,10 +72,18 @@ function readRows(path: string): Array<{ line: number; row: Record<string, unkno
     return out;
   }
   if (ext !== '.csv') {
-    throw new QuotaClockError('BAD_INPUT', `${path}: expected a .csv or .jsonl file`, { where: 'file' });
+    throw new QuotaClockError('BAD_INPUT', `${path}: expected a .csv or .jsonl file`, {
+      where: 'file',
+    });
   }
   try {
-    const records = parseCsv(text, { columns: true, skip_empty_lines: true, trim: true, info: true, bom: true }) as Array<{
+    const records = parseCsv(text, {
+      columns: true,
+      skip_empty_lines: true,
+      trim: true,
+      info: true,
+      bom: true,
+    }) as Array<{
       record: Record<string, string>;
       info: { lines: number };
     }>;
@@ -84,23 +97,36 @@ function readRows(path: string): Array<{ line: number; row: Record<string, unkno
 function importError(path: string, errors: readonly ImportRowError[]): QuotaClockError {
   const shown = errors.slice(0, 50).map((e) => `line ${e.line}: ${e.message}`);
   if (errors.length > 50) shown.push(`… and ${errors.length - 50} more`);
-  return new QuotaClockError('IMPORT_INVALID', `${path}: ${errors.length} bad row(s); nothing was imported\n  ${shown.join('\n  ')}`, {
-    where: `line ${errors[0]!.line}`,
-    details: shown,
-  });
+  return new QuotaClockError(
+    'IMPORT_INVALID',
+    `${path}: ${errors.length} bad row(s); nothing was imported\n  ${shown.join('\n  ')}`,
+    {
+      where: `line ${errors[0]!.line}`,
+      details: shown,
+    },
+  );
 }
 
 function toNewSubject(row: Record<string, unknown>): NewSubject {
   const out: Record<string, unknown> = {};
   for (const [column, value] of Object.entries(row)) {
     const field = ALIASES[column] ?? ALIASES[column.trim().toLowerCase()];
-    if (!field) throw new QuotaClockError('BAD_INPUT', `unknown column "${column}" (known: id, plan, time_zone, email, name, anchor, overrides)`, { where: column });
+    if (!field)
+      throw new QuotaClockError(
+        'BAD_INPUT',
+        `unknown column "${column}" (known: id, plan, time_zone, email, name, anchor, overrides)`,
+        { where: column },
+      );
     if (field === 'ignore' || value === '' || value === undefined || value === null) continue;
     if (field === 'overrides' && typeof value === 'string') {
       try {
         out.overrides = JSON.parse(value);
       } catch {
-        throw new QuotaClockError('BAD_INPUT', 'overrides: expected a JSON object such as {"stock_reports": 20}', { where: 'overrides' });
+        throw new QuotaClockError(
+          'BAD_INPUT',
+          'overrides: expected a JSON object such as {"stock_reports": 20}',
+          { where: 'overrides' },
+        );
       }
       continue;
     }
@@ -115,7 +141,11 @@ function toNewSubject(row: Record<string, unknown>): NewSubject {
 }
 
 /** All or nothing: every row is checked first; one bad row refuses the file. */
-export async function importSubjects(qc: QuotaClock, path: string, opts: { dryRun?: boolean; now?: number } = {}): Promise<ImportResult> {
+export async function importSubjects(
+  qc: QuotaClock,
+  path: string,
+  opts: { dryRun?: boolean; now?: number } = {},
+): Promise<ImportResult> {
   const nowMs = opts.now ?? qc.now();
   const rows = readRows(path);
   const errors: ImportRowError[] = [];
@@ -126,7 +156,8 @@ export async function importSubjects(qc: QuotaClock, path: string, opts: { dryRu
       const s = toNewSubject(row);
       resolveNewSubject(qc.policy, s, nowMs, 'row');
       const first = seen.get(s.id);
-      if (first !== undefined) throw new QuotaClockError('BAD_INPUT', `id "${s.id}" also appears on line ${first}`);
+      if (first !== undefined)
+        throw new QuotaClockError('BAD_INPUT', `id "${s.id}" also appears on line ${first}`);
       seen.set(s.id, line);
       subjects.push(s);
     } catch (e) {
@@ -135,7 +166,8 @@ export async function importSubjects(qc: QuotaClock, path: string, opts: { dryRu
     }
   }
   if (errors.length) throw importError(path, errors);
-  if (rows.length === 0) throw new QuotaClockError('IMPORT_INVALID', `${path}: no rows to import`, { where: 'file' });
+  if (rows.length === 0)
+    throw new QuotaClockError('IMPORT_INVALID', `${path}: no rows to import`, { where: 'file' });
   const store = await qc.store();
   if (opts.dryRun) {
     let updated = 0;

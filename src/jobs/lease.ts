@@ -29,7 +29,8 @@ export class HeldLease {
     const now = Date.now();
     if (now - this.lastRenewMs < this.ttlMs / 3) return;
     const ok = await this.store.renewLease(this.name, this.holder, this.ttlMs, now);
-    if (!ok) throw new Error(`lost the "${this.name}" lease: another process took it after it expired`);
+    if (!ok)
+      throw new Error(`lost the "${this.name}" lease: another process took it after it expired`);
     this.lastRenewMs = now;
   }
 
@@ -65,7 +66,13 @@ export async function acquireLease(
     if (got) return new HeldLease(store, opts.name, opts.holder, opts.ttlMs);
     const current = await store.currentLease?.(opts.name);
     if (current && store.takeOverLease && holderIsDeadHere(current.holder)) {
-      const taken = await store.takeOverLease(opts.name, current.holder, opts.holder, opts.ttlMs, Date.now());
+      const taken = await store.takeOverLease(
+        opts.name,
+        current.holder,
+        opts.holder,
+        opts.ttlMs,
+        Date.now(),
+      );
       if (taken) return new HeldLease(store, opts.name, opts.holder, opts.ttlMs);
     }
     if (Date.now() >= deadline) return null;

@@ -19,16 +19,29 @@ export interface BulkResetReport {
  */
 export async function resetMany(
   qc: QuotaClock,
-  opts: { plan?: string; reason?: string; dryRun?: boolean; now?: number; onSubject?: (r: ResetSubjectResult) => void },
+  opts: {
+    plan?: string;
+    reason?: string;
+    dryRun?: boolean;
+    now?: number;
+    onSubject?: (r: ResetSubjectResult) => void;
+  },
 ): Promise<BulkResetReport> {
   if (opts.plan) qc.policy.catalog.assertPlan(opts.plan, '--plan');
-  const operation = `bulk-${createHash('sha256').update(`${opts.plan ?? '*'}\n${opts.reason ?? ''}`).digest('hex').slice(0, 16)}`;
+  const operation = `bulk-${createHash('sha256')
+    .update(`${opts.plan ?? '*'}\n${opts.reason ?? ''}`)
+    .digest('hex')
+    .slice(0, 16)}`;
   const cleared: Record<string, number> = {};
   let subjects = 0;
   let skipped = 0;
   let after: string | null = null;
   do {
-    const page = await qc.listSubjects({ limit: 500, after, ...(opts.plan ? { plan: opts.plan } : {}) });
+    const page = await qc.listSubjects({
+      limit: 500,
+      after,
+      ...(opts.plan ? { plan: opts.plan } : {}),
+    });
     for (const s of page.items) {
       const r = await qc.resetSubject(s.id, {
         ...(opts.now === undefined ? {} : { now: opts.now }),

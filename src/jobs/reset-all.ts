@@ -18,7 +18,10 @@ export interface ScheduledResetOptions extends ResetOptions {
  * the cloud entry points. Notifications and heartbeats hang off this
  * function, so no platform can skip them.
  */
-export async function runScheduledReset(qc: QuotaClock, opts: ScheduledResetOptions = {}): Promise<ResetReport> {
+export async function runScheduledReset(
+  qc: QuotaClock,
+  opts: ScheduledResetOptions = {},
+): Promise<ResetReport> {
   // A dry run writes nothing and tells no one: no pings, no events, no metrics.
   if (opts.dryRun) return runReset(qc, opts);
   const { ResetMonitor } = await import('../notify/reset-monitor.js');

@@ -23,7 +23,11 @@ export interface ResetReport {
   readonly periods: ClosedPeriodReport[];
   /** Period keys that were already closed before this run (a rerun says so and exits 0). */
   readonly alreadyClosed: string[];
-  readonly pruned: { readonly periods: number; readonly events: number; readonly olderThan: string } | null;
+  readonly pruned: {
+    readonly periods: number;
+    readonly events: number;
+    readonly olderThan: string;
+  } | null;
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly durationMs: number;
@@ -50,14 +54,23 @@ export function describeReset(r: ResetReport): string {
   const lines: string[] = [];
   const verb = r.dryRun ? 'would close' : 'closed';
   if (r.outcome === 'lease_held') {
-    lines.push(`another reset is running (lease held by ${r.leaseHolder ?? 'another process'}); nothing done here`);
+    lines.push(
+      `another reset is running (lease held by ${r.leaseHolder ?? 'another process'}); nothing done here`,
+    );
   }
   for (const p of r.periods) {
-    const state = p.status === 'partial' ? ' (partial: some subjects reach the end of this period later)' : '';
-    lines.push(`${r.dryRun ? '[dry run] ' : ''}${p.key}: ${verb} ${p.subjects} subject(s), ${p.used} unit(s) used, ${p.atLimit} at limit${state}`);
-    for (const [plan, features] of Object.entries(p.summary).sort(([a], [b]) => a.localeCompare(b))) {
+    const state =
+      p.status === 'partial' ? ' (partial: some subjects reach the end of this period later)' : '';
+    lines.push(
+      `${r.dryRun ? '[dry run] ' : ''}${p.key}: ${verb} ${p.subjects} subject(s), ${p.used} unit(s) used, ${p.atLimit} at limit${state}`,
+    );
+    for (const [plan, features] of Object.entries(p.summary).sort(([a], [b]) =>
+      a.localeCompare(b),
+    )) {
       for (const [feature, t] of Object.entries(features)) {
-        lines.push(`    ${plan.padEnd(12)} ${feature}: ${t.subjects} subjects, ${t.used} used, ${t.atLimit} at limit`);
+        lines.push(
+          `    ${plan.padEnd(12)} ${feature}: ${t.subjects} subjects, ${t.used} used, ${t.atLimit} at limit`,
+        );
       }
     }
   }
@@ -66,12 +79,16 @@ export function describeReset(r: ResetReport): string {
     lines.push('nothing to close: no period has ended since the last run');
   }
   if (r.pruned && (r.pruned.periods > 0 || r.pruned.events > 0)) {
-    lines.push(`pruned ${r.pruned.periods} closed period(s) and ${r.pruned.events} event(s) older than ${r.pruned.olderThan}`);
+    lines.push(
+      `pruned ${r.pruned.periods} closed period(s) and ${r.pruned.events} event(s) older than ${r.pruned.olderThan}`,
+    );
   }
   const sent = (r.notifications ?? []).filter((d) => d.ok).map((d) => d.target);
   if (sent.length) lines.push(`notified: ${[...new Set(sent)].join(', ')}`);
   for (const d of (r.notifications ?? []).filter((n) => !n.ok)) {
-    lines.push(`notification to ${d.target} FAILED after ${d.attempts} attempt(s): ${d.error ?? 'unknown error'} (the reset itself did not fail)`);
+    lines.push(
+      `notification to ${d.target} FAILED after ${d.attempts} attempt(s): ${d.error ?? 'unknown error'} (the reset itself did not fail)`,
+    );
   }
   return lines.join('\n');
 }

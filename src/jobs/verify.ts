@@ -16,7 +16,8 @@ export function configWarnings(qc: QuotaClock): string[] {
   const cfg = qc.config;
   for (const [name, plan] of Object.entries(cfg.plans)) {
     for (const f of qc.policy.catalog.features) {
-      if (!(f in plan.limits)) out.push(`plans.${name}.limits.${f}: not set, so ${name} subjects get 0 ${f}`);
+      if (!(f in plan.limits))
+        out.push(`plans.${name}.limits.${f}: not set, so ${name} subjects get 0 ${f}`);
     }
   }
   const cron = new Cron(cfg.schedule.cron, { paused: true, timezone: cfg.schedule.timeZone });
@@ -26,16 +27,23 @@ export function configWarnings(qc: QuotaClock): string[] {
     const gapDays = (b.getTime() - a.getTime()) / 86_400_000;
     const expected = { day: 1, week: 7, month: 28, year: 365 }[cfg.period.every];
     if (gapDays < expected * 0.9) {
-      out.push(`schedule.cron: "${cfg.schedule.cron}" runs more often than the ${cfg.period.every} period; extra runs are harmless no-ops`);
+      out.push(
+        `schedule.cron: "${cfg.schedule.cron}" runs more often than the ${cfg.period.every} period; extra runs are harmless no-ops`,
+      );
     }
-    if (gapDays > ({ day: 1, week: 7, month: 31, year: 366 }[cfg.period.every] + 0.01)) {
-      out.push(`schedule.cron: "${cfg.schedule.cron}" runs less often than the ${cfg.period.every} period; periods close late`);
+    if (gapDays > { day: 1, week: 7, month: 31, year: 366 }[cfg.period.every] + 0.01) {
+      out.push(
+        `schedule.cron: "${cfg.schedule.cron}" runs less often than the ${cfg.period.every} period; periods close late`,
+      );
     }
   }
   return out;
 }
 
-export async function runVerify(qc: QuotaClock, opts: { now?: number } = {}): Promise<VerifyReport> {
+export async function runVerify(
+  qc: QuotaClock,
+  opts: { now?: number } = {},
+): Promise<VerifyReport> {
   const store = await qc.store();
   const violations = await store.verify(opts.now ?? qc.now());
   return {

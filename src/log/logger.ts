@@ -36,7 +36,10 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
         );
       },
     },
-    redact: { paths: ['*.password', '*.pass', '*.secret', '*.token', '*.webhookUrl', '*.url'], censor: '[redacted]' },
+    redact: {
+      paths: ['*.password', '*.pass', '*.secret', '*.token', '*.webhookUrl', '*.url'],
+      censor: '[redacted]',
+    },
   };
   const stderr = pino.destination({ dest: 2, sync: true });
   if (!opts.file) return pino(base, opts.destination ?? stderr);
@@ -62,7 +65,13 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       mkdir: true,
     },
   });
-  const logger = pino(base, pino.multistream([{ stream: opts.destination ?? stderr, level: level as pino.Level }, { stream: fileStream, level: level as pino.Level }]));
+  const logger = pino(
+    base,
+    pino.multistream([
+      { stream: opts.destination ?? stderr, level: level as pino.Level },
+      { stream: fileStream, level: level as pino.Level },
+    ]),
+  );
   logFiles.set(logger, resolve(opts.file));
   fileStreams.set(logger, fileStream);
   return logger;
@@ -78,20 +87,30 @@ export function logFileOf(logger: Logger | undefined): string | null {
 }
 
 const DATE_FORMATS = { daily: 'yyyy-MM-dd', hourly: 'yyyy-MM-dd-HH' } as const;
-const DATE_PATTERNS = { daily: '\\d{4}-\\d{2}-\\d{2}\\.', hourly: '\\d{4}-\\d{2}-\\d{2}-\\d{2}\\.', none: '' } as const;
+const DATE_PATTERNS = {
+  daily: '\\d{4}-\\d{2}-\\d{2}\\.',
+  hourly: '\\d{4}-\\d{2}-\\d{2}-\\d{2}\\.',
+  none: '',
+} as const;
 
 /**
  * Deletes the oldest rotated files of `file` (named as pino-roll names them:
  * name.<date>.<n>.ext, or name.<n>.ext without a date) so that at most `keep`
  * remain; the process then writes to one more. Returns the deleted paths.
  */
-export function pruneRotatedLogs(file: string, frequency: 'daily' | 'hourly' | 'none', keep: number): string[] {
+export function pruneRotatedLogs(
+  file: string,
+  frequency: 'daily' | 'hourly' | 'none',
+  keep: number,
+): string[] {
   const dir = dirname(resolve(file));
   const name = basename(file);
   const dot = name.lastIndexOf('.');
   const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot + 1)] : [name, 'log'];
   const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const pattern = new RegExp(`^${escape(stem)}\\.(${DATE_PATTERNS[frequency]})?(\\d+)\\.${escape(ext)}$`);
+  const pattern = new RegExp(
+    `^${escape(stem)}\\.(${DATE_PATTERNS[frequency]})?(\\d+)\\.${escape(ext)}$`,
+  );
   let entries: string[];
   try {
     entries = readdirSync(dir);
@@ -100,7 +119,10 @@ export function pruneRotatedLogs(file: string, frequency: 'daily' | 'hourly' | '
   }
   const files = entries
     .map((f) => ({ f, m: pattern.exec(f) }))
-    .filter((x): x is { f: string; m: RegExpExecArray } => x.m !== null && (frequency === 'none' || x.m[1] !== undefined))
+    .filter(
+      (x): x is { f: string; m: RegExpExecArray } =>
+        x.m !== null && (frequency === 'none' || x.m[1] !== undefined),
+    )
     .map(({ f, m }) => ({ f, date: m[1] ?? '', n: Number(m[2]) }))
     .sort((a, b) => (a.date === b.date ? a.n - b.n : a.date < b.date ? -1 : 1));
   const removed: string[] = [];

@@ -14,8 +14,10 @@ export function registerSecret(value: string | undefined | null): void {
 }
 
 export function redactUrlCredentials(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]+)(:[^@\s/]*)?@/gi, (_m, scheme: string, user: string, pass?: string) =>
-    pass ? `${scheme}${user}:${REDACTED}@` : `${scheme}${user}@`,
+  return text.replace(
+    /([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]+)(:[^@\s/]*)?@/gi,
+    (_m, scheme: string, user: string, pass?: string) =>
+      pass ? `${scheme}${user}:${REDACTED}@` : `${scheme}${user}@`,
   );
 }
 

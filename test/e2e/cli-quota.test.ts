@@ -11,16 +11,47 @@ describe('quotaclock CLI: quotas', () => {
     const cwd = tempDir();
     expect((await runCli(['init'], { cwd })).code).toBe(0);
     for (let i = 1; i <= 10; i += 1) {
-      const r = await runCli(['consume', 'alice', 'stock_reports', '--now', `2026-10-${String(i + 5).padStart(2, '0')}T12:00:00Z`], { cwd });
+      const r = await runCli(
+        [
+          'consume',
+          'alice',
+          'stock_reports',
+          '--now',
+          `2026-10-${String(i + 5).padStart(2, '0')}T12:00:00Z`,
+        ],
+        { cwd },
+      );
       expect(r.code, r.stderr).toBe(0);
     }
-    const eleventh = await json(['consume', 'alice', 'stock_reports', '--now', '2026-10-31T23:59:59.999Z'], { cwd });
+    const eleventh = await json(
+      ['consume', 'alice', 'stock_reports', '--now', '2026-10-31T23:59:59.999Z'],
+      { cwd },
+    );
     expect(eleventh.run.code).toBe(3);
-    expect(eleventh.body).toMatchObject({ granted: false, used: 10, limit: 10, remaining: 0, reason: 'quota_exceeded' });
+    expect(eleventh.body).toMatchObject({
+      granted: false,
+      used: 10,
+      limit: 10,
+      remaining: 0,
+      reason: 'quota_exceeded',
+    });
 
-    const after = await json(['consume', 'alice', 'stock_reports', '--now', '2026-11-01T00:00:00.000Z'], { cwd });
+    const after = await json(
+      ['consume', 'alice', 'stock_reports', '--now', '2026-11-01T00:00:00.000Z'],
+      { cwd },
+    );
     expect(after.run.code).toBe(0);
-    expect(after.body).toMatchObject({ granted: true, used: 1, limit: 10, remaining: 9, period: { key: '2026-11', start: '2026-11-01T00:00:00.000Z', end: '2026-12-01T00:00:00.000Z' } });
+    expect(after.body).toMatchObject({
+      granted: true,
+      used: 1,
+      limit: 10,
+      remaining: 9,
+      period: {
+        key: '2026-11',
+        start: '2026-11-01T00:00:00.000Z',
+        end: '2026-12-01T00:00:00.000Z',
+      },
+    });
     const runs = await json<{ runs: unknown[] }>(['runs'], { cwd });
     expect(runs.body.runs).toEqual([]);
   });
@@ -37,7 +68,11 @@ describe('quotaclock CLI: quotas', () => {
       suspended: false,
       suspendedReason: null,
       timeZone: 'UTC',
-      period: { key: '2026-11', start: '2026-11-01T00:00:00.000Z', end: '2026-12-01T00:00:00.000Z' },
+      period: {
+        key: '2026-11',
+        start: '2026-11-01T00:00:00.000Z',
+        end: '2026-12-01T00:00:00.000Z',
+      },
       features: { stock_reports: { limit: null, used: 0, remaining: null, unlimited: true } },
     });
   });
@@ -45,7 +80,20 @@ describe('quotaclock CLI: quotas', () => {
   it('exit 4 when suspended, exit 2 on bad input naming the flag, idempotent keys count once', async () => {
     const cwd = tempDir();
     await runCli(['init'], { cwd });
-    const first = await json(['consume', 'bob', 'stock_reports', '--key', 'r-1', '--meta', 'ticker=AAPL', '--meta', 'generation_time_ms=1200'], { cwd });
+    const first = await json(
+      [
+        'consume',
+        'bob',
+        'stock_reports',
+        '--key',
+        'r-1',
+        '--meta',
+        'ticker=AAPL',
+        '--meta',
+        'generation_time_ms=1200',
+      ],
+      { cwd },
+    );
     const retry = await json(['consume', 'bob', 'stock_reports', '--key', 'r-1'], { cwd });
     expect(first.body).toMatchObject({ granted: true, used: 1 });
     expect(retry.body).toMatchObject({ granted: true, used: 1, replayed: true });
@@ -58,7 +106,9 @@ describe('quotaclock CLI: quotas', () => {
     const badNow = await runCli(['status', 'bob', '--now', 'yesterday'], { cwd });
     expect(badNow.code).toBe(2);
     expect(badNow.stderr).toMatch(/--now/);
-    expect((await runCli(['users', 'suspend', 'bob', '--reason', 'chargeback'], { cwd })).code).toBe(0);
+    expect(
+      (await runCli(['users', 'suspend', 'bob', '--reason', 'chargeback'], { cwd })).code,
+    ).toBe(0);
     const refused = await json(['consume', 'bob', 'stock_reports'], { cwd });
     expect(refused.run.code).toBe(4);
     expect(refused.body).toMatchObject({ granted: false, reason: 'suspended' });
@@ -77,14 +127,20 @@ describe('quotaclock CLI: quotas', () => {
     const cwd = tempDir();
     await runCli(['init'], { cwd });
     const file = join(cwd, 'users.csv');
-    writeFileSync(file, 'id,plan,time_zone,email\nu1,free,,u1@example.com\nu2,gold,,u2@example.com\nu3,pro,Mars/Base,u3@example.com\n');
+    writeFileSync(
+      file,
+      'id,plan,time_zone,email\nu1,free,,u1@example.com\nu2,gold,,u2@example.com\nu3,pro,Mars/Base,u3@example.com\n',
+    );
     const r = await runCli(['users', 'import', file], { cwd });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/line 3: .*unknown plan "gold"/);
     expect(r.stderr).toMatch(/line 4: .*Mars\/Base/);
     const list = await json<{ items: unknown[] }>(['users', 'list'], { cwd });
     expect(list.body.items).toEqual([]);
-    writeFileSync(file, 'id,plan,time_zone,email\nu1,free,,u1@example.com\nu2,pro,Europe/Berlin,u2@example.com\n');
+    writeFileSync(
+      file,
+      'id,plan,time_zone,email\nu1,free,,u1@example.com\nu2,pro,Europe/Berlin,u2@example.com\n',
+    );
     const ok = await json(['users', 'import', file], { cwd });
     expect(ok.run.code).toBe(0);
     expect(ok.body).toMatchObject({ added: 2, updated: 0 });
@@ -92,7 +148,10 @@ describe('quotaclock CLI: quotas', () => {
 
   it('refuses a bad config file naming the path, with no write', async () => {
     const cwd = tempDir();
-    writeFileSync(join(cwd, 'quotaclock.config.json'), JSON.stringify({ plans: { pro: { limits: { stock_reports: -5 } } }, defaultPlan: 'pro' }));
+    writeFileSync(
+      join(cwd, 'quotaclock.config.json'),
+      JSON.stringify({ plans: { pro: { limits: { stock_reports: -5 } } }, defaultPlan: 'pro' }),
+    );
     const r = await runCli(['init'], { cwd });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/plans\.pro\.limits\.stock_reports: expected integer ≥ 0 or null/);
@@ -100,7 +159,18 @@ describe('quotaclock CLI: quotas', () => {
 
   it('every command has --help with an example', async () => {
     const cwd = tempDir();
-    for (const cmd of [['init'], ['consume'], ['status'], ['reset'], ['verify'], ['users', 'import'], ['users', 'reset'], ['backup'], ['restore'], ['demo']]) {
+    for (const cmd of [
+      ['init'],
+      ['consume'],
+      ['status'],
+      ['reset'],
+      ['verify'],
+      ['users', 'import'],
+      ['users', 'reset'],
+      ['backup'],
+      ['restore'],
+      ['demo'],
+    ]) {
       const r = await runCli([...cmd, '--help'], { cwd });
       expect(r.code, cmd.join(' ')).toBe(0);
       expect(r.stdout, cmd.join(' ')).toMatch(/Examples:\n\s+\$ /);

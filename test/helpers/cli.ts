@@ -32,9 +32,15 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
-export function runCli(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<CliRun> {
+export function runCli(
+  args: string[],
+  opts: { cwd: string; env?: Record<string, string> },
+): Promise<CliRun> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: cleanEnv(opts.env) });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: opts.cwd,
+      env: cleanEnv(opts.env),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -44,17 +50,25 @@ export function runCli(args: string[], opts: { cwd: string; env?: Record<string,
   });
 }
 
-export function startCli(args: string[], opts: { cwd: string; env?: Record<string, string> }): ChildProcess {
+export function startCli(
+  args: string[],
+  opts: { cwd: string; env?: Record<string, string> },
+): ChildProcess {
   return spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: cleanEnv(opts.env) });
 }
 
-export async function json<T = Record<string, unknown>>(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<{ run: CliRun; body: T }> {
+export async function json<T = Record<string, unknown>>(
+  args: string[],
+  opts: { cwd: string; env?: Record<string, string> },
+): Promise<{ run: CliRun; body: T }> {
   const run = await runCli([...args, '--json'], opts);
   let body: T;
   try {
     body = JSON.parse(run.stdout) as T;
   } catch {
-    throw new Error(`stdout of "${args.join(' ')}" is not one JSON document (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
+    throw new Error(
+      `stdout of "${args.join(' ')}" is not one JSON document (exit ${run.code}):\n${run.stdout}\n${run.stderr}`,
+    );
   }
   return { run, body };
 }

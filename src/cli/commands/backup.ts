@@ -1,7 +1,11 @@
 import type { CliContext } from '../context.js';
 import type { CommandResult } from '../output.js';
 
-export async function run(ctx: CliContext, _args: string[], opts: Record<string, unknown>): Promise<CommandResult> {
+export async function run(
+  ctx: CliContext,
+  _args: string[],
+  opts: Record<string, unknown>,
+): Promise<CommandResult> {
   const qc = await ctx.quotaclock();
   const { writeBackup } = await import('../../jobs/backup.js');
   if (!opts.out) {
@@ -11,5 +15,8 @@ export async function run(ctx: CliContext, _args: string[], opts: Record<string,
   }
   const out = String(opts.out);
   const r = await writeBackup(qc, out);
-  return { data: { file: out, ...r }, text: `wrote ${r.records} record(s) to ${out} (sha256 ${r.sha256})` };
+  return {
+    data: { file: out, ...r },
+    text: `wrote ${r.records} record(s) to ${out} (sha256 ${r.sha256})`,
+  };
 }

@@ -15,9 +15,17 @@ function parseMeta(pairs: unknown): Record<string, unknown> | undefined {
   return meta;
 }
 
-export async function run(ctx: CliContext, [id, feature]: string[], opts: Record<string, unknown>): Promise<CommandResult> {
+export async function run(
+  ctx: CliContext,
+  [id, feature]: string[],
+  opts: Record<string, unknown>,
+): Promise<CommandResult> {
   const amountText = String(opts.amount ?? '1');
-  if (!/^\d+$/.test(amountText)) throw new BadInputError(`--amount: expected a whole number ≥ 1, got "${amountText}"`, '--amount');
+  if (!/^\d+$/.test(amountText))
+    throw new BadInputError(
+      `--amount: expected a whole number ≥ 1, got "${amountText}"`,
+      '--amount',
+    );
   const qc = await ctx.quotaclock();
   const meta = parseMeta(opts.meta);
   const r = await qc.consume(id!, feature!, Number(amountText), {

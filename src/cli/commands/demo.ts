@@ -17,7 +17,11 @@ function mulberry32(seed: number): () => number {
 
 const TICKERS = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'TSLA', 'META', 'BRK.B', 'JPM', 'V'];
 
-export async function run(ctx: CliContext, _args: string[], opts: Record<string, unknown>): Promise<CommandResult> {
+export async function run(
+  ctx: CliContext,
+  _args: string[],
+  opts: Record<string, unknown>,
+): Promise<CommandResult> {
   const dir = resolve(String(opts.dir ?? '.quotaclock-demo'));
   mkdirSync(dir, { recursive: true });
   const dbPath = join(dir, 'demo.db');
@@ -25,7 +29,14 @@ export async function run(ctx: CliContext, _args: string[], opts: Record<string,
   const sample = resolve(dirname(fileURLToPath(import.meta.url)), '../../../samples/users.csv');
   if (!existsSync(sample)) throw new Error(`the shipped sample is missing: ${sample}`);
 
-  const [{ createQuotaClock }, { parseConfig }, { importSubjects }, { runReset }, { describeReset }, { runVerify }] = await Promise.all([
+  const [
+    { createQuotaClock },
+    { parseConfig },
+    { importSubjects },
+    { runReset },
+    { describeReset },
+    { runVerify },
+  ] = await Promise.all([
     import('../../quotaclock.js'),
     import('../../config/parse.js'),
     import('../../jobs/import-subjects.js'),
@@ -50,25 +61,43 @@ export async function run(ctx: CliContext, _args: string[], opts: Record<string,
     clock = monthStart + 3_600_000;
     const imported = await importSubjects(qc, sample);
     steps.import = imported;
-    say(`1. Created ${dbPath} with the reference plans and imported ${imported.added} users from samples/users.csv.`);
-    say(table([['plan', 'stock_reports / month'], ...qc.plans().map((p) => [p.name, fmtLimit(p.limits.stock_reports ?? null)])]));
+    say(
+      `1. Created ${dbPath} with the reference plans and imported ${imported.added} users from samples/users.csv.`,
+    );
+    say(
+      table([
+        ['plan', 'stock_reports / month'],
+        ...qc.plans().map((p) => [p.name, fmtLimit(p.limits.stock_reports ?? null)]),
+      ]),
+    );
 
     const rnd = mulberry32(20261101);
     let granted = 0;
     let denied = 0;
     let refunded = 0;
-    const ids = Array.from({ length: imported.added }, (_, i) => `user-${String(i + 1).padStart(4, '0')}`);
+    const ids = Array.from(
+      { length: imported.added },
+      (_, i) => `user-${String(i + 1).padStart(4, '0')}`,
+    );
     // A few heavy users try far more reports than their plan allows.
     const heavy = new Set(ids.filter(() => rnd() < 0.12));
     for (let day = 0; day < days; day += 1) {
       for (const id of ids) {
-        const tries = heavy.has(id) ? (rnd() < 0.5 ? 2 : 0) + (rnd() < 0.3 ? 3 : 0) : rnd() < 0.12 ? 1 : 0;
+        const tries = heavy.has(id)
+          ? (rnd() < 0.5 ? 2 : 0) + (rnd() < 0.3 ? 3 : 0)
+          : rnd() < 0.12
+            ? 1
+            : 0;
         for (let t = 0; t < tries; t += 1) {
           clock = monthStart + day * 86_400_000 + Math.floor(rnd() * 86_000_000);
           const reportId = `r-${day}-${id}-${t}`;
           const r = await qc.consume(id, 'stock_reports', 1, {
             key: reportId,
-            meta: { ticker: TICKERS[Math.floor(rnd() * TICKERS.length)], report_id: reportId, status: 'started' },
+            meta: {
+              ticker: TICKERS[Math.floor(rnd() * TICKERS.length)],
+              report_id: reportId,
+              status: 'started',
+            },
           });
           if (!r.granted) {
             denied += 1;
@@ -85,11 +114,15 @@ export async function run(ctx: CliContext, _args: string[], opts: Record<string,
     }
     steps.simulation = { granted, denied, refunded };
     say();
-    say(`2. Simulated ${new Date(monthStart).toISOString().slice(0, 7)}: ${granted} reports granted, ${denied} refused at the limit (exit 3 in the CLI), ${refunded} refunded after a failed generation.`);
+    say(
+      `2. Simulated ${new Date(monthStart).toISOString().slice(0, 7)}: ${granted} reports granted, ${denied} refused at the limit (exit 3 in the CLI), ${refunded} refunded after a failed generation.`,
+    );
 
     clock = boundary + 60_000;
     say();
-    say(`3. The clock is now ${new Date(clock).toISOString()}, the 1st at 00:01. First a dry run (writes nothing):`);
+    say(
+      `3. The clock is now ${new Date(clock).toISOString()}, the 1st at 00:01. First a dry run (writes nothing):`,
+    );
     const dry = await runReset(qc, { dryRun: true });
     steps.dryRun = dry;
     say(describeReset(dry));
@@ -106,7 +139,9 @@ export async function run(ctx: CliContext, _args: string[], opts: Record<string,
     const verify = await runVerify(qc);
     steps.verify = { ok: verify.ok, violations: verify.violations.length };
     say();
-    say(`6. verify: ${verify.ok ? 'clean' : `${verify.violations.length} violation(s)`} (counters equal their events, no overshoot, every ended period closed).`);
+    say(
+      `6. verify: ${verify.ok ? 'clean' : `${verify.violations.length} violation(s)`} (counters equal their events, no overshoot, every ended period closed).`,
+    );
 
     let atLimit = ids[0]!;
     for (const id of heavy) {
@@ -120,18 +155,28 @@ export async function run(ctx: CliContext, _args: string[], opts: Record<string,
     const history = await qc.history(atLimit);
     steps.example = { subject: atLimit, status, history };
     say();
-    say(`7. ${atLimit} (plan ${status.plan}) starts ${status.period.key} fresh, with no job needed for that:`);
-    say(`   status: ${status.features.stock_reports!.used}/${fmtLimit(status.features.stock_reports!.limit)} used in ${status.period.key}`);
+    say(
+      `7. ${atLimit} (plan ${status.plan}) starts ${status.period.key} fresh, with no job needed for that:`,
+    );
+    say(
+      `   status: ${status.features.stock_reports!.used}/${fmtLimit(status.features.stock_reports!.limit)} used in ${status.period.key}`,
+    );
     for (const h of history) {
-      say(`   history: ${h.key} ${h.closed ? 'closed' : 'open'}: ${h.features.stock_reports!.used}/${fmtLimit(h.features.stock_reports!.limit)}`);
+      say(
+        `   history: ${h.key} ${h.closed ? 'closed' : 'open'}: ${h.features.stock_reports!.used}/${fmtLimit(h.features.stock_reports!.limit)}`,
+      );
     }
     say();
     say('Next:');
     say(`  quotaclock status ${atLimit} --db ${dbPath}`);
     say(`  quotaclock history ${atLimit} --db ${dbPath}`);
     say(`  quotaclock runs --db ${dbPath}`);
-    say('  quotaclock init && quotaclock users import your-users.csv   # your own database (./quotaclock.db)');
-    say('  docs/operations.md for the monthly job, docs/migrating-from-python-scripts.md if you ran the old scripts');
+    say(
+      '  quotaclock init && quotaclock users import your-users.csv   # your own database (./quotaclock.db)',
+    );
+    say(
+      '  docs/operations.md for the monthly job, docs/migrating-from-python-scripts.md if you ran the old scripts',
+    );
     return { data: steps, text: out.join('\n') };
   } finally {
     await qc.close();

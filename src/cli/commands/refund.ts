@@ -2,8 +2,16 @@ import { BadInputError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
 import type { CommandResult } from '../output.js';
 
-export async function run(ctx: CliContext, [id]: string[], opts: Record<string, unknown>): Promise<CommandResult> {
-  if (!opts.key) throw new BadInputError('--key is required: the idempotency key of the consume to undo', '--key');
+export async function run(
+  ctx: CliContext,
+  [id]: string[],
+  opts: Record<string, unknown>,
+): Promise<CommandResult> {
+  if (!opts.key)
+    throw new BadInputError(
+      '--key is required: the idempotency key of the consume to undo',
+      '--key',
+    );
   const qc = await ctx.quotaclock();
   const r = await qc.refund(id!, String(opts.key));
   const text = r.refunded

@@ -1,7 +1,11 @@
 import type { CliContext } from '../context.js';
 import type { CommandResult } from '../output.js';
 
-export async function run(ctx: CliContext, [id]: string[], opts: Record<string, unknown>): Promise<CommandResult> {
+export async function run(
+  ctx: CliContext,
+  [id]: string[],
+  opts: Record<string, unknown>,
+): Promise<CommandResult> {
   const qc = await ctx.quotaclock();
   const s = await qc.addSubject({
     id: id!,

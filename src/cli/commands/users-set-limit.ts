@@ -8,10 +8,17 @@ export async function run(ctx: CliContext, [id, feature, value]: string[]): Prom
   if (value === 'plan') limit = undefined;
   else if (value === 'unlimited') limit = null;
   else if (/^\d+$/.test(value!)) limit = Number(value);
-  else throw new BadInputError(`<limit>: expected a whole number ≥ 0, "unlimited" or "plan", got "${value}"`, '<limit>');
+  else
+    throw new BadInputError(
+      `<limit>: expected a whole number ≥ 0, "unlimited" or "plan", got "${value}"`,
+      '<limit>',
+    );
   const s = await qc.setOverride(id!, feature!, limit);
   return {
     data: s,
-    text: limit === undefined ? `${s.id}: ${feature} follows plan ${s.plan} again` : `${s.id}: ${feature} limit is now ${limit ?? 'unlimited'}`,
+    text:
+      limit === undefined
+        ? `${s.id}: ${feature} follows plan ${s.plan} again`
+        : `${s.id}: ${feature} limit is now ${limit ?? 'unlimited'}`,
   };
 }

@@ -5,7 +5,10 @@ export async function run(ctx: CliContext, [id]: string[]): Promise<CommandResul
   const qc = await ctx.quotaclock();
   const s = await qc.getSubject(id!);
   const text = Object.entries(s)
-    .map(([k, v]) => `${k.padEnd(16)} ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? '')}`)
+    .map(
+      ([k, v]) =>
+        `${k.padEnd(16)} ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? '')}`,
+    )
     .join('\n');
   return { data: s, text };
 }

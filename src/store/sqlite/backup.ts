@@ -43,7 +43,9 @@ export function* exportSqlite(db: Db): Generator<BackupRecord> {
       used: r.used,
     };
   }
-  const events = db.prepare('SELECT s.id AS subject, e.* FROM events e JOIN subjects s ON s.rid = e.subject_rid ORDER BY e.id');
+  const events = db.prepare(
+    'SELECT s.id AS subject, e.* FROM events e JOIN subjects s ON s.rid = e.subject_rid ORDER BY e.id',
+  );
   for (const r of events.iterate() as Iterable<Record<string, unknown>>) {
     yield {
       type: 'event',
@@ -77,7 +79,9 @@ export function* exportSqlite(db: Db): Generator<BackupRecord> {
       closedAt: iso(r.closed_ms as number),
     };
   }
-  for (const r of db.prepare('SELECT * FROM runs ORDER BY key').iterate() as Iterable<Record<string, unknown>>) {
+  for (const r of db.prepare('SELECT * FROM runs ORDER BY key').iterate() as Iterable<
+    Record<string, unknown>
+  >) {
     yield {
       type: 'run',
       key: r.key,
@@ -92,8 +96,16 @@ export function* exportSqlite(db: Db): Generator<BackupRecord> {
       error: r.error,
     };
   }
-  for (const r of db.prepare('SELECT * FROM audit ORDER BY id').iterate() as Iterable<Record<string, unknown>>) {
-    yield { type: 'audit', at: iso(r.at_ms as number), action: r.action, subject: r.subject, detail: json(r.detail as string | null) };
+  for (const r of db.prepare('SELECT * FROM audit ORDER BY id').iterate() as Iterable<
+    Record<string, unknown>
+  >) {
+    yield {
+      type: 'audit',
+      at: iso(r.at_ms as number),
+      action: r.action,
+      subject: r.subject,
+      detail: json(r.detail as string | null),
+    };
   }
 }
 
@@ -104,12 +116,19 @@ export function importSqlite(db: Db, records: readonly BackupRecord[]): { record
       const count = (db.prepare('SELECT COUNT(*) AS n FROM subjects').get() as { n: number }).n;
       const runs = (db.prepare('SELECT COUNT(*) AS n FROM runs').get() as { n: number }).n;
       if (count > 0 || runs > 0) {
-        throw new BadInputError('restore: the target store is not empty; restore into a fresh database', 'restore');
+        throw new BadInputError(
+          'restore: the target store is not empty; restore into a fresh database',
+          'restore',
+        );
       }
       const rid = new Map<string, number>();
       const ridOf = (id: unknown) => {
         const r = rid.get(String(id));
-        if (r === undefined) throw new BadInputError(`restore: record refers to unknown subject "${String(id)}"`, 'restore');
+        if (r === undefined)
+          throw new BadInputError(
+            `restore: record refers to unknown subject "${String(id)}"`,
+            'restore',
+          );
         return r;
       };
       const insSubject = db.prepare(
@@ -130,34 +149,80 @@ export function importSqlite(db: Db, records: readonly BackupRecord[]): { record
         `INSERT INTO runs (key, status, started_ms, finished_ms, attempts, holder, period_start_ms, period_end_ms, checkpoint, error)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
-      const insAudit = db.prepare('INSERT INTO audit (at_ms, action, subject, detail) VALUES (?, ?, ?, ?)');
+      const insAudit = db.prepare(
+        'INSERT INTO audit (at_ms, action, subject, detail) VALUES (?, ?, ?, ?)',
+      );
       for (const r of records) {
         switch (r.type) {
           case 'subject': {
             const row = insSubject.get(
-              r.id, r.plan, JSON.stringify(r.overrides ?? {}), r.suspended ? 1 : 0, r.suspendedReason ?? null,
-              r.timeZone ?? null, ms(r.anchor), r.email ?? null, r.name ?? null, ms(r.createdAt),
-              ms(r.closedThrough), ms(r.openEnd), r.openKey,
+              r.id,
+              r.plan,
+              JSON.stringify(r.overrides ?? {}),
+              r.suspended ? 1 : 0,
+              r.suspendedReason ?? null,
+              r.timeZone ?? null,
+              ms(r.anchor),
+              r.email ?? null,
+              r.name ?? null,
+              ms(r.createdAt),
+              ms(r.closedThrough),
+              ms(r.openEnd),
+              r.openKey,
             ) as { rid: number };
             rid.set(String(r.id), row.rid);
             break;
           }
           case 'counter':
-            insCounter.run(ridOf(r.subject), ms(r.periodStart), r.feature, ms(r.periodEnd), r.periodKey, r.used);
+            insCounter.run(
+              ridOf(r.subject),
+              ms(r.periodStart),
+              r.feature,
+              ms(r.periodEnd),
+              r.periodKey,
+              r.used,
+            );
             break;
           case 'event':
             insEvent.run(
-              ridOf(r.subject), r.kind, r.feature, ms(r.periodStart), ms(r.periodEnd), ms(r.at), r.amount, r.delta,
-              r.usedAfter, r.limit ?? null, r.key ?? null, text(r.outcome), text(r.meta),
+              ridOf(r.subject),
+              r.kind,
+              r.feature,
+              ms(r.periodStart),
+              ms(r.periodEnd),
+              ms(r.at),
+              r.amount,
+              r.delta,
+              r.usedAfter,
+              r.limit ?? null,
+              r.key ?? null,
+              text(r.outcome),
+              text(r.meta),
             );
             break;
           case 'closed_period':
-            insClosed.run(ridOf(r.subject), ms(r.start), ms(r.end), r.key, r.plan, JSON.stringify(r.limits), ms(r.closedAt));
+            insClosed.run(
+              ridOf(r.subject),
+              ms(r.start),
+              ms(r.end),
+              r.key,
+              r.plan,
+              JSON.stringify(r.limits),
+              ms(r.closedAt),
+            );
             break;
           case 'run':
             insRun.run(
-              r.key, r.status, ms(r.startedAt), ms(r.finishedAt), r.attempts, r.holder ?? null, ms(r.periodStart),
-              ms(r.periodEnd), JSON.stringify(r.checkpoint), r.error ?? null,
+              r.key,
+              r.status,
+              ms(r.startedAt),
+              ms(r.finishedAt),
+              r.attempts,
+              r.holder ?? null,
+              ms(r.periodStart),
+              ms(r.periodEnd),
+              JSON.stringify(r.checkpoint),
+              r.error ?? null,
             );
             break;
           case 'audit':

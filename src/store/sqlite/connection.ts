@@ -24,9 +24,15 @@ export function openSqlite(opts: SqliteOptions): Db {
   }
   let db: Db;
   try {
-    db = new Database(opts.path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+    db = new Database(opts.path, {
+      readonly: opts.readonly ?? false,
+      fileMustExist: opts.readonly ?? false,
+    });
   } catch (e) {
-    throw new StoreUnavailableError(`cannot open SQLite database ${opts.path}: ${(e as Error).message}`, e);
+    throw new StoreUnavailableError(
+      `cannot open SQLite database ${opts.path}: ${(e as Error).message}`,
+      e,
+    );
   }
   db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 30_000}`);
   if (!opts.readonly) {
@@ -42,7 +48,9 @@ export function schemaVersion(db: Db): number {
     .prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`)
     .get();
   if (!has) return 0;
-  const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+  const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as {
+    v: number | null;
+  };
   return row.v ?? 0;
 }
 

@@ -6,7 +6,13 @@ import type { ListOptions, NewSubject, Page, Subject } from '../../core/types.js
 import { assertLimitValue } from '../../core/plans.js';
 import type { SubjectRow } from '../quota-store.js';
 import type { Db } from './connection.js';
-import { SUBJECT_COLUMNS, parseOverrides, publicSubject, toSubject, type SubjectDbRow } from './rows.js';
+import {
+  SUBJECT_COLUMNS,
+  parseOverrides,
+  publicSubject,
+  toSubject,
+  type SubjectDbRow,
+} from './rows.js';
 
 export class SqliteSubjects {
   private readonly byId;
@@ -23,7 +29,9 @@ export class SqliteSubjects {
        VALUES (@id, @plan, @overrides, @timeZone, @anchorMs, @email, @name, @createdMs, @closedThroughMs, @openEndMs, @openKey)
        RETURNING ${SUBJECT_COLUMNS}`,
     );
-    this.audit = db.prepare('INSERT INTO audit (at_ms, action, subject, detail) VALUES (?, ?, ?, ?)');
+    this.audit = db.prepare(
+      'INSERT INTO audit (at_ms, action, subject, detail) VALUES (?, ?, ?, ?)',
+    );
   }
 
   row(id: string): SubjectDbRow | undefined {
@@ -112,7 +120,13 @@ export class SqliteSubjects {
     return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
   }
 
-  private change(id: string, nowMs: number, action: string, detail: unknown, apply: (r: SubjectDbRow) => void): Subject {
+  private change(
+    id: string,
+    nowMs: number,
+    action: string,
+    detail: unknown,
+    apply: (r: SubjectDbRow) => void,
+  ): Subject {
     return this.db
       .transaction(() => {
         const r = this.require(id);
@@ -133,23 +147,35 @@ export class SqliteSubjects {
   setOverride(id: string, feature: string, limit: Limit | undefined, nowMs: number): Subject {
     this.policy.catalog.assertFeature(feature);
     if (limit !== undefined) assertLimitValue(limit, 'limit');
-    return this.change(id, nowMs, 'subject.set_override', { feature, limit: limit ?? 'plan' }, (r) => {
-      const o: Record<string, Limit> = { ...parseOverrides(r.overrides) };
-      if (limit === undefined) delete o[feature];
-      else o[feature] = limit;
-      this.db.prepare('UPDATE subjects SET overrides = ? WHERE rid = ?').run(JSON.stringify(o), r.rid);
-    });
+    return this.change(
+      id,
+      nowMs,
+      'subject.set_override',
+      { feature, limit: limit ?? 'plan' },
+      (r) => {
+        const o: Record<string, Limit> = { ...parseOverrides(r.overrides) };
+        if (limit === undefined) delete o[feature];
+        else o[feature] = limit;
+        this.db
+          .prepare('UPDATE subjects SET overrides = ? WHERE rid = ?')
+          .run(JSON.stringify(o), r.rid);
+      },
+    );
   }
 
   suspend(id: string, reason: string | null, nowMs: number): Subject {
     return this.change(id, nowMs, 'subject.suspend', { reason }, (r) => {
-      this.db.prepare('UPDATE subjects SET suspended = 1, suspended_reason = ? WHERE rid = ?').run(reason, r.rid);
+      this.db
+        .prepare('UPDATE subjects SET suspended = 1, suspended_reason = ? WHERE rid = ?')
+        .run(reason, r.rid);
     });
   }
 
   unsuspend(id: string, nowMs: number): Subject {
     return this.change(id, nowMs, 'subject.unsuspend', undefined, (r) => {
-      this.db.prepare('UPDATE subjects SET suspended = 0, suspended_reason = NULL WHERE rid = ?').run(r.rid);
+      this.db
+        .prepare('UPDATE subjects SET suspended = 0, suspended_reason = NULL WHERE rid = ?')
+        .run(r.rid);
     });
   }
 }

@@ -18,7 +18,10 @@ import { parseOverrides, type SubjectDbRow } from './rows.js';
 import type { SqliteSubjects } from './subjects.js';
 
 /** The columns a consume decides on. */
-type ConsumeSubjectRow = Pick<SubjectDbRow, 'rid' | 'plan' | 'overrides' | 'suspended' | 'time_zone' | 'anchor_ms'>;
+type ConsumeSubjectRow = Pick<
+  SubjectDbRow,
+  'rid' | 'plan' | 'overrides' | 'suspended' | 'time_zone' | 'anchor_ms'
+>;
 
 interface EventRow {
   id: number;
@@ -113,28 +116,47 @@ export class SqliteUsage {
   }
 
   private used(rid: number, period: Period, feature: string): number {
-    return (this.usedOf.get(rid, period.startMs, feature) as { used: number } | undefined)?.used ?? 0;
+    return (
+      (this.usedOf.get(rid, period.startMs, feature) as { used: number } | undefined)?.used ?? 0
+    );
   }
 
-  private consumeInTx(id: string, feature: string, amount: number, key: string | undefined, meta: string | null, nowMs: number): ConsumeResult {
+  private consumeInTx(
+    id: string,
+    feature: string,
+    amount: number,
+    key: string | undefined,
+    meta: string | null,
+    nowMs: number,
+  ): ConsumeResult {
     const s = this.subjectFor(id, nowMs);
     if (key !== undefined) {
       const prior = this.eventByKey.get(s.rid, key) as EventRow | undefined;
       // The key is taken by a refund record: never replay it as a consume nor hit the unique index.
-      if (prior && prior.kind !== 'consume') throw new BadInputError(`key: "${key}" is reserved for a refund`, 'key');
-      if (prior?.outcome) return { ...(JSON.parse(prior.outcome) as ConsumeResult), replayed: true };
+      if (prior && prior.kind !== 'consume')
+        throw new BadInputError(`key: "${key}" is reserved for a refund`, 'key');
+      if (prior?.outcome)
+        return { ...(JSON.parse(prior.outcome) as ConsumeResult), replayed: true };
     }
     const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
     const limit = this.policy.catalog.limitFor(s.plan, this.overridesOf(s.overrides), feature);
-    const params = { rid: s.rid, start: period.startMs, end: period.endMs, key: period.key, feature, amount, limit };
+    const params = {
+      rid: s.rid,
+      start: period.startMs,
+      end: period.endMs,
+      key: period.key,
+      feature,
+      amount,
+      limit,
+    };
     let used: number;
     let granted = false;
     if (s.suspended === 1) {
       used = this.used(s.rid, period, feature);
     } else {
-      const row = (limit === null ? this.unlimitedUpsert.get(params) : this.guardedUpsert.get(params)) as
-        | { used: number }
-        | undefined;
+      const row = (
+        limit === null ? this.unlimitedUpsert.get(params) : this.guardedUpsert.get(params)
+      ) as { used: number } | undefined;
       granted = row !== undefined;
       used = row ? row.used : this.used(s.rid, period, feature);
     }
@@ -163,8 +185,22 @@ export class SqliteUsage {
     return result;
   }
 
-  consume(id: string, feature: string, amount: number, key: string | undefined, meta: Metadata | undefined, nowMs: number): ConsumeResult {
-    return this.consumeTx.immediate(id, feature, amount, key, meta === undefined ? null : JSON.stringify(meta), nowMs);
+  consume(
+    id: string,
+    feature: string,
+    amount: number,
+    key: string | undefined,
+    meta: Metadata | undefined,
+    nowMs: number,
+  ): ConsumeResult {
+    return this.consumeTx.immediate(
+      id,
+      feature,
+      amount,
+      key,
+      meta === undefined ? null : JSON.stringify(meta),
+      nowMs,
+    );
   }
 
   refund(id: string, key: string, nowMs: number): RefundResult {
@@ -174,18 +210,31 @@ export class SqliteUsage {
         const original = this.eventByKey.get(s.rid, key) as EventRow | undefined;
         // Only a consume can be refunded: "refunding" a refund record would add units back unguarded.
         if (!original || original.kind !== 'consume') throw new RefundKeyNotFoundError(id, key);
-        const period = { startMs: original.period_start_ms, endMs: original.period_end_ms, key: '' };
+        const period = {
+          startMs: original.period_start_ms,
+          endMs: original.period_end_ms,
+          key: '',
+        };
         const view = { ...periodView(period), key: this.keyOf(s, original.period_start_ms) };
-        const already = this.eventByKey.get(s.rid, `${REFUND_KEY_PREFIX}${key}`) as EventRow | undefined;
+        const already = this.eventByKey.get(s.rid, `${REFUND_KEY_PREFIX}${key}`) as
+          EventRow | undefined;
         const current = this.used(s.rid, period, original.feature);
         if (already || original.delta === 0) {
-          return { refunded: false, amount: 0, used: current, period: view, ...(already ? { alreadyRefunded: true } : {}) };
+          return {
+            refunded: false,
+            amount: 0,
+            used: current,
+            period: view,
+            ...(already ? { alreadyRefunded: true } : {}),
+          };
         }
         // A manual reset may have cleared the units since; never drive a counter below zero.
         const back = Math.min(original.delta, current);
         const used = current - back;
         this.db
-          .prepare('UPDATE counters SET used = ? WHERE subject_rid = ? AND period_start_ms = ? AND feature = ?')
+          .prepare(
+            'UPDATE counters SET used = ? WHERE subject_rid = ? AND period_start_ms = ? AND feature = ?',
+          )
           .run(used, s.rid, original.period_start_ms, original.feature);
         this.insertEvent.run({
           rid: s.rid,
@@ -221,7 +270,10 @@ export class SqliteUsage {
     const overrides = parseOverrides(s.overrides);
     const features: Record<string, ReturnType<typeof featureStatus>> = {};
     for (const f of this.policy.catalog.features) {
-      features[f] = featureStatus(this.policy.catalog.limitFor(s.plan, overrides, f), usedBy.get(f) ?? 0);
+      features[f] = featureStatus(
+        this.policy.catalog.limitFor(s.plan, overrides, f),
+        usedBy.get(f) ?? 0,
+      );
     }
     return {
       subject: s.id,
@@ -237,19 +289,59 @@ export class SqliteUsage {
   history(id: string): HistoryEntry[] {
     const s = this.subjects.require(id);
     const closed = this.db
-      .prepare('SELECT start_ms, end_ms, period_key, plan, limits FROM closed_periods WHERE subject_rid = ?')
-      .all(s.rid) as Array<{ start_ms: number; end_ms: number; period_key: string; plan: string; limits: string }>;
+      .prepare(
+        'SELECT start_ms, end_ms, period_key, plan, limits FROM closed_periods WHERE subject_rid = ?',
+      )
+      .all(s.rid) as Array<{
+      start_ms: number;
+      end_ms: number;
+      period_key: string;
+      plan: string;
+      limits: string;
+    }>;
     const counters = this.db
-      .prepare('SELECT period_start_ms, period_end_ms, period_key, feature, used FROM counters WHERE subject_rid = ?')
-      .all(s.rid) as Array<{ period_start_ms: number; period_end_ms: number; period_key: string; feature: string; used: number }>;
-    const byStart = new Map<number, { key: string; start: number; end: number; plan: string | null; limits: Record<string, Limit> | null; used: Map<string, number> }>();
+      .prepare(
+        'SELECT period_start_ms, period_end_ms, period_key, feature, used FROM counters WHERE subject_rid = ?',
+      )
+      .all(s.rid) as Array<{
+      period_start_ms: number;
+      period_end_ms: number;
+      period_key: string;
+      feature: string;
+      used: number;
+    }>;
+    const byStart = new Map<
+      number,
+      {
+        key: string;
+        start: number;
+        end: number;
+        plan: string | null;
+        limits: Record<string, Limit> | null;
+        used: Map<string, number>;
+      }
+    >();
     for (const c of closed) {
-      byStart.set(c.start_ms, { key: c.period_key, start: c.start_ms, end: c.end_ms, plan: c.plan, limits: JSON.parse(c.limits) as Record<string, Limit>, used: new Map() });
+      byStart.set(c.start_ms, {
+        key: c.period_key,
+        start: c.start_ms,
+        end: c.end_ms,
+        plan: c.plan,
+        limits: JSON.parse(c.limits) as Record<string, Limit>,
+        used: new Map(),
+      });
     }
     for (const c of counters) {
       let e = byStart.get(c.period_start_ms);
       if (!e) {
-        e = { key: c.period_key, start: c.period_start_ms, end: c.period_end_ms, plan: null, limits: null, used: new Map() };
+        e = {
+          key: c.period_key,
+          start: c.period_start_ms,
+          end: c.period_end_ms,
+          plan: null,
+          limits: null,
+          used: new Map(),
+        };
         byStart.set(c.period_start_ms, e);
       }
       e.used.set(c.feature, c.used);
@@ -260,15 +352,32 @@ export class SqliteUsage {
       .map((e) => {
         const limits = e.limits ?? this.policy.catalog.limitsFor(s.plan, overrides);
         const features: Record<string, { limit: Limit; used: number }> = {};
-        for (const f of this.policy.catalog.features) features[f] = { limit: limits[f] ?? null, used: e.used.get(f) ?? 0 };
-        return { key: e.key, start: toIso(e.start), end: toIso(e.end), closed: e.plan !== null, plan: e.plan, features };
+        for (const f of this.policy.catalog.features)
+          features[f] = { limit: limits[f] ?? null, used: e.used.get(f) ?? 0 };
+        return {
+          key: e.key,
+          start: toIso(e.start),
+          end: toIso(e.end),
+          closed: e.plan !== null,
+          plan: e.plan,
+          features,
+        };
       });
   }
 
-  resetSubject(id: string, nowMs: number, dryRun: boolean, reason: string | undefined, operation?: string): ResetSubjectResult {
+  resetSubject(
+    id: string,
+    nowMs: number,
+    dryRun: boolean,
+    reason: string | undefined,
+    operation?: string,
+  ): ResetSubjectResult {
     const run = (): ResetSubjectResult => {
       const s = this.subjects.require(id);
-      const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
+      const period = this.policy.periods.at(
+        { timeZone: s.time_zone, anchorMs: s.anchor_ms },
+        nowMs,
+      );
       if (operation) {
         const done = this.db
           .prepare(
@@ -278,14 +387,18 @@ export class SqliteUsage {
         if (done) return { subject: id, period: periodView(period), cleared: {}, skipped: true };
       }
       const rows = this.db
-        .prepare('SELECT feature, used FROM counters WHERE subject_rid = ? AND period_start_ms = ? AND used > 0')
+        .prepare(
+          'SELECT feature, used FROM counters WHERE subject_rid = ? AND period_start_ms = ? AND used > 0',
+        )
         .all(s.rid, period.startMs) as Array<{ feature: string; used: number }>;
       const cleared: Record<string, number> = {};
       for (const r of rows) {
         cleared[r.feature] = r.used;
         if (dryRun) continue;
         this.db
-          .prepare('UPDATE counters SET used = 0 WHERE subject_rid = ? AND period_start_ms = ? AND feature = ?')
+          .prepare(
+            'UPDATE counters SET used = 0 WHERE subject_rid = ? AND period_start_ms = ? AND feature = ?',
+          )
           .run(s.rid, period.startMs, r.feature);
         this.insertEvent.run({
           rid: s.rid,
@@ -304,7 +417,12 @@ export class SqliteUsage {
         });
       }
       if (!dryRun) {
-        this.subjects.recordAudit(nowMs, 'subject.reset', id, { period: period.key, cleared, reason: reason ?? null, operation: operation ?? null });
+        this.subjects.recordAudit(nowMs, 'subject.reset', id, {
+          period: period.key,
+          cleared,
+          reason: reason ?? null,
+          operation: operation ?? null,
+        });
       }
       return { subject: id, period: periodView(period), cleared };
     };
@@ -318,7 +436,13 @@ export class SqliteUsage {
         `SELECT s.id, s.plan, s.overrides, c.feature, c.used FROM counters c JOIN subjects s ON s.rid = c.subject_rid
          WHERE c.period_start_ms <= ? AND c.period_end_ms > ? AND c.used > 0 ORDER BY s.id`,
       )
-      .all(nowMs, nowMs) as Array<{ id: string; plan: string; overrides: string; feature: string; used: number }>;
+      .all(nowMs, nowMs) as Array<{
+      id: string;
+      plan: string;
+      overrides: string;
+      feature: string;
+      used: number;
+    }>;
     const ids: string[] = [];
     for (const r of rows) {
       if (ids.length >= max) break;

@@ -12,10 +12,16 @@ export function verifySqlite(db: Db, policy: QuotaPolicy, nowMs: number): Integr
       const out: IntegrityViolation[] = [];
       const plans = policy.catalog.planNames;
       const unknown = db
-        .prepare(`SELECT id, plan FROM subjects WHERE plan NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?`)
+        .prepare(
+          `SELECT id, plan FROM subjects WHERE plan NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?`,
+        )
         .all(JSON.stringify(plans), MAX_LISTED) as Array<{ id: string; plan: string }>;
       for (const r of unknown) {
-        out.push({ kind: 'unknown_plan', subject: r.id, message: `plan "${r.plan}" is not in the configuration` });
+        out.push({
+          kind: 'unknown_plan',
+          subject: r.id,
+          message: `plan "${r.plan}" is not in the configuration`,
+        });
       }
       const mismatches = db
         .prepare(
@@ -30,7 +36,13 @@ export function verifySqlite(db: Db, policy: QuotaPolicy, nowMs: number): Integr
               WHERE c.subject_rid IS NULL AND m.total <> 0
            ) x JOIN subjects s ON s.rid = x.subject_rid WHERE x.used <> x.total ORDER BY s.id LIMIT ?`,
         )
-        .all(MAX_LISTED) as Array<{ id: string; period_start_ms: number; feature: string; used: number; total: number }>;
+        .all(MAX_LISTED) as Array<{
+        id: string;
+        period_start_ms: number;
+        feature: string;
+        used: number;
+        total: number;
+      }>;
       for (const r of mismatches) {
         out.push({
           kind: 'counter_mismatch',
@@ -43,7 +55,13 @@ export function verifySqlite(db: Db, policy: QuotaPolicy, nowMs: number): Integr
           `SELECT s.id, e.feature, e.period_start_ms, e.used_after, e.limit_at FROM events e JOIN subjects s ON s.rid = e.subject_rid
            WHERE e.kind = 'consume' AND e.delta > 0 AND e.limit_at IS NOT NULL AND e.used_after > e.limit_at ORDER BY s.id LIMIT ?`,
         )
-        .all(MAX_LISTED) as Array<{ id: string; feature: string; period_start_ms: number; used_after: number; limit_at: number }>;
+        .all(MAX_LISTED) as Array<{
+        id: string;
+        feature: string;
+        period_start_ms: number;
+        used_after: number;
+        limit_at: number;
+      }>;
       for (const r of over) {
         out.push({
           kind: 'over_limit',
@@ -52,7 +70,9 @@ export function verifySqlite(db: Db, policy: QuotaPolicy, nowMs: number): Integr
         });
       }
       const open = db
-        .prepare(`SELECT id, open_key, open_end_ms FROM subjects WHERE open_end_ms <= ? ORDER BY open_end_ms, id LIMIT ?`)
+        .prepare(
+          `SELECT id, open_key, open_end_ms FROM subjects WHERE open_end_ms <= ? ORDER BY open_end_ms, id LIMIT ?`,
+        )
         .all(nowMs, MAX_LISTED) as Array<{ id: string; open_key: string; open_end_ms: number }>;
       for (const r of open) {
         out.push({
@@ -62,7 +82,9 @@ export function verifySqlite(db: Db, policy: QuotaPolicy, nowMs: number): Integr
         });
       }
       const unfinished = db
-        .prepare(`SELECT key, status, error FROM runs WHERE status IN ('running', 'failed') ORDER BY key`)
+        .prepare(
+          `SELECT key, status, error FROM runs WHERE status IN ('running', 'failed') ORDER BY key`,
+        )
         .all() as Array<{ key: string; status: string; error: string | null }>;
       for (const r of unfinished) {
         out.push({
