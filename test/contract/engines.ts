@@ -47,7 +47,7 @@ export const ENGINE_DEFINITIONS: readonly EngineDefinition[] = [
     name: 'sqlite',
     async probe() {
       try {
-        await import('better-sqlite3');
+        await import('../../src/store/sqlite/driver.js');
         return null;
       } catch (e) {
         return `better-sqlite3 cannot be loaded: ${(e as Error).message}`;

@@ -4,7 +4,7 @@
  * dist/) race on the same few subjects. Afterwards the file is read directly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+import { Database } from '../../src/store/sqlite/driver.js';
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -142,7 +142,7 @@ describe(`${WORKERS} processes racing on one SQLite file`, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const read = <T>(fn: (db: Database.Database) => T): T => {
+  const read = <T>(fn: (db: Database) => T): T => {
     const db = new Database(dbPath, { readonly: true, fileMustExist: true });
     try {
       return fn(db);

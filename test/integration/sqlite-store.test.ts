@@ -4,7 +4,7 @@
  * a second, independent better-sqlite3 connection.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+import { Database } from '../../src/store/sqlite/driver.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +38,7 @@ async function makeClock(
 }
 
 /** Reads the file through its own connection: what any other process would see. */
-function inspect<T>(fn: (db: Database.Database) => T): T {
+function inspect<T>(fn: (db: Database) => T): T {
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
     return fn(db);
@@ -918,7 +918,7 @@ describe('durability and integrity', () => {
   it('the file is in WAL mode with synchronous=FULL and a busy timeout', async () => {
     const qc = await makeClock();
     await qc.consume('cfg', F);
-    const store = (await qc.store()) as unknown as { db: Database.Database };
+    const store = (await qc.store()) as unknown as { db: Database };
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(store.db.pragma('synchronous', { simple: true })).toBe(2); // FULL
     expect(Number(store.db.pragma('busy_timeout', { simple: true }))).toBeGreaterThanOrEqual(1000);

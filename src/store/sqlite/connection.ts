@@ -1,10 +1,10 @@
-import Database from 'better-sqlite3';
+import { Database } from './driver.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreUnavailableError } from '../../core/errors.js';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './migrations.js';
 
-export type Db = Database.Database;
+export type Db = Database;
 
 export interface SqliteOptions {
   readonly path: string;
