@@ -194,5 +194,5 @@ await emulatorDescribe('Firestore reset killed with SIGKILL and run again', (emu
     // And once more: nothing left to do.
     const again = await startReset(cwd, configFor(killed), emulator.host).done;
     expect(JSON.parse(again.stdout)).toMatchObject({ periods: [], alreadyClosed: ['2025-12'] });
-  });
+  }, 300_000);
 });
