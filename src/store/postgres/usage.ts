@@ -1,7 +1,6 @@
 import { RefundKeyNotFoundError } from '../../core/errors.js';
-import type { Limit } from '../../core/plans.js';
+import { assembleHistory } from '../../core/history.js';
 import { featureStatus, periodView, type QuotaPolicy } from '../../core/policy.js';
-import { toIso } from '../../core/period.js';
 import type {
   HistoryEntry,
   RefundResult,
@@ -186,83 +185,15 @@ export class PgUsage {
             [s.rid],
           )
         ).rows;
-        return this.historyOf(s, closed, counters);
+        return assembleHistory(
+          this.policy,
+          { plan: s.plan, overrides: parseOverrides(s.overrides) },
+          closed,
+          counters,
+        );
       },
       { idempotent: true, mode: 'snapshot' },
     );
-  }
-
-  private historyOf(
-    s: SubjectDbRow,
-    closed: Array<{
-      start_ms: number;
-      end_ms: number;
-      period_key: string;
-      plan: string;
-      limits: string;
-    }>,
-    counters: Array<{
-      period_start_ms: number;
-      period_end_ms: number;
-      period_key: string;
-      feature: string;
-      used: number;
-    }>,
-  ): HistoryEntry[] {
-    const byStart = new Map<
-      number,
-      {
-        key: string;
-        start: number;
-        end: number;
-        plan: string | null;
-        limits: Record<string, Limit> | null;
-        used: Map<string, number>;
-      }
-    >();
-    for (const c of closed) {
-      byStart.set(c.start_ms, {
-        key: c.period_key,
-        start: c.start_ms,
-        end: c.end_ms,
-        plan: c.plan,
-        limits: JSON.parse(c.limits) as Record<string, Limit>,
-        used: new Map(),
-      });
-    }
-    for (const c of counters) {
-      let e = byStart.get(c.period_start_ms);
-      if (!e) {
-        e = {
-          key: c.period_key,
-          start: c.period_start_ms,
-          end: c.period_end_ms,
-          plan: null,
-          limits: null,
-          used: new Map(),
-        };
-        byStart.set(c.period_start_ms, e);
-      }
-      e.used.set(c.feature, c.used);
-    }
-    const overrides = parseOverrides(s.overrides);
-    return [...byStart.values()]
-      .sort((a, b) => b.start - a.start)
-      .map((e) => {
-        const limits = e.limits ?? this.policy.catalog.limitsFor(s.plan, overrides);
-        const features: Record<string, { limit: Limit; used: number }> = {};
-        for (const f of this.policy.catalog.features) {
-          features[f] = { limit: limits[f] ?? null, used: e.used.get(f) ?? 0 };
-        }
-        return {
-          key: e.key,
-          start: toIso(e.start),
-          end: toIso(e.end),
-          closed: e.plan !== null,
-          plan: e.plan,
-          features,
-        };
-      });
   }
 
   async resetSubject(
