@@ -1,37 +1,9 @@
 import { QuotaClockError } from '../../core/errors.js';
-import { toIso } from '../../core/period.js';
-import type { Lease, RunCheckpoint, RunRecord, RunStatus } from '../quota-store.js';
+import type { Lease, RunCheckpoint, RunRecord } from '../quota-store.js';
 import type { PgDb } from './pool.js';
+import { EMPTY_CHECKPOINT, toRun, type RunRow } from '../row-mapping.js';
 
-export interface RunRow {
-  key: string;
-  status: RunStatus;
-  started_ms: number;
-  finished_ms: number | null;
-  attempts: number;
-  holder: string | null;
-  period_start_ms: number | null;
-  period_end_ms: number | null;
-  checkpoint: string;
-  error: string | null;
-}
-
-export const EMPTY_CHECKPOINT: RunCheckpoint = { cursor: null, subjects: 0, summary: {} };
-
-export function toRun(r: RunRow): RunRecord {
-  return {
-    key: r.key,
-    status: r.status,
-    startedAt: toIso(r.started_ms),
-    finishedAt: r.finished_ms === null ? null : toIso(r.finished_ms),
-    attempts: r.attempts,
-    holder: r.holder,
-    periodStart: r.period_start_ms === null ? null : toIso(r.period_start_ms),
-    periodEnd: r.period_end_ms === null ? null : toIso(r.period_end_ms),
-    checkpoint: JSON.parse(r.checkpoint) as RunCheckpoint,
-    error: r.error,
-  };
-}
+export { EMPTY_CHECKPOINT, toRun, type RunRow };
 
 /** The job's lease (a row with an expiry) and its run ledger (one row per period key). */
 export class PgLedger {

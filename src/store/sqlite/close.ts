@@ -1,7 +1,6 @@
 import { addUsage, mergeTotals, type CloseTotals } from '../../core/close-summary.js';
 import { endedOpenPeriods, nextMark } from '../../core/closing.js';
 import type { QuotaPolicy } from '../../core/policy.js';
-import { toIso } from '../../core/period.js';
 import type {
   CloseBatchRequest,
   CloseBatchResult,
@@ -10,25 +9,12 @@ import type {
   PreviewBatchResult,
   RunCheckpoint,
   RunRecord,
-  RunStatus,
 } from '../quota-store.js';
 import type { Db } from './connection.js';
 import { parseOverrides } from './rows.js';
+import { EMPTY_CHECKPOINT, toRun, type RunRow } from '../row-mapping.js';
 import { SqliteRangeCloser } from './close-by-range.js';
 import { archiveBeforePrune } from './monitoring.js';
-
-interface RunRow {
-  key: string;
-  status: RunStatus;
-  started_ms: number;
-  finished_ms: number | null;
-  attempts: number;
-  holder: string | null;
-  period_start_ms: number | null;
-  period_end_ms: number | null;
-  checkpoint: string;
-  error: string | null;
-}
 
 interface CloseRow {
   rid: number;
@@ -41,23 +27,6 @@ interface CloseRow {
   open_key: string;
   feature: string | null;
   used: number | null;
-}
-
-const EMPTY_CHECKPOINT: RunCheckpoint = { cursor: null, subjects: 0, summary: {} };
-
-function toRun(r: RunRow): RunRecord {
-  return {
-    key: r.key,
-    status: r.status,
-    startedAt: toIso(r.started_ms),
-    finishedAt: r.finished_ms === null ? null : toIso(r.finished_ms),
-    attempts: r.attempts,
-    holder: r.holder,
-    periodStart: r.period_start_ms === null ? null : toIso(r.period_start_ms),
-    periodEnd: r.period_end_ms === null ? null : toIso(r.period_end_ms),
-    checkpoint: JSON.parse(r.checkpoint) as RunCheckpoint,
-    error: r.error,
-  };
 }
 
 /** Groups subjects that move their mark identically, so each group is one set-based statement. */
