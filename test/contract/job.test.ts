@@ -289,6 +289,67 @@ contract('reset job: closing', ({ useStore }) => {
       expect((await store.verify(DEC2)).filter((v) => v.kind === 'open_period')).toEqual([]);
     });
 
+    it('sums a closed period per plan and feature, at-limit subjects included, across zones and overrides', async () => {
+      const { qc, store } = ctx;
+      const NOV5 = at('2026-11-05T12:00:00Z');
+      await qc.importSubjects(
+        [
+          { id: 's-free-a' },
+          { id: 's-free-b' },
+          { id: 's-free-c', timeZone: 'Asia/Tokyo' },
+          { id: 's-free-d' },
+          { id: 's-free-e' },
+          { id: 's-free-f' },
+          { id: 's-free-big', overrides: { stock_reports: 20 } },
+          { id: 's-pro-a', plan: 'pro' },
+          { id: 's-pro-b', plan: 'pro', timeZone: 'America/New_York' },
+          { id: 's-pro-c', plan: 'pro' },
+          { id: 's-ent', plan: 'enterprise' },
+        ],
+        { now: NOV5 },
+      );
+      const use: Array<[string, string, number]> = [
+        ['s-free-a', 'stock_reports', 10], // at its limit
+        ['s-free-a', 'exports', 2], // at its limit
+        ['s-free-b', 'stock_reports', 3],
+        ['s-free-c', 'stock_reports', 10], // at its limit, in another zone
+        ['s-free-c', 'exports', 1],
+        ['s-free-big', 'stock_reports', 12], // over the plan's 10, under its own 20
+        ['s-pro-a', 'stock_reports', 45], // at its limit
+        ['s-pro-c', 'stock_reports', 45], // the same usage as s-pro-a: one histogram row of two
+        ['s-pro-b', 'exports', 4],
+        ['s-ent', 'stock_reports', 500], // unlimited: never at a limit
+      ];
+      for (const [id, feature, n] of use) await qc.consume(id, feature, n, { now: NOV5 });
+      const preview = await previewAll(store, DEC2, 3);
+      let closed = 0;
+      const summary: CloseTotals = {};
+      for (;;) {
+        const next = (await store.pendingPeriods(DEC2))[0];
+        if (!next) break;
+        // One batch, so subjects with equal usage share a row of the set-based survey.
+        const r = await closeLoop(store, next.key, DEC2, 100);
+        closed += r.closed;
+        mergeTotals(summary, r.summary);
+      }
+      expect(closed).toBe(11);
+      expect(summary).toEqual({
+        free: {
+          stock_reports: { subjects: 7, used: 35, atLimit: 2 },
+          exports: { subjects: 7, used: 3, atLimit: 1 },
+        },
+        pro: {
+          stock_reports: { subjects: 3, used: 90, atLimit: 2 },
+          exports: { subjects: 3, used: 4, atLimit: 0 },
+        },
+        enterprise: {
+          stock_reports: { subjects: 1, used: 500, atLimit: 0 },
+          exports: { subjects: 1, used: 0, atLimit: 0 },
+        },
+      });
+      expect(preview['2026-11']).toEqual({ subjects: 11, summary });
+    });
+
     it('prunes closed history older than the cut-off and nothing open', async () => {
       const { qc, store } = ctx;
       const cut = at('2026-10-01T00:00:00Z');

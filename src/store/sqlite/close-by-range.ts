@@ -5,18 +5,29 @@ import type { QuotaPolicy } from '../../core/policy.js';
 import type { CloseBatchRequest } from '../quota-store.js';
 import type { Db } from './connection.js';
 
+/** One row of the batch survey: subjects sharing boundaries, plan and usage of every feature. */
+type SurveyRow = {
+  fromStart: number;
+  fromEnd: number;
+  tz: string | null;
+  plan: string;
+  n: number;
+} & Record<`u${number}`, number | null>;
+
 /**
  * The set-based close for calendar periods. Subjects in one zone share their
  * boundaries, so one batch is a rowid range closed with one INSERT … SELECT
  * and one conditional UPDATE per zone, instead of a statement per subject.
  * Subjects with limit overrides are left to the per-row path, so limits are
  * resolved by the core, never re-implemented in SQL.
+ *
+ * The statements walk the rowid range itself (NOT INDEXED): a batch then
+ * costs at most batchSize rows whatever the data, and the measured 1M close
+ * was faster than through the open_end or open_key index.
  */
 export class SqliteRangeCloser {
   private readonly maxRid;
-  private readonly groups;
-  private readonly subjectsByPlan;
-  private readonly usageHistogram;
+  private readonly survey;
   private readonly archive;
   private readonly move;
 
@@ -27,28 +38,27 @@ export class SqliteRangeCloser {
     const inRange = `rid > @lo AND rid <= @hi AND open_key = @key AND open_end_ms <= @now AND overrides = '{}'`;
     const inGroup = `${inRange} AND closed_through_ms = @fromStart AND open_end_ms = @fromEnd AND time_zone IS @tz`;
     this.maxRid = db.prepare('SELECT COALESCE(MAX(rid), 0) AS m FROM subjects');
-    this.groups = db.prepare(
-      `SELECT closed_through_ms AS fromStart, open_end_ms AS fromEnd, time_zone AS tz, COUNT(*) AS n
-       FROM subjects WHERE ${inRange} GROUP BY 1, 2, 3`,
+    // One statement finds the zone groups, the subjects per plan and a histogram
+    // of usage per feature: enough to count who was at the limit. A subject
+    // without a counter for a feature used none of it.
+    const usage = policy.catalog.features.map(
+      (_, i) =>
+        `(SELECT used FROM counters c WHERE c.subject_rid = s.rid AND c.period_start_ms = s.closed_through_ms AND c.feature = @f${i}) AS u${i}`,
     );
-    this.subjectsByPlan = db.prepare(
-      `SELECT plan, COUNT(*) AS n FROM subjects WHERE ${inGroup} GROUP BY plan`,
-    );
-    // A histogram of usage values per plan and feature is enough to count who was at the limit.
-    this.usageHistogram = db.prepare(
-      `SELECT s.plan, c.feature, c.used, COUNT(*) AS n FROM subjects s
-       JOIN counters c ON c.subject_rid = s.rid AND c.period_start_ms = s.closed_through_ms
-       WHERE ${inGroup.replace(/\b(rid|open_key|open_end_ms|overrides|closed_through_ms|time_zone)\b/g, 's.$1')}
-       GROUP BY 1, 2, 3`,
+    const groupBy = [1, 2, 3, 4, ...usage.map((_, i) => 5 + i)].join(', ');
+    this.survey = db.prepare(
+      `SELECT closed_through_ms AS fromStart, open_end_ms AS fromEnd, time_zone AS tz, plan,
+              ${[...usage, 'COUNT(*) AS n'].join(', ')}
+       FROM subjects s NOT INDEXED WHERE ${inRange} GROUP BY ${groupBy}`,
     );
     this.archive = db.prepare(
       `INSERT OR IGNORE INTO closed_periods (subject_rid, start_ms, end_ms, period_key, plan, limits, closed_ms)
        SELECT rid, closed_through_ms, open_end_ms, open_key, plan,
               COALESCE(json_extract(@planLimits, '$."' || plan || '"'), '{}'), @closedMs
-       FROM subjects WHERE ${inGroup}`,
+       FROM subjects NOT INDEXED WHERE ${inGroup}`,
     );
     this.move = db.prepare(
-      `UPDATE subjects SET closed_through_ms = @toStart, open_end_ms = @toEnd, open_key = @toKey WHERE ${inGroup}`,
+      `UPDATE subjects NOT INDEXED SET closed_through_ms = @toStart, open_end_ms = @toEnd, open_key = @toKey WHERE ${inGroup}`,
     );
   }
 
@@ -63,22 +73,27 @@ export class SqliteRangeCloser {
   /** Closes (or, with write false, only counts) the override-free subjects of one range. */
   run(req: CloseBatchRequest, lo: number, hi: number): { closed: number; summary: CloseTotals } {
     const base = { lo, hi, key: req.key, now: req.nowMs };
+    const features = this.policy.catalog.features;
     const planLimits: Record<string, Limits> = {};
     for (const p of this.policy.catalog.list())
       planLimits[p.name] = this.policy.catalog.limitsFor(p.name, {});
-    const planLimitsJson = JSON.stringify(planLimits);
     const summary: CloseTotals = {};
+    const zones = new Map<string, { fromStart: number; fromEnd: number; tz: string | null }>();
     let closed = 0;
-    for (const g of this.groups.all(base) as Array<{
-      fromStart: number;
-      fromEnd: number;
-      tz: string | null;
-      n: number;
-    }>) {
-      const group = { ...base, fromStart: g.fromStart, fromEnd: g.fromEnd, tz: g.tz };
-      this.summarise(group, planLimits, summary);
-      closed += g.n;
-      if (!req.write) continue;
+    const featureParams = Object.fromEntries(features.map((f, i) => [`f${i}`, f]));
+    for (const r of this.survey.all({ ...base, ...featureParams }) as SurveyRow[]) {
+      closed += r.n;
+      const limits = planLimits[r.plan];
+      features.forEach((f, i) =>
+        addUsage(summary, r.plan, f, r[`u${i}`] ?? 0, limits?.[f] ?? null, r.n),
+      );
+      const id = `${r.fromStart}|${r.fromEnd}|${r.tz}`;
+      if (!zones.has(id)) zones.set(id, { fromStart: r.fromStart, fromEnd: r.fromEnd, tz: r.tz });
+    }
+    if (!req.write) return { closed, summary };
+    const planLimitsJson = JSON.stringify(planLimits);
+    for (const g of zones.values()) {
+      const group = { ...base, ...g };
       const to = nextMark(
         this.policy,
         { timeZone: g.tz, anchorMs: 0 },
@@ -93,37 +108,5 @@ export class SqliteRangeCloser {
       });
     }
     return { closed, summary };
-  }
-
-  private summarise(
-    group: Record<string, unknown>,
-    planLimits: Record<string, Limits>,
-    summary: CloseTotals,
-  ): void {
-    const counts = new Map(
-      (this.subjectsByPlan.all(group) as Array<{ plan: string; n: number }>).map((r) => [
-        r.plan,
-        r.n,
-      ]),
-    );
-    const rows = this.usageHistogram.all(group) as Array<{
-      plan: string;
-      feature: string;
-      used: number;
-      n: number;
-    }>;
-    for (const [plan, n] of counts) {
-      const limits = planLimits[plan] ?? {};
-      for (const feature of this.policy.catalog.features) {
-        const limit = plan in planLimits ? (limits[feature] ?? null) : null;
-        let withUsage = 0;
-        for (const r of rows) {
-          if (r.plan !== plan || r.feature !== feature) continue;
-          withUsage += r.n;
-          addUsage(summary, plan, feature, r.used, limit, r.n);
-        }
-        if (n > withUsage) addUsage(summary, plan, feature, 0, limit, n - withUsage);
-      }
-    }
   }
 }
