@@ -1,4 +1,4 @@
-import type { Limit } from './plans.js';
+import type { Limit, Limits, PlanCatalog } from './plans.js';
 import { isAtLimit } from './policy.js';
 
 export interface FeatureTotals {
@@ -45,4 +45,33 @@ export function totalUsed(totals: CloseTotals): number {
   for (const features of Object.values(totals))
     for (const t of Object.values(features)) n += t.used;
   return n;
+}
+
+/**
+ * One row of a store's set-based close survey: `n` subjects of one plan that
+ * used the same amount of every feature, `u<i>` being the use of
+ * `catalog.features[i]` (null when the subject has no counter for it).
+ */
+export type SurveyRow = { readonly plan: string; readonly n: number } & Readonly<
+  Partial<Record<`u${number}`, number | null>>
+>;
+
+/** Each plan's limits with no overrides; plans not in the catalog are absent (no limits). */
+export function planLimitsOf(catalog: PlanCatalog): Record<string, Limits> {
+  const out: Record<string, Limits> = {};
+  for (const p of catalog.list()) out[p.name] = catalog.limitsFor(p.name, {});
+  return out;
+}
+
+/** Adds one survey row: its subjects count once per feature, at-limit by the plan's limit. */
+export function addSurveyRow(
+  totals: CloseTotals,
+  features: readonly string[],
+  planLimits: Readonly<Record<string, Limits>>,
+  row: SurveyRow,
+): void {
+  const limits = planLimits[row.plan];
+  features.forEach((f, i) =>
+    addUsage(totals, row.plan, f, row[`u${i}`] ?? 0, limits?.[f] ?? null, row.n),
+  );
 }

@@ -12,6 +12,7 @@ import type {
 import type { Client, PgDb } from './pool.js';
 import { archiveBeforePrune } from './monitoring.js';
 import { parseOverrides } from './rows.js';
+import { PgRangeCloser } from './close-by-range.js';
 
 interface CloseRow {
   rid: number;
@@ -47,10 +48,14 @@ const CLOSE_COLUMNS =
 
 /** The reset job's side of the store: pending periods, period close, dry-run preview and prune. */
 export class PgClose {
+  private readonly ranger;
+
   constructor(
     private readonly db: PgDb,
     private readonly policy: QuotaPolicy,
-  ) {}
+  ) {
+    this.ranger = new PgRangeCloser(db.s, policy);
+  }
 
   private get s() {
     return this.db.s;
@@ -86,24 +91,49 @@ export class PgClose {
     c: Client,
     req: CloseBatchRequest,
   ): Promise<{ subjects: SubjectUsage[]; cursor: string | null }> {
+    const subjects = await this.readSubjects(
+      c,
+      `rid > $2 AND open_end_ms <= $3 AND ($5::int IS NULL OR mod(abs(hashtext(id)::bigint), $5::int) = $6::int)
+       ORDER BY rid LIMIT $4`,
+      req,
+      [req.cursor === null ? 0 : Number(req.cursor), req.nowMs, req.batchSize],
+    );
+    const cursor =
+      subjects.length < req.batchSize ? null : String(subjects[subjects.length - 1]!.head.rid);
+    return { subjects, cursor };
+  }
+
+  /** The subjects with limit overrides in one rid range, which the range closer leaves to the row path. */
+  private overrideSubjects(
+    c: Client,
+    req: CloseBatchRequest,
+    lo: number,
+    hi: number,
+  ): Promise<SubjectUsage[]> {
+    return this.readSubjects(
+      c,
+      `rid > $2 AND rid <= $4 AND open_end_ms <= $3 AND overrides <> '{}'
+       AND ($5::int IS NULL OR mod(abs(hashtext(id)::bigint), $5::int) = $6::int)`,
+      req,
+      [lo, req.nowMs, hi],
+    );
+  }
+
+  /** Subjects with this key matching `where` ($1 key, $2–$4 from `args`, $5/$6 the shard), with their usage. */
+  private async readSubjects(
+    c: Client,
+    where: string,
+    req: CloseBatchRequest,
+    args: [number, number, number],
+  ): Promise<SubjectUsage[]> {
     const shard = req.shard && req.shard.count > 1 ? req.shard : null;
     const res = await c.query<CloseRow>(
       `SELECT s.*, c.feature, c.used FROM (
-         SELECT ${CLOSE_COLUMNS} FROM ${this.s}.subjects
-         WHERE open_key = $1 AND rid > $2 AND open_end_ms <= $3
-           AND ($5::int IS NULL OR mod(abs(hashtext(id)::bigint), $5::int) = $6::int)
-         ORDER BY rid LIMIT $4
+         SELECT ${CLOSE_COLUMNS} FROM ${this.s}.subjects WHERE open_key = $1 AND ${where}
        ) s
        LEFT JOIN ${this.s}.counters c ON c.subject_rid = s.rid AND c.period_start_ms = s.closed_through_ms
        ORDER BY s.rid`,
-      [
-        req.key,
-        req.cursor === null ? 0 : Number(req.cursor),
-        req.nowMs,
-        req.batchSize,
-        shard?.count ?? null,
-        shard?.index ?? 0,
-      ],
+      [req.key, ...args, shard?.count ?? null, shard?.index ?? 0],
     );
     const subjects: SubjectUsage[] = [];
     for (const r of res.rows) {
@@ -114,9 +144,7 @@ export class PgClose {
       }
       if (r.feature !== null) last.used.set(r.feature, r.used ?? 0);
     }
-    const cursor =
-      subjects.length < req.batchSize ? null : String(subjects[subjects.length - 1]!.head.rid);
-    return { subjects, cursor };
+    return subjects;
   }
 
   private limitsOf(s: CloseRow) {
@@ -198,6 +226,29 @@ export class PgClose {
     return new Set(res.rows.map((r) => r.rid));
   }
 
+  /** Closes the given subjects group by group (or only counts them, with write false). */
+  private async closeSubjects(
+    c: Client,
+    req: CloseBatchRequest,
+    subjects: SubjectUsage[],
+  ): Promise<{ closed: number; summary: CloseTotals }> {
+    const summary: CloseTotals = {};
+    if (!req.write) {
+      for (const u of subjects) this.summarise(summary, u);
+      return { closed: subjects.length, summary };
+    }
+    let closed = 0;
+    for (const g of this.group(subjects).values()) {
+      const moved = await this.moveGroup(c, g, req.nowMs);
+      for (const u of g.usage) {
+        if (!moved.has(u.head.rid)) continue;
+        closed += 1;
+        this.summarise(summary, u);
+      }
+    }
+    return { closed, summary };
+  }
+
   async closeBatch(req: CloseBatchRequest): Promise<CloseBatchResult> {
     const shard = req.shard;
     if (
@@ -216,21 +267,27 @@ export class PgClose {
       );
     }
     const work = async (c: Client): Promise<CloseBatchResult> => {
-      const { subjects, cursor } = await this.batch(c, req);
-      const summary: CloseTotals = {};
-      if (!req.write) {
-        for (const u of subjects) this.summarise(summary, u);
-        return { closed: subjects.length, summary, cursor };
+      let closed: number;
+      let summary: CloseTotals;
+      let cursor: string | null;
+      if (this.policy.rule.anchor === 'calendar') {
+        const range = await this.ranger.close(c, req);
+        const rest = range.overrides
+          ? await this.closeSubjects(
+              c,
+              req,
+              await this.overrideSubjects(c, req, range.lo, range.hi),
+            )
+          : { closed: 0, summary: {} };
+        closed = range.closed + rest.closed;
+        summary = mergeTotals(range.summary, rest.summary);
+        cursor = range.next;
+      } else {
+        const batch = await this.batch(c, req);
+        ({ closed, summary } = await this.closeSubjects(c, req, batch.subjects));
+        cursor = batch.cursor;
       }
-      let closed = 0;
-      for (const g of this.group(subjects).values()) {
-        const moved = await this.moveGroup(c, g, req.nowMs);
-        for (const u of g.usage) {
-          if (!moved.has(u.head.rid)) continue;
-          closed += 1;
-          this.summarise(summary, u);
-        }
-      }
+      if (!req.write) return { closed, summary, cursor };
       // The checkpoint commits with the batch: a kill between batches loses nothing and repeats nothing.
       const run = (
         await c.query<{ checkpoint: string }>(
@@ -252,8 +309,11 @@ export class PgClose {
       }
       return { closed, summary, cursor };
     };
+    // A batch lost to a server crash is lost with its checkpoint, and the rerun
+    // redoes it; finishing the run commits synchronously, which flushes every
+    // batch before the period is reported closed.
     return req.write
-      ? this.db.tx(work, { idempotent: false })
+      ? this.db.tx(work, { idempotent: false, lazyCommit: this.policy.rule.anchor === 'calendar' })
       : this.db.tx(work, { idempotent: true, mode: 'snapshot' });
   }
 

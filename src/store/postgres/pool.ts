@@ -178,10 +178,23 @@ export class PgDb {
    */
   async tx<T>(
     fn: (c: Client) => Promise<T>,
-    opts: RetryOptions & { mode?: TxMode } = { idempotent: false },
+    opts: RetryOptions & {
+      mode?: TxMode;
+      /**
+       * COMMIT returns before the WAL is flushed. Only for work that a crash
+       * may undo without harm because it is redone from a checkpoint that
+       * commits with it (a close batch); the next synchronous commit on the
+       * server flushes it.
+       */
+      lazyCommit?: boolean;
+    } = { idempotent: false },
   ): Promise<T> {
     const begin =
-      opts.mode === 'snapshot' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN';
+      opts.mode === 'snapshot'
+        ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'
+        : opts.lazyCommit
+          ? 'BEGIN; SET LOCAL synchronous_commit = off'
+          : 'BEGIN';
     for (let attempt = 0; ; attempt += 1) {
       const client = await this.connect(attempt);
       if (!client) continue;

@@ -1,18 +1,16 @@
-import { addUsage, type CloseTotals } from '../../core/close-summary.js';
+import {
+  addSurveyRow,
+  planLimitsOf,
+  type CloseTotals,
+  type SurveyRow,
+} from '../../core/close-summary.js';
 import { nextMark } from '../../core/closing.js';
-import type { Limits } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
 import type { CloseBatchRequest } from '../quota-store.js';
 import type { Db } from './connection.js';
 
 /** One row of the batch survey: subjects sharing boundaries, plan and usage of every feature. */
-type SurveyRow = {
-  fromStart: number;
-  fromEnd: number;
-  tz: string | null;
-  plan: string;
-  n: number;
-} & Record<`u${number}`, number | null>;
+type ZoneSurveyRow = SurveyRow & { fromStart: number; fromEnd: number; tz: string | null };
 
 /**
  * The set-based close for calendar periods. Subjects in one zone share their
@@ -74,19 +72,14 @@ export class SqliteRangeCloser {
   run(req: CloseBatchRequest, lo: number, hi: number): { closed: number; summary: CloseTotals } {
     const base = { lo, hi, key: req.key, now: req.nowMs };
     const features = this.policy.catalog.features;
-    const planLimits: Record<string, Limits> = {};
-    for (const p of this.policy.catalog.list())
-      planLimits[p.name] = this.policy.catalog.limitsFor(p.name, {});
+    const planLimits = planLimitsOf(this.policy.catalog);
     const summary: CloseTotals = {};
     const zones = new Map<string, { fromStart: number; fromEnd: number; tz: string | null }>();
     let closed = 0;
     const featureParams = Object.fromEntries(features.map((f, i) => [`f${i}`, f]));
-    for (const r of this.survey.all({ ...base, ...featureParams }) as SurveyRow[]) {
+    for (const r of this.survey.all({ ...base, ...featureParams }) as ZoneSurveyRow[]) {
       closed += r.n;
-      const limits = planLimits[r.plan];
-      features.forEach((f, i) =>
-        addUsage(summary, r.plan, f, r[`u${i}`] ?? 0, limits?.[f] ?? null, r.n),
-      );
+      addSurveyRow(summary, features, planLimits, r);
       const id = `${r.fromStart}|${r.fromEnd}|${r.tz}`;
       if (!zones.has(id)) zones.set(id, { fromStart: r.fromStart, fromEnd: r.fromEnd, tz: r.tz });
     }
