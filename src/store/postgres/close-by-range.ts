@@ -91,18 +91,19 @@ export class PgRangeCloser {
       (_, i) => `MAX(used) FILTER (WHERE feature = $${first + i}) AS u${i}`,
     );
     return `per_subject AS (
-        SELECT bool_or(is_closed) AS is_closed, MAX(plan) AS plan${used.map((u) => `, ${u}`).join('')}
+        SELECT MAX(plan) AS plan${used.map((u) => `, ${u}`).join('')}
         FROM (
-          SELECT rid, ${startColumn} AS start_ms, plan, NULL::text AS feature, NULL::bigint AS used, true AS is_closed
+          SELECT rid, ${startColumn} AS start_ms, plan, NULL::text AS feature, NULL::bigint AS used
           FROM ${from}
           UNION ALL
-          SELECT subject_rid, period_start_ms, NULL, feature, used, false FROM ${this.s}.counters
+          SELECT subject_rid, period_start_ms, NULL, feature, used FROM ${this.s}.counters
           WHERE subject_rid > $1 AND subject_rid <= $2 AND period_start_ms = ANY($${starts}::bigint[])
         ) x
         GROUP BY rid, start_ms
       ), survey AS (
+        -- Only the subjects rows carry a plan: counters of subjects not closed here drop out.
         SELECT plan, ${[...features.map((_, i) => `u${i}`), 'COUNT(*) AS n'].join(', ')}
-        FROM per_subject WHERE is_closed
+        FROM per_subject WHERE plan IS NOT NULL
         GROUP BY ${['plan', ...features.map((_, i) => `u${i}`)].join(', ')}
       )`;
   }
@@ -265,8 +266,7 @@ export class PgRangeCloser {
        ), archived AS (
          INSERT INTO ${this.s}.closed_periods (subject_rid, start_ms, end_ms, period_key, plan, limits, closed_ms)
          SELECT rid, from_start, from_end, $3, plan,
-                COALESCE((SELECT l.limits FROM unnest($${p + 7}::text[], $${p + 8}::text[]) AS l(plan, limits)
-                          WHERE l.plan = moved.plan), '{}'), $${p + 9}
+                ${this.limitsCase(p + 7)}, $${p + 9}
          FROM moved
        ), ${this.surveySelect('moved', 'from_start', p + 1, p + 10)}
        SELECT survey.*, meta.* FROM meta LEFT JOIN survey ON true`,
@@ -278,8 +278,8 @@ export class PgRangeCloser {
         moves.map((m) => m.to.closedThroughMs),
         moves.map((m) => m.to.openEndMs),
         moves.map((m) => m.to.openKey),
-        Object.keys(planLimits),
-        Object.values(planLimits).map((l) => JSON.stringify(l)),
+        this.policy.catalog.planNames,
+        this.policy.catalog.planNames.map((n) => JSON.stringify(planLimits[n] ?? {})),
         req.nowMs,
         ...this.policy.catalog.features,
       ],
@@ -291,6 +291,18 @@ export class PgRangeCloser {
       summary,
       meta: { max_rid: meta.max_rid, candidates: meta.candidates, custom: meta.custom },
     };
+  }
+
+  /**
+   * Each plan's limits as JSON, chosen per row by a CASE over the catalog's
+   * plans ($first holds the names, $first + 1 the limits), which measured
+   * cheaper than a lookup subquery per archived row.
+   */
+  private limitsCase(first: number): string {
+    const whens = this.policy.catalog.planNames.map(
+      (_, i) => `WHEN ($${first}::text[])[${i + 1}] THEN ($${first + 1}::text[])[${i + 1}]`,
+    );
+    return `CASE plan ${whens.join(' ')} ELSE '{}' END`;
   }
 
   private summarise(rows: readonly SurveyRow[]): { closed: number; summary: CloseTotals } {
