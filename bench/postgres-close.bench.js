@@ -98,6 +98,17 @@ async function oldLoop(schema) {
   return { ms, scaledMs: (ms * N) / LOOP_SAMPLE };
 }
 
+/** Puts a closed schema back to its seeded state (marks in October, nothing archived), vacuumed. */
+async function reopen(schema) {
+  await client.query(
+    `UPDATE ${schema}.subjects SET closed_through_ms = ${OCT}, open_end_ms = ${NOV}, open_key = '2026-10'`,
+  );
+  await client.query(`TRUNCATE ${schema}.closed_periods, ${schema}.runs, ${schema}.leases`);
+  await client.query(`VACUUM ANALYZE ${schema}.subjects, ${schema}.closed_periods`);
+}
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const schemas = {
   floor: `qc_bench_floor_${tag}`,
   ours: `qc_bench_ours_${tag}`,
@@ -108,31 +119,46 @@ try {
   await seed(schemas.floor, N);
   await seed(schemas.ours, N);
   await seed(schemas.loop, LOOP_SAMPLE);
-  await client.query('CHECKPOINT');
-  const floorMs = await floor(schemas.floor);
-  log(`floor: ${floorMs.toFixed(0)} ms`);
-  await client.query('CHECKPOINT');
-  const o = ours(schemas.ours);
-  log(`ours: ${o.ms.toFixed(0)} ms, ${o.subjects} subjects, peak RSS ${o.maxRssMb.toFixed(0)} MB`);
-  if (o.subjects !== N) throw new Error(`our reset closed ${o.subjects} subjects, expected ${N}`);
+  // Floor and ours take turns on the same server, and the ratio is taken per
+  // round, so the shared machine's swings hit both sides of each ratio alike.
+  const rounds = [];
+  for (let r = 0; r < ROUNDS; r += 1) {
+    if (r > 0) {
+      await reopen(schemas.floor);
+      await reopen(schemas.ours);
+    }
+    await client.query('CHECKPOINT');
+    const floorMs = await floor(schemas.floor);
+    await client.query('CHECKPOINT');
+    const o = ours(schemas.ours);
+    if (o.subjects !== N) throw new Error(`our reset closed ${o.subjects} subjects, expected ${N}`);
+    rounds.push({ floorMs, oursMs: o.ms, rssMb: o.maxRssMb, ratio: o.ms / floorMs });
+    log(
+      `round ${r + 1}: floor ${floorMs.toFixed(0)} ms, ours ${o.ms.toFixed(0)} ms (×${(o.ms / floorMs).toFixed(2)}), peak RSS ${o.maxRssMb.toFixed(0)} MB`,
+    );
+  }
   const l = await oldLoop(schemas.loop);
   log(`old loop: ${l.ms.toFixed(0)} ms for ${LOOP_SAMPLE.toLocaleString()}`);
+  const oursMs = median(rounds.map((r) => r.oursMs));
+  const floorMs = median(rounds.map((r) => r.floorMs));
+  const ratio = median(rounds.map((r) => r.ratio));
+  const rss = Math.max(...rounds.map((r) => r.rssMb));
   const { rows } = await client.query('SHOW server_version');
   console.log(`machine: ${machine()}, PostgreSQL ${rows[0].server_version}`);
   const out = [
-    ['close of', `${N.toLocaleString()} subjects`, ''],
-    ['quotaclock reset (its own process)', `${(o.ms / 1000).toFixed(2)} s`, ''],
+    ['close of', `${N.toLocaleString()} subjects`, `median of ${ROUNDS} alternating rounds`],
+    ['quotaclock reset (its own process)', `${(oursMs / 1000).toFixed(2)} s`, ''],
     [
       'set-based floor (one transaction)',
       `${(floorMs / 1000).toFixed(2)} s`,
-      `ours/floor = ${(o.ms / floorMs).toFixed(2)}× (target ≤ 1.5×)`,
+      `ours/floor = ${ratio.toFixed(2)}× (rounds ${rounds.map((r) => r.ratio.toFixed(2)).join(', ')}; target ≤ 1.5×)`,
     ],
     [
       `old per-user loop (${LOOP_SAMPLE.toLocaleString()} timed, scaled)`,
       `${(l.scaledMs / 1000).toFixed(1)} s`,
-      `loop/ours = ${(l.scaledMs / o.ms).toFixed(1)}× (target ≥ 100×)`,
+      `loop/ours = ${(l.scaledMs / oursMs).toFixed(1)}× (target ≥ 100×)`,
     ],
-    ['peak RSS of the reset process', `${o.maxRssMb.toFixed(0)} MB`, '(target < 256 MB)'],
+    ['peak RSS of the reset process', `${rss.toFixed(0)} MB`, '(target < 256 MB)'],
   ];
   for (const r of out) console.log(`${r[0].padEnd(44)} ${r[1].padStart(16)}  ${r[2]}`);
 } finally {
