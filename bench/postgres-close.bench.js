@@ -129,8 +129,11 @@ try {
     }
     await client.query('CHECKPOINT');
     const floorMs = await floor(schemas.floor);
+    // Vacuumed now, so autovacuum does not clean up after one contender while the other is timed.
+    await client.query(`VACUUM ANALYZE ${schemas.floor}.subjects, ${schemas.floor}.closed_periods`);
     await client.query('CHECKPOINT');
     const o = ours(schemas.ours);
+    await client.query(`VACUUM ANALYZE ${schemas.ours}.subjects, ${schemas.ours}.closed_periods`);
     if (o.subjects !== N) throw new Error(`our reset closed ${o.subjects} subjects, expected ${N}`);
     rounds.push({ floorMs, oursMs: o.ms, rssMb: o.maxRssMb, ratio: o.ms / floorMs });
     log(

@@ -134,6 +134,7 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
   let currentKey: string | null = null;
   try {
     const passes = new Map<string, number>();
+    const passTotals = new Map<string, { subjects: number; summary: CloseTotals }>();
     for (;;) {
       const pending = (await store.pendingPeriods(nowMs)).filter(
         (p) => !opts.forcePeriod || p.key === opts.forcePeriod,
@@ -170,19 +171,28 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
         ...(opts.afterBatch ? { afterBatch: opts.afterBatch } : {}),
       });
+      // Every pass counts, including one that leaves subjects for another.
+      const sofar = passTotals.get(next.key) ?? { subjects: 0, summary: {} };
+      sofar.subjects += done;
+      mergeTotals(sofar.summary, summary);
+      passTotals.set(next.key, sofar);
       const open = await store.openCount(next.key, nowMs);
-      if (open.ended > 0) continue; // subjects created behind the cursor during the pass: another pass
+      // Subjects left open (created behind the cursor, or in a zone the store met late): another pass.
+      if (open.ended > 0) continue;
+      passTotals.delete(next.key);
       const status = open.notYetEnded > 0 ? 'partial' : 'closed';
       const record = await store.finishRun(next.key, status, nowMs);
       const existing = periods.find((p) => p.key === next.key);
-      const merged = existing ? mergeTotals(structuredClone(existing.summary), summary) : summary;
+      const merged = existing
+        ? mergeTotals(structuredClone(existing.summary), sofar.summary)
+        : sofar.summary;
       const totals = totalsOf(merged);
       const entry: ClosedPeriodReport = {
         key: next.key,
         start: record.periodStart ?? toIso(next.startMs),
         end: record.periodEnd ?? toIso(next.endMs),
         status,
-        subjects: (existing?.subjects ?? 0) + done,
+        subjects: (existing?.subjects ?? 0) + sofar.subjects,
         used: totals.used,
         atLimit: totals.atLimit,
         summary: merged,

@@ -5,6 +5,7 @@ import type {
   PreviewBatchResult,
   QuotaStore,
 } from '../../src/store/quota-store.js';
+import { runReset } from '../../src/jobs/reset.js';
 import { at, contract, exportAll } from './engines.js';
 
 const AUG = at('2026-08-15T00:00:00Z');
@@ -237,6 +238,34 @@ contract('reset job: closing', ({ useStore }) => {
           }),
         ).rejects.toMatchObject({ code: 'BAD_INPUT', where: '--shard' });
       }
+    });
+  });
+
+  describe('a zone met late in the pass', () => {
+    const ctx = useStore({ reset: { batchSize: 3, leaseSeconds: 60, waitForLeaseSeconds: 5 } });
+
+    it('is closed by the same run, counted once', async () => {
+      const { qc, store } = ctx;
+      const utc = Array.from({ length: 7 }, (_, i) => ({ id: `z-${i}` }));
+      // Tokyo's subject sits behind the first ranges, so a store that reuses the
+      // zones it has met (PostgreSQL) first sees it in a later range.
+      await qc.importSubjects([...utc, { id: 'z-tokyo', timeZone: 'Asia/Tokyo' }, { id: 'z-8' }], {
+        now: NOV,
+      });
+      for (const id of ['z-0', 'z-5', 'z-tokyo', 'z-8'])
+        await qc.consume(id, 'stock_reports', 2, { now: NOV });
+      const report = await runReset(qc, { now: DEC2 });
+      expect(report.periods.map((p) => [p.key, p.status, p.subjects, p.used])).toEqual([
+        ['2026-11', 'closed', 9, 8],
+      ]);
+      expect(report.periods[0]?.summary.free?.stock_reports).toEqual({
+        subjects: 9,
+        used: 8,
+        atLimit: 0,
+      });
+      expect(await store.pendingPeriods(DEC2)).toEqual([]);
+      const closed = (await qc.history('z-tokyo')).filter((h) => h.closed).map((h) => h.key);
+      expect(closed).toEqual(['2026-11']);
     });
   });
 
