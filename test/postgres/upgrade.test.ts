@@ -1,0 +1,105 @@
+/**
+ * An install made before migration 3 (heap-only mark moves) upgrades with
+ * `init` and closes its next period with the subjects it already had.
+ * Skipped with its reason when PostgreSQL is missing; fails under CI=true.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES, TEST_CONFIG, at, CI, type StoreLocationHandle } from '../contract/engines.js';
+import { parseConfig } from '../../src/config/parse.js';
+import { runReset } from '../../src/jobs/reset.js';
+import { createQuotaClock, policyFromConfig } from '../../src/quotaclock.js';
+import type { QuotaStore } from '../../src/store/quota-store.js';
+
+const postgres = ENGINES.find((e) => e.name === 'postgres')!;
+const NOV = at('2026-11-10T12:00:00Z');
+const DEC2 = at('2026-12-02T00:00:00Z');
+const policy = policyFromConfig(parseConfig(TEST_CONFIG));
+const suite = postgres.missing === null || CI ? describe : describe.skip;
+
+suite(`postgres schema upgrade${postgres.missing ? ` (skipped: ${postgres.missing})` : ''}`, () => {
+  let location: StoreLocationHandle;
+  let store: QuotaStore;
+  let client: pg.Client;
+  let schema: string;
+
+  beforeAll(async () => {
+    if (postgres.missing !== null) throw new Error(`PostgreSQL is missing: ${postgres.missing}`);
+    location = await postgres.create();
+    schema = new URL(location.url).searchParams.get('schema')!;
+    const base = new URL(location.url);
+    base.searchParams.delete('schema');
+    client = new pg.Client({ connectionString: base.toString() });
+    await client.connect();
+    store = await location.open(policy);
+  });
+  afterAll(async () => {
+    await store?.close();
+    await client?.end();
+    await location?.destroy();
+  });
+
+  const subjectIndexes = async () =>
+    (
+      await client.query<{ indexname: string }>(
+        'SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY 1',
+        [schema, 'subjects'],
+      )
+    ).rows.map((r) => r.indexname);
+
+  it('moves a version 2 schema with subjects to heap-only mark moves, and closes them', async () => {
+    await store.migrate();
+    const qc = createQuotaClock({ config: { ...TEST_CONFIG, store: location.url }, store });
+    await qc.importSubjects(
+      [
+        ...Array.from({ length: 20 }, (_, i) => ({ id: `u-${i}` })),
+        { id: 'u-big', overrides: { stock_reports: 50 } },
+      ],
+      { now: NOV },
+    );
+    for (const id of ['u-0', 'u-7', 'u-big'])
+      await qc.consume(id, 'stock_reports', 3, { now: NOV });
+    // Put the schema back as version 2 left it, data and all.
+    const s = `"${schema}"`;
+    await client.query(`
+      DROP INDEX ${s}.subjects_overridden;
+      ALTER TABLE ${s}.subjects RESET (fillfactor);
+      CREATE INDEX subjects_open_key ON ${s}.subjects (open_key, rid);
+      CREATE INDEX subjects_open_end ON ${s}.subjects (open_end_ms);
+      DELETE FROM ${s}.schema_migrations WHERE version = 3;
+    `);
+    // A process started on the old schema refuses to work until init has run.
+    const later = await location.open(policy);
+    try {
+      await expect(later.status('u-0', NOV)).rejects.toMatchObject({
+        code: 'STORE_UNAVAILABLE',
+        message: expect.stringContaining('quotaclock init'),
+      });
+      expect((await later.migrate()).applied).toEqual([3]);
+    } finally {
+      await later.close();
+    }
+
+    expect(await subjectIndexes()).toEqual([
+      'subjects_id',
+      'subjects_overridden',
+      'subjects_pkey',
+      'subjects_plan',
+    ]);
+    const options = await client.query<{ reloptions: string[] | null }>(
+      `SELECT c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relname = 'subjects'`,
+      [schema],
+    );
+    expect(options.rows[0]?.reloptions).toEqual(['fillfactor=50']);
+
+    const report = await runReset(qc, { now: DEC2 });
+    expect(report.periods.map((p) => [p.key, p.status, p.subjects, p.used])).toEqual([
+      ['2026-11', 'closed', 21, 9],
+    ]);
+    expect((await qc.history('u-big')).filter((h) => h.closed).map((h) => h.key)).toEqual([
+      '2026-11',
+    ]);
+    expect(await store.pendingPeriods(DEC2)).toEqual([]);
+  });
+});
