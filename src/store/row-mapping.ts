@@ -89,3 +89,18 @@ export function toRun(r: RunRow): RunRecord {
     error: r.error,
   };
 }
+
+/** Canonical label text of a job metric: sorted keys, so one series is one row. */
+export function labelKey(labels: Readonly<Record<string, string>> | undefined): string {
+  if (!labels || Object.keys(labels).length === 0) return '';
+  return JSON.stringify(
+    Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1))),
+  );
+}
+
+/** Job metrics that keep counting what retention deletes, so Prometheus totals never go down. */
+export const PRUNED = {
+  granted: 'consume_pruned_granted',
+  denied: 'consume_pruned_denied',
+  units: 'consume_pruned_units',
+} as const;

@@ -10,23 +10,9 @@ import type {
 } from '../quota-store.js';
 import type { Db } from './connection.js';
 import { parseOverrides } from './rows.js';
+import { PRUNED, labelKey } from '../row-mapping.js';
 
 const PAGE = 2000;
-
-/** Canonical label text: sorted keys, so one series is one row. */
-export function labelKey(labels: Readonly<Record<string, string>> | undefined): string {
-  if (!labels || Object.keys(labels).length === 0) return '';
-  return JSON.stringify(
-    Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1))),
-  );
-}
-
-/** Counters that keep counting what retention deletes, so Prometheus totals never go down. */
-const PRUNED = {
-  granted: 'consume_pruned_granted',
-  denied: 'consume_pruned_denied',
-  units: 'consume_pruned_units',
-} as const;
 
 /**
  * Called by prune inside its transaction, before it deletes events: adds the
