@@ -1,5 +1,6 @@
 import { mergeTotals, type CloseTotals } from '../core/close-summary.js';
 import { QuotaClockError } from '../core/errors.js';
+import type { Logger } from '../log/logger.js';
 import type { QuotaStore } from '../store/quota-store.js';
 import type { HeldLease } from './lease.js';
 
@@ -62,4 +63,26 @@ export async function closePass(
     if (o.signal?.aborted && cursor !== null) throw new ResetInterruptedError(o.key);
   } while (cursor !== null);
   return { closed, summary };
+}
+
+/**
+ * A reset that stopped on an error: marks the ledger row it was working on
+ * as failed (best effort, the store may be what failed), writes the error
+ * line, and returns the error to throw, as a QuotaClockError.
+ */
+export async function failRun(
+  store: QuotaStore,
+  ledgerKey: string | null,
+  nowMs: number,
+  e: unknown,
+  log: Logger,
+  context: { what: string } & Record<string, unknown>,
+): Promise<QuotaClockError> {
+  const message = e instanceof Error ? e.message : String(e);
+  if (ledgerKey) await store.finishRun(ledgerKey, 'failed', nowMs, message).catch(() => undefined);
+  const { what, ...fields } = context;
+  log.error({ err: e, ...fields }, `${what} failed: ${message}`);
+  return e instanceof QuotaClockError
+    ? e
+    : new QuotaClockError('RESET_FAILED', `reset failed: ${message}`, { cause: e });
 }

@@ -5,7 +5,7 @@ import type { QuotaClock } from '../quotaclock.js';
 import type { QuotaStore, RunCheckpoint } from '../store/quota-store.js';
 import type { Logger } from '../log/logger.js';
 import { acquireLease, newHolderId } from './lease.js';
-import { closePass } from './close-pass.js';
+import { closePass, failRun } from './close-pass.js';
 import { totalsOf, type ClosedPeriodReport, type ResetReport } from './reset-report.js';
 import type { ResetOptions } from './reset.js';
 
@@ -191,13 +191,10 @@ export async function runShardedReset(
     );
     return finish({ outcome: 'ok', periods, alreadyClosed: [], pruned });
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    if (currentLedgerKey)
-      await store.finishRun(currentLedgerKey, 'failed', nowMs, message).catch(() => undefined);
-    log.error({ err: e, ledgerKey: currentLedgerKey }, `sharded reset failed: ${message}`);
-    throw e instanceof QuotaClockError
-      ? e
-      : new QuotaClockError('RESET_FAILED', `reset failed: ${message}`, { cause: e });
+    throw await failRun(store, currentLedgerKey, nowMs, e, log, {
+      what: 'sharded reset',
+      ledgerKey: currentLedgerKey,
+    });
   } finally {
     await lease.release().catch(() => undefined);
   }

@@ -5,7 +5,7 @@ import type { QuotaClock } from '../quotaclock.js';
 import type { QuotaStore } from '../store/quota-store.js';
 import type { Logger } from '../log/logger.js';
 import { acquireLease, newHolderId, RESET_LEASE } from './lease.js';
-import { closePass, ResetInterruptedError } from './close-pass.js';
+import { closePass, failRun, ResetInterruptedError } from './close-pass.js';
 import { totalsOf, type ClosedPeriodReport, type ResetReport } from './reset-report.js';
 import { checkShardAllowed, runShardedReset, type Shard } from './reset-shard.js';
 
@@ -217,14 +217,7 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
     log.info({ periods: periods.length, alreadyClosed, pruned }, 'reset finished');
     return finish({ outcome: 'ok', periods, alreadyClosed, pruned });
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    if (currentKey) {
-      await store.finishRun(currentKey, 'failed', nowMs, message).catch(() => undefined);
-    }
-    log.error({ err: e, period: currentKey }, `reset failed: ${message}`);
-    throw e instanceof QuotaClockError
-      ? e
-      : new QuotaClockError('RESET_FAILED', `reset failed: ${message}`, { cause: e });
+    throw await failRun(store, currentKey, nowMs, e, log, { what: 'reset', period: currentKey });
   } finally {
     await lease.release().catch(() => undefined);
   }
