@@ -32,17 +32,7 @@ export function assembleHistory(
   closed: readonly ClosedPeriodRow[],
   counters: readonly CounterRow[],
 ): HistoryEntry[] {
-  const byStart = new Map<
-    number,
-    {
-      key: string;
-      start: number;
-      end: number;
-      plan: string | null;
-      limits: Record<string, Limit> | null;
-      used: Map<string, number>;
-    }
-  >();
+  const byStart = new Map<number, HistoryPeriod & { used: Record<string, number> }>();
   for (const c of closed) {
     byStart.set(c.start_ms, {
       key: c.period_key,
@@ -50,7 +40,7 @@ export function assembleHistory(
       end: c.end_ms,
       plan: c.plan,
       limits: JSON.parse(c.limits) as Record<string, Limit>,
-      used: new Map(),
+      used: {},
     });
   }
   for (const c of counters) {
@@ -62,19 +52,47 @@ export function assembleHistory(
         end: c.period_end_ms,
         plan: null,
         limits: null,
-        used: new Map(),
+        used: {},
       };
       byStart.set(c.period_start_ms, e);
     }
-    e.used.set(c.feature, c.used);
+    e.used[c.feature] = c.used;
   }
-  return [...byStart.values()]
+  return historyOf(
+    policy,
+    policy.catalog.limitsFor(subject.plan, subject.overrides),
+    byStart.values(),
+  );
+}
+
+/** One period of a subject's history, as a store found it. */
+export interface HistoryPeriod {
+  readonly key: string;
+  readonly start: number;
+  readonly end: number;
+  /** The plan at close; null while the period is not closed. */
+  readonly plan: string | null;
+  /** The limits at close; null while the period is not closed. */
+  readonly limits: Limits | null;
+  readonly used: Readonly<Record<string, number>>;
+}
+
+/**
+ * The history entries of a subject's periods, newest first, with every
+ * feature of the catalog; a period not closed yet shows `currentLimits`.
+ */
+export function historyOf(
+  policy: QuotaPolicy,
+  currentLimits: Limits,
+  periods: Iterable<HistoryPeriod>,
+): HistoryEntry[] {
+  return [...periods]
     .sort((a, b) => b.start - a.start)
     .map((e) => {
-      const limits = e.limits ?? policy.catalog.limitsFor(subject.plan, subject.overrides);
+      const limits = e.limits ?? currentLimits;
       const features: Record<string, { limit: Limit; used: number }> = {};
       for (const f of policy.catalog.features)
-        features[f] = { limit: limits[f] ?? null, used: e.used.get(f) ?? 0 };
+        features[f] = { limit: limits[f] ?? null, used: e.used[f] ?? 0 };
       return {
         key: e.key,
         start: toIso(e.start),

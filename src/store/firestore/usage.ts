@@ -1,9 +1,10 @@
 import type { DocumentSnapshot, Transaction } from '@google-cloud/firestore';
 import { BadInputError, RefundKeyNotFoundError, SubjectNotFoundError } from '../../core/errors.js';
 import type { Limit } from '../../core/plans.js';
-import { toIso, type Period } from '../../core/period.js';
+import type { Period } from '../../core/period.js';
 import { featureStatus, fits, periodView, remainingOf } from '../../core/policy.js';
 import { resolveNewSubject } from '../../core/subject-rules.js';
+import { historyOf, type HistoryPeriod } from '../../core/history.js';
 import type {
   ConsumeResult,
   HistoryEntry,
@@ -528,17 +529,7 @@ export function historyEntries(
 ): HistoryEntry[] {
   const policy = ctx.policy;
   const mark = markOf(d);
-  const byStart = new Map<
-    number,
-    {
-      key: string;
-      start: number;
-      end: number;
-      plan: string | null;
-      limits: Record<string, Limit> | null;
-      used: Record<string, number>;
-    }
-  >();
+  const byStart = new Map<number, HistoryPeriod>();
   for (const snap of historyDocs) {
     const h = parseHistoryDoc(policy, d, snap);
     if (!h.period || h.period.startMs === d.current.startMs) continue;
@@ -576,20 +567,5 @@ export function historyEntries(
       used: { ...d.currentUsed },
     });
   }
-  return [...byStart.values()]
-    .sort((a, b) => b.start - a.start)
-    .map((e) => {
-      const limits = e.limits ?? limitsOf(policy, d.plan, d.overrides);
-      const features: Record<string, { limit: Limit; used: number }> = {};
-      for (const f of policy.catalog.features)
-        features[f] = { limit: limits[f] ?? null, used: e.used[f] ?? 0 };
-      return {
-        key: e.key,
-        start: toIso(e.start),
-        end: toIso(e.end),
-        closed: e.plan !== null,
-        plan: e.plan,
-        features,
-      };
-    });
+  return historyOf(policy, limitsOf(policy, d.plan, d.overrides), byStart.values());
 }
