@@ -75,3 +75,35 @@ export function addSurveyRow(
     addUsage(totals, row.plan, f, row[`u${i}`] ?? 0, limits?.[f] ?? null, row.n),
   );
 }
+
+/** A dry run's totals for one period key, summed over batches. */
+export interface PreviewTotals {
+  subjects: number;
+  startMs: number;
+  endMs: number;
+  summary: CloseTotals;
+}
+
+/**
+ * Counts one subject's ended period into a dry run's totals per key: the
+ * subject, the period's span, and its use of every feature under `limits`.
+ */
+export function addPreviewPeriod(
+  byKey: Record<string, PreviewTotals>,
+  period: { readonly key: string; readonly startMs: number; readonly endMs: number },
+  plan: string,
+  features: readonly string[],
+  limits: Readonly<Record<string, Limit>>,
+  usedOf: (feature: string) => number,
+): void {
+  const entry = (byKey[period.key] ??= {
+    subjects: 0,
+    startMs: period.startMs,
+    endMs: period.endMs,
+    summary: {},
+  });
+  entry.subjects += 1;
+  entry.startMs = Math.min(entry.startMs, period.startMs);
+  entry.endMs = Math.max(entry.endMs, period.endMs);
+  for (const f of features) addUsage(entry.summary, plan, f, usedOf(f), limits[f] ?? null);
+}

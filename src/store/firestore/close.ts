@@ -7,7 +7,12 @@ import {
   type DocumentData,
   type DocumentSnapshot,
 } from '@google-cloud/firestore';
-import { addUsage, mergeTotals, type CloseTotals } from '../../core/close-summary.js';
+import {
+  addPreviewPeriod,
+  addUsage,
+  mergeTotals,
+  type CloseTotals,
+} from '../../core/close-summary.js';
 import { endedOpenPeriods, nextMark } from '../../core/closing.js';
 import { PeriodCalculator, toIso, type Period } from '../../core/period.js';
 import { isAtLimit } from '../../core/policy.js';
@@ -836,17 +841,14 @@ export class FsClose {
             : p.startMs > d.current.startMs
               ? {}
               : (usedOf.get(`${d.id}\u0000${p.startMs}`) ?? {});
-        const entry = (byKey[p.key] ??= {
-          subjects: 0,
-          startMs: p.startMs,
-          endMs: p.endMs,
-          summary: {},
-        });
-        entry.subjects += 1;
-        entry.startMs = Math.min(entry.startMs, p.startMs);
-        entry.endMs = Math.max(entry.endMs, p.endMs);
-        for (const f of this.policy.catalog.features)
-          addUsage(entry.summary, d.plan, f, used[f] ?? 0, limits[f] ?? null);
+        addPreviewPeriod(
+          byKey,
+          p,
+          d.plan,
+          this.policy.catalog.features,
+          limits,
+          (f) => used[f] ?? 0,
+        );
       }
     }
     return { byKey, cursor: encodeCursor(page.next) };

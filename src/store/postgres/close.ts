@@ -1,4 +1,9 @@
-import { addUsage, mergeTotals, type CloseTotals } from '../../core/close-summary.js';
+import {
+  addPreviewPeriod,
+  addUsage,
+  mergeTotals,
+  type CloseTotals,
+} from '../../core/close-summary.js';
 import { BadInputError } from '../../core/errors.js';
 import { endedOpenPeriods, nextMark } from '../../core/closing.js';
 import type { QuotaPolicy } from '../../core/policy.js';
@@ -357,19 +362,14 @@ export class PgClose {
           );
           const limits = this.limitsOf(s);
           for (const p of periods) {
-            const entry = (byKey[p.key] ??= {
-              subjects: 0,
-              startMs: p.startMs,
-              endMs: p.endMs,
-              summary: {},
-            });
-            entry.subjects += 1;
-            entry.startMs = Math.min(entry.startMs, p.startMs);
-            entry.endMs = Math.max(entry.endMs, p.endMs);
-            for (const f of this.policy.catalog.features) {
-              const used = usedOf.get(`${s.rid}|${p.startMs}|${f}`) ?? 0;
-              addUsage(entry.summary, s.plan, f, used, limits[f] ?? null);
-            }
+            addPreviewPeriod(
+              byKey,
+              p,
+              s.plan,
+              this.policy.catalog.features,
+              limits,
+              (f) => usedOf.get(`${s.rid}|${p.startMs}|${f}`) ?? 0,
+            );
           }
         }
         const next =

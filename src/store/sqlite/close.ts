@@ -1,4 +1,9 @@
-import { addUsage, mergeTotals, type CloseTotals } from '../../core/close-summary.js';
+import {
+  addPreviewPeriod,
+  addUsage,
+  mergeTotals,
+  type CloseTotals,
+} from '../../core/close-summary.js';
 import { endedOpenPeriods, nextMark } from '../../core/closing.js';
 import type { QuotaPolicy } from '../../core/policy.js';
 import type {
@@ -363,20 +368,15 @@ export class SqliteClose {
             ? this.policy.catalog.limitsFor(s.plan, parseOverrides(s.overrides))
             : {};
           for (const p of periods) {
-            const entry = (byKey[p.key] ??= {
-              subjects: 0,
-              startMs: p.startMs,
-              endMs: p.endMs,
-              summary: {},
-            });
-            entry.subjects += 1;
-            entry.startMs = Math.min(entry.startMs, p.startMs);
-            entry.endMs = Math.max(entry.endMs, p.endMs);
-            for (const f of this.policy.catalog.features) {
-              const used =
-                counters.find((c) => c.period_start_ms === p.startMs && c.feature === f)?.used ?? 0;
-              addUsage(entry.summary, s.plan, f, used, limits[f] ?? null);
-            }
+            addPreviewPeriod(
+              byKey,
+              p,
+              s.plan,
+              this.policy.catalog.features,
+              limits,
+              (f) =>
+                counters.find((c) => c.period_start_ms === p.startMs && c.feature === f)?.used ?? 0,
+            );
           }
         }
         const next =
