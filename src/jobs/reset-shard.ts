@@ -2,7 +2,7 @@ import { BadInputError, QuotaClockError } from '../core/errors.js';
 import { mergeTotals, type CloseTotals } from '../core/close-summary.js';
 import { toIso } from '../core/period.js';
 import type { QuotaClock } from '../quotaclock.js';
-import type { QuotaStore, RunCheckpoint } from '../store/quota-store.js';
+import type { PendingPeriod, QuotaStore, RunCheckpoint } from '../store/quota-store.js';
 import type { Logger } from '../log/logger.js';
 import { acquireLease, newHolderId } from './lease.js';
 import { closePass, failRun } from './close-pass.js';
@@ -117,8 +117,10 @@ export async function runShardedReset(
   try {
     const passes = new Map<string, number>();
     const done = new Set<string>();
+    // The pending periods, when the last openCount read them in its scan.
+    let known: PendingPeriod[] | undefined;
     for (;;) {
-      const pending = (await store.pendingPeriods(nowMs)).filter(
+      const pending = (known ?? (await store.pendingPeriods(nowMs))).filter(
         (p) => (!opts.forcePeriod || p.key === opts.forcePeriod) && !done.has(p.key),
       );
       const next = pending[0];
@@ -152,6 +154,7 @@ export async function runShardedReset(
         ...(opts.afterBatch ? { afterBatch: opts.afterBatch } : {}),
       });
       const open = await store.openCount(next.key, nowMs);
+      known = open.pending;
       await store.finishRun(ledgerKey, open.notYetEnded > 0 ? 'partial' : 'closed', nowMs);
       currentLedgerKey = null;
       // This shard has nothing more for the key when a pass closed nothing, or no one has it open.

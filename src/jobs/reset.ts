@@ -2,7 +2,7 @@ import { BadInputError, QuotaClockError } from '../core/errors.js';
 import { mergeTotals, type CloseTotals } from '../core/close-summary.js';
 import { PeriodSchedule, toIso, type Period } from '../core/period.js';
 import type { QuotaClock } from '../quotaclock.js';
-import type { QuotaStore } from '../store/quota-store.js';
+import type { PendingPeriod, QuotaStore } from '../store/quota-store.js';
 import type { Logger } from '../log/logger.js';
 import { acquireLease, newHolderId, RESET_LEASE } from './lease.js';
 import { closePass, failRun, ResetInterruptedError } from './close-pass.js';
@@ -135,8 +135,10 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
   try {
     const passes = new Map<string, number>();
     const passTotals = new Map<string, { subjects: number; summary: CloseTotals }>();
+    // The pending periods, when the last openCount read them in its scan.
+    let known: PendingPeriod[] | undefined;
     for (;;) {
-      const pending = (await store.pendingPeriods(nowMs)).filter(
+      const pending = (known ?? (await store.pendingPeriods(nowMs))).filter(
         (p) => !opts.forcePeriod || p.key === opts.forcePeriod,
       );
       const next = pending[0];
@@ -177,6 +179,7 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
       mergeTotals(sofar.summary, summary);
       passTotals.set(next.key, sofar);
       const open = await store.openCount(next.key, nowMs);
+      known = open.pending;
       // Subjects left open (created behind the cursor, or in a zone the store met late): another pass.
       if (open.ended > 0) continue;
       passTotals.delete(next.key);

@@ -17,6 +17,13 @@ import type {
  * Differences between engines are declared here, never tested with
  * `engine === …` elsewhere.
  */
+/** What openCount found for one key. */
+export interface OpenCount {
+  ended: number;
+  notYetEnded: number;
+  pending?: PendingPeriod[];
+}
+
 export interface StoreCapabilities {
   /** Several OS processes or hosts may write at once. */
   readonly multiWriter: boolean;
@@ -213,8 +220,12 @@ export interface QuotaStore {
     cursor: string | null,
     batchSize: number,
   ): Promise<PreviewBatchResult>;
-  /** Subjects that still have this key open, whether or not it has ended. */
-  openCount(key: string, nowMs: number): Promise<{ ended: number; notYetEnded: number }>;
+  /**
+   * Subjects that still have this key open, whether or not it has ended. A
+   * store that reads the pending periods in the same scan returns them too
+   * (`pending`, as pendingPeriods would), saving the job that call.
+   */
+  openCount(key: string, nowMs: number): Promise<OpenCount>;
   /** With `checkpoint`, the row's checkpoint is replaced too (a sharded close writes the merged shard totals). */
   finishRun(
     key: string,

@@ -131,6 +131,30 @@ contract('reset job: lease and ledger', ({ useStore }) => {
 });
 
 contract('reset job: closing', ({ useStore }) => {
+  describe('open counts', () => {
+    const ctx = useStore();
+
+    it('count a key ended and not yet ended, and return pendingPeriods when a store reads them too', async () => {
+      const { qc, store } = ctx;
+      await qc.importSubjects([{ id: 'o-aug-a' }, { id: 'o-aug-b' }], { now: AUG });
+      await qc.importSubjects([{ id: 'o-nov' }], { now: NOV });
+      // Midnight UTC on 1 December is still November in New York: that subject's period has not ended.
+      await qc.importSubjects([{ id: 'o-nov-ny', timeZone: 'America/New_York' }], { now: NOV });
+      const now = at('2026-12-01T00:30:00Z');
+      const pending = await store.pendingPeriods(now);
+      expect(pending.map((p) => [p.key, p.subjects])).toEqual([
+        ['2026-08', 2],
+        ['2026-11', 1],
+      ]);
+      const aug = await store.openCount('2026-08', now);
+      expect(aug).toMatchObject({ ended: 2, notYetEnded: 0 });
+      const nov = await store.openCount('2026-11', now);
+      expect(nov).toMatchObject({ ended: 1, notYetEnded: 1 });
+      expect(await store.openCount('2026-05', now)).toMatchObject({ ended: 0, notYetEnded: 0 });
+      for (const open of [aug, nov]) if (open.pending) expect(open.pending).toEqual(pending);
+    });
+  });
+
   describe('two closers overlapping', () => {
     const ctx = useStore();
 
@@ -155,7 +179,7 @@ contract('reset job: closing', ({ useStore }) => {
       expect(a.closed + b.closed).toBe(60);
       const used = mergeTotals(mergeTotals({}, a.summary), b.summary);
       expect(used.free?.stock_reports).toEqual({ subjects: 60, used: 30, atLimit: 0 });
-      expect(await store.openCount('2026-11', DEC2)).toEqual({ ended: 0, notYetEnded: 0 });
+      expect(await store.openCount('2026-11', DEC2)).toMatchObject({ ended: 0, notYetEnded: 0 });
       expect(await store.pendingPeriods(DEC2)).toEqual([]);
       // The checkpoint counted each subject once, whoever closed it.
       expect((await store.getRun('2026-11'))?.checkpoint.subjects).toBe(60);

@@ -187,14 +187,15 @@ export class PgDb {
        * server flushes it.
        */
       lazyCommit?: boolean;
+      /** Settings for this transaction only (SET LOCAL), sent with BEGIN in one round trip. */
+      local?: Readonly<Record<string, string>>;
     } = { idempotent: false },
   ): Promise<T> {
-    const begin =
-      opts.mode === 'snapshot'
-        ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'
-        : opts.lazyCommit
-          ? 'BEGIN; SET LOCAL synchronous_commit = off'
-          : 'BEGIN';
+    const local = { ...opts.local, ...(opts.lazyCommit ? { synchronous_commit: 'off' } : {}) };
+    const begin = [
+      opts.mode === 'snapshot' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN',
+      ...Object.entries(local).map(([k, v]) => `SET LOCAL ${k} = ${v}`),
+    ].join('; ');
     for (let attempt = 0; ; attempt += 1) {
       const client = await this.connect(attempt);
       if (!client) continue;
