@@ -17,6 +17,12 @@ export interface PostgresOptions {
    * statement carries as many grants as possible (CPU is what runs out).
    */
   readonly grantSlots: number;
+  /**
+   * Parts of a calendar close batch run at once, each on its own connection
+   * and in its own transaction. Default 2 (at most the pool): PostgreSQL runs
+   * one statement on one core, and the parts' statements do not contend.
+   */
+  readonly closeParallel: number;
 }
 
 export const DEFAULT_SCHEMA = 'quotaclock';
@@ -30,6 +36,7 @@ const OWN_INTEGERS = {
   connect_timeout_ms: { min: 100, max: 600_000, fallback: 10_000 },
   idle_timeout: { min: 0, max: 3_600_000, fallback: 30_000 },
   grant_slots: { min: 0, max: 1000, fallback: -1 },
+  close_parallel: { min: 1, max: 64, fallback: 0 },
 } as const;
 
 /**
@@ -82,5 +89,6 @@ export function parsePostgresUrl(url: string, where = '--db'): PostgresOptions {
     connectTimeoutMs: ints.connect_timeout_ms,
     idleTimeoutMs: ints.idle_timeout,
     grantSlots: ints.grant_slots >= 0 ? ints.grant_slots : Math.min(2, ints.pool),
+    closeParallel: ints.close_parallel > 0 ? ints.close_parallel : Math.min(2, ints.pool),
   };
 }
