@@ -49,6 +49,24 @@ interface MoveGroup {
   usage: SubjectUsage[];
 }
 
+/** What one batch (or part) adds to its run's checkpoint; without `cursor`, the cursor stays. */
+interface CheckpointStep {
+  cursor?: string | null;
+  closed: number;
+  summary: CloseTotals;
+}
+
+/** A checkpoint (as stored) with one step added. */
+function advanced(text: string, step: CheckpointStep): string {
+  const cp = JSON.parse(text) as RunCheckpoint;
+  const next: RunCheckpoint = {
+    cursor: step.cursor === undefined ? cp.cursor : step.cursor,
+    subjects: cp.subjects + step.closed,
+    summary: mergeTotals(cp.summary, step.summary),
+  };
+  return JSON.stringify(next);
+}
+
 const CLOSE_COLUMNS =
   'rid, plan, overrides, time_zone, anchor_ms, closed_through_ms, open_end_ms, open_key';
 
@@ -285,36 +303,41 @@ export class PgClose {
   private async advanceCheckpoint(
     c: Client,
     key: string,
-    batch: { cursor?: string | null; closed: number; summary: CloseTotals },
+    batch: CheckpointStep,
   ): Promise<{ key: string; checkpoint: string } | null> {
-    const advance = (text: string) => {
-      const cp = JSON.parse(text) as RunCheckpoint;
-      const next: RunCheckpoint = {
-        cursor: batch.cursor === undefined ? cp.cursor : batch.cursor,
-        subjects: cp.subjects + batch.closed,
-        summary: mergeTotals(cp.summary, batch.summary),
-      };
-      return JSON.stringify(next);
-    };
     const last = this.lastCheckpoint?.key === key ? this.lastCheckpoint.checkpoint : null;
     if (last !== null) {
-      const checkpoint = advance(last);
+      const checkpoint = advanced(last, batch);
       const res = await c.query(
         `UPDATE ${this.s}.runs SET checkpoint = $1 WHERE key = $2 AND checkpoint = $3`,
         [checkpoint, key, last],
       );
       if (res.rowCount === 1) return { key, checkpoint };
     }
-    const run = (
-      await c.query<{ checkpoint: string }>(
-        `SELECT checkpoint FROM ${this.s}.runs WHERE key = $1 FOR UPDATE`,
-        [key],
-      )
-    ).rows[0];
-    if (!run) return null;
-    const checkpoint = advance(run.checkpoint);
+    const current = await this.lockCheckpoint(c, key);
+    if (current === null) return null;
+    return { key, checkpoint: await this.writeCheckpoint(c, key, current, batch) };
+  }
+
+  /** The run's checkpoint, with its ledger row locked until the transaction ends; null without a row. */
+  private async lockCheckpoint(c: Client, key: string): Promise<string | null> {
+    const res = await c.query<{ checkpoint: string }>(
+      `SELECT checkpoint FROM ${this.s}.runs WHERE key = $1 FOR UPDATE`,
+      [key],
+    );
+    return res.rows[0]?.checkpoint ?? null;
+  }
+
+  /** Writes `current` (read under lock) advanced by one step; returns what it wrote. */
+  private async writeCheckpoint(
+    c: Client,
+    key: string,
+    current: string,
+    step: CheckpointStep,
+  ): Promise<string> {
+    const checkpoint = advanced(current, step);
     await c.query(`UPDATE ${this.s}.runs SET checkpoint = $1 WHERE key = $2`, [checkpoint, key]);
-    return { key, checkpoint };
+    return checkpoint;
   }
 
   async closeBatch(req: CloseBatchRequest): Promise<CloseBatchResult> {
@@ -349,34 +372,63 @@ export class PgClose {
     const opts = { idempotent: false, lazyCommit: calendar, local };
     const key = req.ledgerKey ?? req.key;
     const parts = calendar ? this.partsOf(req) : [req];
-    let previous: Promise<unknown> = Promise.resolve();
-    const running = parts.map((part) => {
-      const before = previous;
-      const run = this.db
-        .tx(async (c) => {
+    if (parts.length > 1) return this.closeParts(parts, key, opts);
+    let written: { key: string; checkpoint: string } | null = null;
+    const result = await this.db.tx(async (c) => {
+      const r = await this.closeWork(c, req);
+      // The checkpoint commits with the batch: a kill between batches loses nothing and repeats nothing.
+      written = await this.advanceCheckpoint(c, key, r);
+      return r;
+    }, opts);
+    // Only a committed checkpoint is remembered.
+    if (written) this.lastCheckpoint = written;
+    return result;
+  }
+
+  /**
+   * The parts of one batch, each in its own transaction on its own
+   * connection, each committing its subjects to the checkpoint. The first
+   * part locks the ledger row before anything else and the others start once
+   * it holds it, so the others' checkpoint updates queue behind its commit:
+   * a later part advances the cursor only past a prefix of committed parts
+   * (with two parts, exactly to the batch's end; with more, it may trail,
+   * which a resume only re-reads). Every wait is on a PostgreSQL lock, where
+   * the server's deadlock detector sees it, never on another part in Node.
+   */
+  private async closeParts(
+    parts: readonly CloseBatchRequest[],
+    key: string,
+    opts: Parameters<PgDb['tx']>[1],
+  ): Promise<CloseBatchResult> {
+    // These checkpoints are not written by compare-and-set.
+    this.lastCheckpoint = null;
+    let firstHoldsLedger!: () => void;
+    const ledgerHeld = new Promise<void>((resolve) => (firstHoldsLedger = resolve));
+    const running = parts.map(async (part, i) => {
+      if (i > 0) await ledgerHeld;
+      try {
+        return await this.db.tx(async (c) => {
+          let checkpoint: string | null = null;
+          if (i === 0) {
+            checkpoint = await this.lockCheckpoint(c, key);
+            firstHoldsLedger();
+          }
           const r = await this.closeWork(c, part);
-          // The checkpoint commits with the part: a kill loses nothing and
-          // repeats nothing. Parts write it in order, so its cursor always
-          // ends a closed prefix; a part after one that failed adds its
-          // subjects but leaves the cursor where it was.
-          const prefixClosed = await before.then(
-            () => true,
-            () => false,
-          );
-          const written = await this.advanceCheckpoint(c, key, {
+          if (i > 0) checkpoint = await this.lockCheckpoint(c, key);
+          if (checkpoint === null) return r;
+          const prefixClosed =
+            i === 0 || (JSON.parse(checkpoint) as RunCheckpoint).cursor === part.cursor;
+          await this.writeCheckpoint(c, key, checkpoint, {
             ...(prefixClosed ? { cursor: r.cursor } : {}),
             closed: r.closed,
             summary: r.summary,
           });
-          return { r, written };
-        }, opts)
-        .then(({ r, written }) => {
-          // Only a committed checkpoint is remembered.
-          if (written) this.lastCheckpoint = written;
           return r;
-        });
-      previous = run;
-      return run;
+        }, opts);
+      } finally {
+        // A first part that failed before locking must not hold the others back.
+        if (i === 0) firstHoldsLedger();
+      }
     });
     const settled = await Promise.allSettled(running);
     const failed = settled.find((s) => s.status === 'rejected');
