@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { URLSearchParams } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
 import { createQuotaClock } from '../dist/index.js';
@@ -32,10 +33,14 @@ const PERIOD = {
 const log = (...a) => console.error(...a);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** Extra store URL options for quotaclock only, e.g. BENCH_STORE_OPTIONS='grant_slots=2'. */
+const STORE_OPTIONS = new URLSearchParams(process.env.BENCH_STORE_OPTIONS ?? '');
+
 function storeUrl() {
   const u = new URL(BASE_URL);
   u.searchParams.set('schema', SCHEMA);
   u.searchParams.set('pool', String(CLIENTS));
+  for (const [k, v] of STORE_OPTIONS) u.searchParams.set(k, v);
   return u.toString();
 }
 
@@ -278,6 +283,7 @@ async function main() {
     postgres: `PostgreSQL ${server.version} (synchronous_commit=${server.synchronousCommit}, fsync=${server.fsync})`,
     clients: CLIENTS,
     nodeThreads: JOBS,
+    storeOptions: STORE_OPTIONS.toString() || '(defaults)',
     seconds: SECONDS,
     rounds: ROUNDS,
     perRound: {
@@ -303,6 +309,7 @@ async function main() {
   };
   console.log(`machine:    ${result.machine}`);
   console.log(`postgres:   ${result.postgres}`);
+  console.log(`store URL options: ${result.storeOptions}`);
   console.log(
     `quotaclock: ${result.quotaclockPerSec} consumes/s (median of ${ROUNDS} × ${SECONDS} s, ${CLIENTS} clients, ${SUBJECTS} subjects)`,
   );
