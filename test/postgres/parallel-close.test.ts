@@ -6,13 +6,14 @@
  * rerun closes exactly the rest.
  * Skipped with its reason when PostgreSQL is missing; fails under CI=true.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES, TEST_CONFIG, at, CI, type StoreLocationHandle } from '../contract/engines.js';
+import { TEST_CONFIG, at, CI, type StoreLocationHandle } from '../contract/engines.js';
+import { postgresEngine, scratchSchema } from './scratch-schema.js';
 import { createQuotaClock } from '../../src/quotaclock.js';
 import type { QuotaStore } from '../../src/store/quota-store.js';
 
-const postgres = ENGINES.find((e) => e.name === 'postgres')!;
+const postgres = postgresEngine;
 const NOV = at('2026-11-10T12:00:00Z');
 const NOV_START = at('2026-11-01T00:00:00Z');
 const DEC2 = at('2026-12-02T00:00:00Z');
@@ -26,13 +27,7 @@ suite(`postgres parallel close${postgres.missing ? ` (skipped: ${postgres.missin
   const ids = Array.from({ length: 40 }, (_, i) => `p-${String(i).padStart(3, '0')}`);
 
   beforeAll(async () => {
-    if (postgres.missing !== null) throw new Error(`PostgreSQL is missing: ${postgres.missing}`);
-    location = await postgres.create();
-    schema = new URL(location.url).searchParams.get('schema')!;
-    const base = new URL(location.url);
-    base.searchParams.delete('schema');
-    client = new pg.Client({ connectionString: base.toString() });
-    await client.connect();
+    ({ location, schema, client } = await scratchSchema());
     // Two parts per batch, whatever the default becomes.
     const url = new URL(location.url);
     url.searchParams.set('close_parallel', '2');

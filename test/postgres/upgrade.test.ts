@@ -3,15 +3,16 @@
  * `init` and closes its next period with the subjects it already had.
  * Skipped with its reason when PostgreSQL is missing; fails under CI=true.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES, TEST_CONFIG, at, CI, type StoreLocationHandle } from '../contract/engines.js';
+import { TEST_CONFIG, at, CI, type StoreLocationHandle } from '../contract/engines.js';
+import { postgresEngine, scratchSchema } from './scratch-schema.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { runReset } from '../../src/jobs/reset.js';
 import { createQuotaClock, policyFromConfig } from '../../src/quotaclock.js';
 import type { QuotaStore } from '../../src/store/quota-store.js';
 
-const postgres = ENGINES.find((e) => e.name === 'postgres')!;
+const postgres = postgresEngine;
 const NOV = at('2026-11-10T12:00:00Z');
 const DEC2 = at('2026-12-02T00:00:00Z');
 const policy = policyFromConfig(parseConfig(TEST_CONFIG));
@@ -24,13 +25,7 @@ suite(`postgres schema upgrade${postgres.missing ? ` (skipped: ${postgres.missin
   let schema: string;
 
   beforeAll(async () => {
-    if (postgres.missing !== null) throw new Error(`PostgreSQL is missing: ${postgres.missing}`);
-    location = await postgres.create();
-    schema = new URL(location.url).searchParams.get('schema')!;
-    const base = new URL(location.url);
-    base.searchParams.delete('schema');
-    client = new pg.Client({ connectionString: base.toString() });
-    await client.connect();
+    ({ location, schema, client } = await scratchSchema());
     store = await location.open(policy);
   });
   afterAll(async () => {
