@@ -13,10 +13,6 @@ import type {
   Subject,
 } from '../core/types.js';
 
-/**
- * Differences between engines are declared here, never tested with
- * `engine === …` elsewhere.
- */
 /** What openCount found for one key. */
 export interface OpenCount {
   ended: number;
@@ -24,6 +20,10 @@ export interface OpenCount {
   pending?: PendingPeriod[];
 }
 
+/**
+ * Differences between engines are declared here, never tested with
+ * `engine === …` elsewhere.
+ */
 export interface StoreCapabilities {
   /** Several OS processes or hosts may write at once. */
   readonly multiWriter: boolean;

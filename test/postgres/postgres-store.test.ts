@@ -25,7 +25,13 @@ describe('postgres URL options', () => {
     expect(parsePostgresUrl('postgresql://db/app')).toMatchObject({
       schema: 'quotaclock',
       poolSize: 10,
+      grantSlots: 1,
+      closeParallel: 2,
     });
+    expect(parsePostgresUrl('postgres://db/app?pool=1&close_parallel=4')).toMatchObject({
+      closeParallel: 4,
+    });
+    expect(parsePostgresUrl('postgres://db/app?pool=1')).toMatchObject({ closeParallel: 1 });
   });
 
   it('refuses bad options by name, without echoing the URL', () => {
@@ -34,6 +40,8 @@ describe('postgres URL options', () => {
       'postgres://u:secret@db/app?pool=0',
       'postgres://u:secret@db/app?pool=ten',
       'postgres://u:secret@db/app?statement_timeout=-1',
+      'postgres://u:secret@db/app?close_parallel=0',
+      'postgres://u:secret@db/app?grant_slots=many',
     ]) {
       let err: unknown;
       try {
