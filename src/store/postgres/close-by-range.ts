@@ -18,6 +18,9 @@ interface Zone {
   tz: string | null;
 }
 
+/** How many parameters `params` gives every statement here. */
+const RANGE_PARAMS = 6;
+
 const zoneId = (z: Zone) => `${z.fromStart}|${z.fromEnd}|${z.tz}`;
 
 /**
@@ -100,6 +103,7 @@ export class PgRangeCloser {
     return `COALESCE((SELECT rid FROM ${this.s}.subjects ORDER BY rid DESC LIMIT 1), 0)`;
   }
 
+  /** The `RANGE_PARAMS` values of every statement here: range, key, now and shard. */
   private params(req: CloseBatchRequest, lo: number, hi: number): unknown[] {
     const shard = req.shard && req.shard.count > 1 ? req.shard : null;
     return [lo, hi, req.key, req.nowMs, shard?.count ?? null, shard?.index ?? 0];
@@ -275,10 +279,9 @@ export class PgRangeCloser {
     moves: ReadonlyArray<{ zone: Zone; to: Mark }>,
   ): Promise<{ closed: number; summary: CloseTotals; meta: RangeMeta }> {
     const base = this.params(req, lo, hi);
-    const p = base.length;
     // Prepared once per connection: planning it took 1–1.5 ms of each batch.
     const res = await c.query<SurveyRow & RangeMeta>({
-      ...this.moveStatement(p),
+      ...this.moveStatement(),
       values: [
         ...base,
         moves.map((m) => m.zone.fromStart),
@@ -302,9 +305,10 @@ export class PgRangeCloser {
 
   private moveText?: { name: string; text: string };
 
-  /** The move's statement, with its parameters from $p + 1 on (see move). */
-  private moveStatement(p: number): { name: string; text: string } {
+  /** The move's statement: `params` ($1–$6), then the values move passes after them. */
+  private moveStatement(): { name: string; text: string } {
     if (!this.moveText) {
+      const p = RANGE_PARAMS;
       const text = `WITH g AS (
            SELECT * FROM unnest($${p + 1}::bigint[], $${p + 2}::bigint[], $${p + 3}::text[],
                                 $${p + 4}::bigint[], $${p + 5}::bigint[], $${p + 6}::text[])

@@ -84,6 +84,8 @@ const MAX_BATCH = 64;
 export class GrantBatcher {
   private readonly queue: Pending[] = [];
   private inFlight = 0;
+  /** A pump is due at the end of this turn of the event loop (see schedule). */
+  private scheduled = false;
 
   constructor(
     private readonly db: PgDb,
@@ -120,8 +122,6 @@ export class GrantBatcher {
       this.pump();
     });
   }
-
-  private scheduled = false;
 
   private pump(): void {
     while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
