@@ -31,6 +31,15 @@ export const ERROR_CODES = {
   NOTIFY_FAILED: { exit: 1, http: 502 },
   /** The store engine lacks a query this command needs. */
   NOT_SUPPORTED: { exit: 1, http: 501 },
+  /** The service's own answers (API.md): auth, scopes, request shape, idempotency, login throttling. */
+  UNAUTHENTICATED: { exit: 2, http: 401 },
+  FORBIDDEN: { exit: 2, http: 403 },
+  NOT_FOUND: { exit: 2, http: 404 },
+  PAYLOAD_TOO_LARGE: { exit: 2, http: 413 },
+  UNSUPPORTED_MEDIA_TYPE: { exit: 2, http: 415 },
+  IDEMPOTENCY_KEY_REUSED: { exit: 2, http: 422 },
+  IDEMPOTENCY_KEY_IN_FLIGHT: { exit: 1, http: 409 },
+  RATE_LIMITED: { exit: 1, http: 429 },
   INTERNAL: { exit: 1, http: 500 },
 } as const satisfies Record<string, { exit: number; http: number }>;
 

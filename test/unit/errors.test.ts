@@ -53,6 +53,8 @@ const EXPECTED: Partial<Record<ErrorCode, { exit: number; http: number }>> = {
 /** Exit 2 for a mistake in the operator's own configuration, which is a server error over HTTP. */
 const OPERATOR_CONFIG_CODES = new Set(['CONFIG_INVALID', 'NOTIFY_CONFIG']);
 
+const RETRY_LATER_CODES = new Set(['LEASE_HELD', 'IDEMPOTENCY_KEY_IN_FLIGHT', 'RATE_LIMITED']);
+
 describe('error codes', () => {
   it('every stable code maps to the documented exit code and HTTP status', () => {
     for (const code of Object.keys(EXPECTED)) expect(ERROR_CODES).toHaveProperty(code);
@@ -90,8 +92,10 @@ describe('error codes', () => {
       expect(c.http, code).toBeLessThan(600);
       // Client mistakes are 4xx over HTTP, except the operator's own config, which is a server error.
       if (c.exit === 2 && !OPERATOR_CONFIG_CODES.has(code)) expect(c.http, code).toBeLessThan(500);
-      // Failures are never blamed on the client, except a conflict with a running job.
-      if (c.exit === 1 && code !== 'LEASE_HELD') expect(c.http, code).toBeGreaterThanOrEqual(500);
+      // Failures are never blamed on the client, except "try again later": a conflict with a
+      // running job, a duplicate request still in flight, or the login throttle.
+      if (c.exit === 1 && !RETRY_LATER_CODES.has(code))
+        expect(c.http, code).toBeGreaterThanOrEqual(500);
     }
   });
 });
