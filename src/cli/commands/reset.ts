@@ -9,11 +9,13 @@ export async function run(
 ): Promise<CommandResult> {
   const qc = await ctx.quotaclock();
   const logger = await ctx.logger();
-  const [{ runScheduledReset }, { describeReset }, { parseShard }] = await Promise.all([
-    import('../../jobs/reset-all.js'),
-    import('../../jobs/reset-report.js'),
-    import('../../jobs/reset-shard.js'),
-  ]);
+  const [{ runScheduledReset }, { describeReset }, { parseShard }, { logResetFailure }] =
+    await Promise.all([
+      import('../../jobs/reset-all.js'),
+      import('../../jobs/reset-report.js'),
+      import('../../jobs/reset-shard.js'),
+      import('../../jobs/failure-log.js'),
+    ]);
   // Malformed values are refused before anything is opened or written.
   const shard = opts.shard === undefined ? undefined : parseShard(String(opts.shard));
   const bar = progressBar();
@@ -27,6 +29,9 @@ export async function run(
       onProgress: bar,
     });
     return { data: report, text: describeReset(report) };
+  } catch (e) {
+    logResetFailure(logger, e, { trigger: 'cli' });
+    throw e;
   } finally {
     bar.end();
   }
