@@ -21,7 +21,11 @@ export class CliContext {
   private log: Logger | undefined;
   readonly nowMs: number | undefined;
 
-  constructor(readonly opts: GlobalOptions) {
+  /** createsStore: the command may create the database (init, users import, restore); others need one. */
+  constructor(
+    readonly opts: GlobalOptions,
+    private readonly access: { readonly createsStore?: boolean } = {},
+  ) {
     const now = opts.now ?? process.env.QUOTACLOCK_NOW;
     this.nowMs = now ? parseInstant(now, opts.now ? '--now' : 'QUOTACLOCK_NOW') : undefined;
     if (
@@ -50,7 +54,11 @@ export class CliContext {
         ...(this.opts.db !== undefined ? { store: this.opts.db } : {}),
       });
       const fixed = this.nowMs;
-      return createQuotaClock({ config, ...(fixed === undefined ? {} : { clock: () => fixed }) });
+      return createQuotaClock({
+        config,
+        createStore: this.access.createsStore === true,
+        ...(fixed === undefined ? {} : { clock: () => fixed }),
+      });
     })();
     return this.qcPromise;
   }

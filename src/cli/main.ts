@@ -65,7 +65,10 @@ export async function main(argv: string[]): Promise<number> {
   let ctx: CliContext | undefined;
   const action = async (spec: CommandSpec, cmd: Command) => {
     const opts = cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
-    ctx = new CliContext(opts);
+    // A dry run writes nothing, so it creates no database either.
+    ctx = new CliContext(opts, {
+      createsStore: spec.createsStore === true && opts.dryRun !== true,
+    });
     const mod = (await import(`./commands/${spec.module}.js`)) as { run: Run };
     const result = await mod.run(
       ctx,

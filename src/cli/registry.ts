@@ -21,6 +21,8 @@ export interface CommandSpec {
   readonly examples: readonly string[];
   /** Module under ./commands, without extension. */
   readonly module: string;
+  /** May create the database; every other command refuses a missing one and creates nothing. */
+  readonly createsStore?: true;
 }
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -29,6 +31,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: 'create or upgrade the schema (idempotent)',
     examples: ['quotaclock init', 'quotaclock init --db postgres://127.0.0.1/test'],
     module: 'init',
+    createsStore: true,
   },
   {
     path: 'plans',
@@ -65,6 +68,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'quotaclock users import firestore-export.jsonl',
     ],
     module: 'users-import',
+    createsStore: true,
   },
   {
     path: 'users list',
@@ -171,10 +175,18 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     path: 'status',
     args: '<id>',
-    description: 'the subject’s current period, limits, usage and remaining',
+    description:
+      'the subject’s current period, limits, usage and remaining (exit 2 for an unknown subject)',
+    options: [
+      {
+        flags: '--as-new',
+        description: 'for an unknown subject, show what a new one would get instead of exit 2',
+      },
+    ],
     examples: [
       'quotaclock status alice',
       'quotaclock status alice --json --now 2026-11-30T23:59:00Z',
+      'quotaclock status newcomer --as-new',
     ],
     module: 'status',
   },
@@ -234,6 +246,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: 'import a backup into an empty store (any engine), all or nothing',
     examples: ['quotaclock restore backups/2026-11-01.jsonl --db postgres://127.0.0.1/test'],
     module: 'restore',
+    createsStore: true,
   },
   {
     path: 'demo',

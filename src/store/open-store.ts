@@ -50,8 +50,25 @@ export function parseStoreUrl(url: string, cwd = process.cwd(), where = '--db'):
   return { engine: 'sqlite', path, ...(synchronous ? { synchronous } : {}) };
 }
 
+export interface OpenStoreOptions {
+  /**
+   * Whether opening may create the store. true (the default): an embedded
+   * SQLite file is created, and its schema applied, on first use, as
+   * embedded databases do. false: the store must exist (a missing SQLite file
+   * is STORE_NOT_FOUND, nothing is created) and its schema is only checked.
+   * Server engines (PostgreSQL, Firestore) never create their database and
+   * are migrated by `init` only.
+   */
+  readonly create?: boolean;
+}
+
 /** Opens a store; engines are imported lazily so that SQLite users never load a Postgres driver. */
-export async function openStore(location: StoreLocation, policy: QuotaPolicy): Promise<QuotaStore> {
+export async function openStore(
+  location: StoreLocation,
+  policy: QuotaPolicy,
+  opts: OpenStoreOptions = {},
+): Promise<QuotaStore> {
+  const create = opts.create ?? true;
   switch (location.engine) {
     case 'sqlite': {
       const { SqliteStore } = await import('./sqlite/sqlite-store.js');
@@ -59,6 +76,8 @@ export async function openStore(location: StoreLocation, policy: QuotaPolicy): P
         {
           path: location.path,
           ...(location.synchronous ? { synchronous: location.synchronous } : {}),
+          create,
+          autoMigrate: create,
         },
         policy,
       );

@@ -113,6 +113,7 @@ export class SqliteUsage {
     if (!this.policy.autoCreateSubjects) throw new SubjectNotFoundError(id);
     const created = this.subjects.insertResolved(resolveNewSubject(this.policy, { id }, nowMs));
     this.subjects.recordAudit(nowMs, 'subject.auto_create', id, { plan: created.plan });
+    this.policy.subjectAutoCreated(id, created.plan);
     return created;
   }
 
