@@ -236,8 +236,18 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     path: 'backup',
     description: 'portable, versioned JSONL export of everything',
-    options: [{ flags: '--out <file>', description: 'write here (atomically) instead of stdout' }],
-    examples: ['quotaclock backup --out backups/2026-11-01.jsonl'],
+    options: [
+      {
+        flags: '--out <file>',
+        description:
+          'write here (atomically, making the folder) instead of stdout; --json then prints the summary',
+      },
+    ],
+    examples: [
+      'quotaclock backup --out backups/2026-11-01.jsonl',
+      'quotaclock backup --out backups/2026-11-01.jsonl --json',
+      'quotaclock backup > backup.jsonl',
+    ],
     module: 'backup',
   },
   {
