@@ -10,6 +10,8 @@ export interface OptionSpec {
   readonly default?: string | boolean;
   /** Repeatable: collects every value into an array. */
   readonly repeat?: boolean;
+  /** Accepted but not listed in --help (a habit from the old scripts, answered with advice). */
+  readonly hidden?: boolean;
 }
 
 export interface CommandSpec {
@@ -205,6 +207,11 @@ export const COMMANDS: readonly CommandSpec[] = [
       {
         flags: '--force-period <key>',
         description: 'only this period key, re-checked even if the ledger says closed',
+      },
+      {
+        flags: '--execute',
+        description: 'the old reset script’s flag; quotaclock resets for real by default',
+        hidden: true,
       },
       {
         flags: '--shard <i/n>',

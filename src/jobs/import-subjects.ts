@@ -3,7 +3,8 @@ import { extname } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { QuotaClockError, isQuotaClockError } from '../core/errors.js';
 import { resolveNewSubject } from '../core/subject-rules.js';
-import type { NewSubject } from '../core/types.js';
+import type { Limits } from '../core/plans.js';
+import type { NewSubject, Subject } from '../core/types.js';
 import type { QuotaClock } from '../quotaclock.js';
 
 /**
@@ -39,7 +40,24 @@ export interface ImportResult {
   readonly dryRun: boolean;
   readonly rows: number;
   readonly added: number;
+  /** Existing subjects whose plan, overrides, email or name the file changes. */
   readonly updated: number;
+  /** Existing subjects the file leaves as they are (a re-import of the same file). */
+  readonly unchanged: number;
+}
+
+/** Whether upserting `s` would change anything the import writes on an existing subject. */
+function changes(qc: QuotaClock, s: NewSubject, existing: Subject, nowMs: number): boolean {
+  const r = resolveNewSubject(qc.policy, s, nowMs, 'row');
+  if (r.plan !== existing.plan) return true;
+  if (s.overrides !== undefined && !sameLimits(r.overrides, existing.overrides)) return true;
+  if (r.email !== null && r.email !== existing.email) return true;
+  return r.name !== null && r.name !== existing.name;
+}
+
+function sameLimits(a: Limits, b: Limits): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
 function readRows(path: string): Array<{ line: number; row: Record<string, unknown> }> {
@@ -169,11 +187,21 @@ export async function importSubjects(
   if (rows.length === 0)
     throw new QuotaClockError('IMPORT_INVALID', `${path}: no rows to import`, { where: 'file' });
   const store = await qc.store();
-  if (opts.dryRun) {
-    let updated = 0;
-    for (const s of subjects) if (await store.getSubject(s.id)) updated += 1;
-    return { dryRun: true, rows: subjects.length, added: subjects.length - updated, updated };
+  // Counted before the write, which still applies every row: the figures are what a person reads.
+  let added = 0;
+  let updated = 0;
+  for (const s of subjects) {
+    const existing = await store.getSubject(s.id);
+    if (!existing) added += 1;
+    else if (changes(qc, s, existing, nowMs)) updated += 1;
   }
-  const r = await store.upsertSubjects(subjects, nowMs);
-  return { dryRun: false, rows: subjects.length, ...r };
+  const counts = {
+    rows: subjects.length,
+    added,
+    updated,
+    unchanged: subjects.length - added - updated,
+  };
+  if (opts.dryRun) return { dryRun: true, ...counts };
+  await store.upsertSubjects(subjects, nowMs);
+  return { dryRun: false, ...counts };
 }

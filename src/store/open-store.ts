@@ -9,6 +9,25 @@ export type StoreLocation =
   /** projectId '' means FIREBASE_PROJECT_ID or the key's project; query holds the engine's own options. */
   | { engine: 'firestore'; projectId: string; query?: string };
 
+/** Where a store is, for people: the SQLite file, or the URL without its password. */
+export function describeLocation(location: StoreLocation): string {
+  switch (location.engine) {
+    case 'sqlite':
+      return location.path;
+    case 'postgres': {
+      try {
+        const u = new URL(location.url);
+        if (u.password) u.password = '';
+        return u.toString();
+      } catch {
+        return 'postgres://…';
+      }
+    }
+    case 'firestore':
+      return `firestore://${location.projectId || '(project from the environment)'}`;
+  }
+}
+
 /** Parses --db / QUOTACLOCK_DB / config.store. */
 export function parseStoreUrl(url: string, cwd = process.cwd(), where = '--db'): StoreLocation {
   const value = url.trim();

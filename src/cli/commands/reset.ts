@@ -1,3 +1,4 @@
+import { BadInputError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
 import type { CommandResult } from '../output.js';
 import { progressBar } from '../progress.js';
@@ -7,6 +8,12 @@ export async function run(
   _args: string[],
   opts: Record<string, unknown>,
 ): Promise<CommandResult> {
+  if (opts.execute === true) {
+    throw new BadInputError(
+      '--execute: not needed, quotaclock resets for real by default (the old script was a dry run without it); use --dry-run to only see what would be closed',
+      '--execute',
+    );
+  }
   const qc = await ctx.quotaclock();
   const logger = await ctx.logger();
   const [{ runScheduledReset }, { describeReset }, { parseShard }, { logResetFailure }] =
@@ -28,7 +35,7 @@ export async function run(
       logger,
       onProgress: bar,
     });
-    return { data: report, text: describeReset(report) };
+    return { data: report, text: describeReset(report, qc.policy.catalog.planNames) };
   } catch (e) {
     logResetFailure(logger, e, { trigger: 'cli' });
     throw e;
