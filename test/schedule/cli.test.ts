@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TARGETS } from '../../src/schedule/cron-spec.js';
@@ -137,7 +137,10 @@ describe('quotaclock schedule (the commands)', () => {
 
   it('install --target windows writes the XML and prints the register commands', () => {
     const out = tempDir('qc-win-cli-');
-    const r = cli(['schedule', 'install', '--target', 'windows', '--dir', out], dir);
+    const r = cli(
+      ['schedule', 'install', '--target', 'windows', '--dir', out, '--project-dir', 'C:\\srv\\app'],
+      dir,
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(
       /schtasks \/Create \/TN quotaclock-reset \/XML C:\\srv\\app\\quotaclock-reset\.xml \/F/,
@@ -146,6 +149,42 @@ describe('quotaclock schedule (the commands)', () => {
     expect(readFileSync(join(out, 'quotaclock-reset.xml')).subarray(0, 2)).toEqual(
       Buffer.from([0xff, 0xfe]),
     );
+  });
+
+  it('install --target windows from another system requires --project-dir instead of guessing', () => {
+    const out = tempDir('qc-win-cli-');
+    const r = cli(['schedule', 'install', '--target', 'windows', '--dir', out], dir);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--project-dir: required for --target windows on linux/);
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  it('--env-path names the env file even when it is not on this machine (Node would intercept --env-file)', () => {
+    const r = cli(
+      [
+        'schedule',
+        'print',
+        '--target',
+        'windows',
+        '--project-dir',
+        'C:\\srv\\app',
+        '--env-path',
+        'C:\\srv\\app\\.env',
+      ],
+      dir,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('--env-file=C:\\srv\\app\\.env C:\\srv\\app\\node_modules');
+    const none = cli(['schedule', 'print', '--target', 'cron', '--no-env-path'], dir);
+    expect(none.stdout).not.toContain('--env-file=');
+  });
+
+  it('the old --env-file still works where Node lets it through (a file that exists here)', () => {
+    const envFile = join(dir, 'old-name.env');
+    writeFileSync(envFile, 'A=1\n');
+    const r = cli(['schedule', 'print', '--target', 'cron', '--env-file', envFile], dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`--env-file=${envFile} `);
   });
 
   it('install refuses the cloud targets with a pointer to print', () => {

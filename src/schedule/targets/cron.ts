@@ -68,7 +68,7 @@ export function cronArtifact(ctx: ScheduleContext): ScheduleArtifact {
       },
     ],
     notes: [
-      `${generatedBy('cron')} ${ctx.envFile ? `Variables come from ${ctx.envFile}, loaded by node --env-file (Node.js 20.6 or later).` : "No .env file was found in the project, so the job sees only cron's minimal environment; pass --env-file if it needs variables."}`,
+      `${generatedBy('cron')} ${ctx.envFile ? `Variables come from ${ctx.envFile}, loaded by node --env-file (Node.js 20.6 or later).` : "No .env file was found in the project, so the job sees only cron's minimal environment; pass --env-path if it needs variables."}`,
       `The log directory ${logDir} must exist and be writable by the crontab's owner (schedule install creates it).`,
       ...(sameZone(ctx.timeZone, ctx.systemTimeZone)
         ? []
