@@ -134,8 +134,10 @@ export const notifySchema = z.strictObject({
       attempts: z.number().int().min(1).max(10).default(4),
       initialDelayMs: z.number().int().min(0).max(60_000).default(1000),
       maxDelayMs: z.number().int().min(0).max(600_000).default(30_000),
+      /** A receiver's Retry-After is honoured beyond maxDelayMs, up to this. */
+      maxRetryAfterMs: z.number().int().min(0).max(600_000).default(120_000),
     })
-    .default({ attempts: 4, initialDelayMs: 1000, maxDelayMs: 30_000 }),
+    .default({ attempts: 4, initialDelayMs: 1000, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 }),
   /** Per attempt. */
   timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
   heartbeat: heartbeat.nullable().default(null),

@@ -145,7 +145,7 @@ describe('schedule install|uninstall|doctor against the real crontab (throwaway 
       const after = crontab();
       expect(after.startsWith(`${OTHERS}\n`)).toBe(true);
       expect(after).toContain(
-        `1 0 1 * * cd ${project} && ${process.execPath} --env-file=${project}/.env ${CLI} reset >> ${project}/logs/quota_reset.log 2>&1`,
+        `1 0 1 * * cd ${project} && ${process.execPath} --env-file=${project}/.env ${CLI} reset --log-file ${project}/logs/quota_reset.log >> ${project}/logs/cron.log 2>&1`,
       );
 
       expect(cli(args).stdout).toMatch(/cron: replaced/);
@@ -200,7 +200,7 @@ describe('schedule install|uninstall|doctor against the real crontab (throwaway 
         /nothing to remove/,
       );
       // The dry runs wrote nothing: September is still open.
-      expect(readFileSync(join(project, 'logs', 'quota_reset.log'), 'utf8')).not.toMatch(
+      expect(readFileSync(join(project, 'logs', 'current.log'), 'utf8')).not.toMatch(
         /"msg":"period closed"/,
       );
     },

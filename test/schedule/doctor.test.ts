@@ -107,7 +107,7 @@ describe('schedule doctor runs the installed line as cron would', () => {
     expect(r.ran).toMatch(
       /^env -i HOME=\S+ LOGNAME=\S+ PATH=\/usr\/bin:\/bin SHELL=\/bin\/sh \/bin\/sh -c/,
     );
-    expect(r.ran).toContain(' reset --dry-run >> ');
+    expect(r.ran).toContain(' reset --dry-run --log-file ');
     expect(r.output).toMatch(/\[dry run\] 2026-09: would close 1 subject/);
   });
 

@@ -68,9 +68,13 @@ describe('cron: the generated line parses in croner and runs under env -i', () =
       },
     );
     expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
-    const log = readFileSync(join(project, 'logs', 'quota_reset.log'), 'utf8');
+    // The rotating JSON log, reached through current.log as operations.md says...
+    const log = readFileSync(join(project, 'logs', 'current.log'), 'utf8');
     expect(log).toMatch(/"msg":"reset finished"/);
-    expect(log).toMatch(/2026-09: closed 1 subject/);
+    // ...and cron's own capture: the summary, with no copy of the info lines.
+    const captured = readFileSync(join(project, 'logs', 'cron.log'), 'utf8');
+    expect(captured).toMatch(/2026-09: closed 1 subject/);
+    expect(captured).not.toMatch(/"level":"info"/);
 
     const qc = createQuotaClock({ config: { store: db } });
     try {
