@@ -10,6 +10,7 @@ export interface GlobalOptions {
   json?: boolean;
   logFile?: string;
   logLevel?: string;
+  verbose?: boolean;
 }
 
 /**
@@ -51,6 +52,7 @@ export class CliContext {
       ]);
       const { config } = loadConfig({
         ...(this.opts.config ? { file: this.opts.config } : {}),
+        ...(this.opts.verbose ? { verbose: true } : {}),
         ...(this.opts.db !== undefined ? { store: this.opts.db } : {}),
       });
       const fixed = this.nowMs;

@@ -79,6 +79,7 @@ export async function main(argv: string[]): Promise<number> {
       'also write JSON log lines here, rotated (env QUOTACLOCK_LOG_FILE)',
     )
     .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent')
+    .option('--verbose', 'more detail in error messages (the code frame of a YAML error)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });

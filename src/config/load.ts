@@ -1,7 +1,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
-import { BadInputError, ConfigError } from '../core/errors.js';
+import { BadInputError, ConfigError, QuotaClockError } from '../core/errors.js';
 import { parseConfig } from './parse.js';
 import type { QuotaClockConfig } from './schema.js';
 
@@ -18,9 +18,30 @@ export interface ConfigSources {
   readonly store?: string;
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
+  /** --verbose: a YAML syntax error keeps the parser's code frame. */
+  readonly verbose?: boolean;
 }
 
-function readConfigFile(path: string): unknown {
+/**
+ * A YAML syntax error as one line, `file:line:column: reason`, which is what
+ * an editor jumps to; the parser's code frame follows only when asked for.
+ */
+function yamlSyntaxError(path: string, e: unknown, verbose: boolean): QuotaClockError {
+  const err = e as Error & { linePos?: Array<{ line: number; col: number }> };
+  const [reason = err.message, frame = ''] = err.message.split(/ at line \d+, column \d+:\n/);
+  const pos = err.linePos?.[0];
+  const where = pos ? `${path}:${pos.line}:${pos.col}` : path;
+  const line = `${where}: not valid YAML: ${reason.trim()}`;
+  return new QuotaClockError(
+    'CONFIG_INVALID',
+    verbose && frame ? `${line}\n${frame.trimEnd()}` : line,
+    {
+      where: pos ? `line ${pos.line}, column ${pos.col}` : path,
+    },
+  );
+}
+
+function readConfigFile(path: string, verbose = false): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -30,11 +51,16 @@ function readConfigFile(path: string): unknown {
       path,
     );
   }
+  if (/\.ya?ml$/i.test(path)) {
+    try {
+      // yaml is loaded only for YAML files: it costs ~25 ms of every cold start otherwise.
+      return (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
+    } catch (e) {
+      throw yamlSyntaxError(path, e, verbose);
+    }
+  }
   try {
-    // yaml is loaded only for YAML files: it costs ~25 ms of every cold start otherwise.
-    return /\.ya?ml$/i.test(path)
-      ? (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text)
-      : JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     throw new ConfigError(
       [`not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(e as Error).message}`],
@@ -62,7 +88,7 @@ export function loadConfig(sources: ConfigSources = {}): {
     const found = DEFAULT_CONFIG_FILES.map((f) => resolve(cwd, f)).find((f) => existsSync(f));
     file = found ?? null;
   }
-  const raw = file ? readConfigFile(file) : {};
+  const raw = file ? readConfigFile(file, sources.verbose === true) : {};
   if (raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) {
     throw new ConfigError(['(root): expected an object'], file ?? undefined);
   }

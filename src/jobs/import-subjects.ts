@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { QuotaClockError, isQuotaClockError } from '../core/errors.js';
 import { resolveNewSubject } from '../core/subject-rules.js';
+import { decodeUtf8Strict } from './strict-utf8.js';
 import type { Limits } from '../core/plans.js';
 import type { NewSubject, Subject } from '../core/types.js';
 import type { QuotaClock } from '../quotaclock.js';
@@ -61,9 +62,9 @@ function sameLimits(a: Limits, b: Limits): boolean {
 }
 
 function readRows(path: string): Array<{ line: number; row: Record<string, unknown> }> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (e) {
     throw new QuotaClockError(
       'BAD_INPUT',
@@ -71,6 +72,7 @@ function readRows(path: string): Array<{ line: number; row: Record<string, unkno
       { where: 'file' },
     );
   }
+  const text = decodeUtf8Strict(bytes, path);
   const ext = extname(path).toLowerCase();
   if (ext === '.jsonl' || ext === '.ndjson') {
     const out: Array<{ line: number; row: Record<string, unknown> }> = [];
