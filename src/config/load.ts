@@ -1,7 +1,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
-import { BadInputError, ConfigError, QuotaClockError } from '../core/errors.js';
+import { BadInputError, ConfigError } from '../core/errors.js';
+import { builtInConfig } from './defaults.js';
 import { parseConfig } from './parse.js';
 import type { QuotaClockConfig } from './schema.js';
 
@@ -26,19 +27,13 @@ export interface ConfigSources {
  * A YAML syntax error as one line, `file:line:column: reason`, which is what
  * an editor jumps to; the parser's code frame follows only when asked for.
  */
-function yamlSyntaxError(path: string, e: unknown, verbose: boolean): QuotaClockError {
+function yamlSyntaxError(path: string, e: unknown, verbose: boolean): ConfigError {
   const err = e as Error & { linePos?: Array<{ line: number; col: number }> };
   const [reason = err.message, frame = ''] = err.message.split(/ at line \d+, column \d+:\n/);
   const pos = err.linePos?.[0];
-  const where = pos ? `${path}:${pos.line}:${pos.col}` : path;
-  const line = `${where}: not valid YAML: ${reason.trim()}`;
-  return new QuotaClockError(
-    'CONFIG_INVALID',
-    verbose && frame ? `${line}\n${frame.trimEnd()}` : line,
-    {
-      where: pos ? `line ${pos.line}, column ${pos.col}` : path,
-    },
-  );
+  const issue = `not valid YAML: ${reason.trim()}${pos ? ` (line ${pos.line}, column ${pos.col})` : ''}`;
+  const line = `${pos ? `${path}:${pos.line}:${pos.col}` : path}: not valid YAML: ${reason.trim()}`;
+  return new ConfigError([issue], path, verbose && frame ? `${line}\n${frame.trimEnd()}` : line);
 }
 
 function readConfigFile(path: string, verbose = false): unknown {
@@ -102,5 +97,16 @@ export function loadConfig(sources: ConfigSources = {}): {
   }
   if (env.QUOTACLOCK_LOG_FILE)
     merged.log = { ...(merged.log as object), file: env.QUOTACLOCK_LOG_FILE };
-  return { config: parseConfig(merged, file ?? undefined), file };
+  if (!file) {
+    // Nothing to validate but the store URL (checked non-empty above): skip the schema.
+    const store = merged.store as string | undefined;
+    return {
+      config: builtInConfig({
+        ...(store ? { store } : {}),
+        ...(env.QUOTACLOCK_LOG_FILE ? { logFile: env.QUOTACLOCK_LOG_FILE } : {}),
+      }),
+      file,
+    };
+  }
+  return { config: parseConfig(merged, file), file };
 }

@@ -90,10 +90,11 @@ export class BadInputError extends QuotaClockError {
 }
 
 export class ConfigError extends QuotaClockError {
-  constructor(issues: readonly string[], source?: string) {
+  /** message: one line instead of the issue list (a YAML syntax error, `file:line:column: reason`). */
+  constructor(issues: readonly string[], source?: string, message?: string) {
     super(
       'CONFIG_INVALID',
-      `invalid configuration${source ? ` in ${source}` : ''}:\n  ${issues.join('\n  ')}`,
+      message ?? `invalid configuration${source ? ` in ${source}` : ''}:\n  ${issues.join('\n  ')}`,
       { where: source, details: issues },
     );
   }
