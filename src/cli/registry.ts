@@ -2,7 +2,7 @@
  * The command table. Declarations only: each implementation is imported when
  * its command runs, which keeps `quotaclock status` cold start small.
  */
-import { SCHEDULE_OPTIONS } from './schedule-options.js';
+import { SCHEDULE_OPTIONS, UNINSTALL_OPTIONS, withTargets } from './schedule-options.js';
 
 export interface OptionSpec {
   readonly flags: string;
@@ -351,7 +351,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     description:
       'install the schedule: a crontab block (idempotent), systemd unit files, or the Task Scheduler XML',
     options: [
-      ...SCHEDULE_OPTIONS,
+      ...withTargets(
+        SCHEDULE_OPTIONS,
+        'cron, systemd or windows (for k8s, aws, azure, gcp it prints the deploy steps)',
+      ),
       {
         flags: '--dir <dir>',
         description:
@@ -367,15 +370,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     path: 'schedule uninstall',
     description: 'remove what schedule install wrote; no other crontab line is touched',
-    options: [
-      ...SCHEDULE_OPTIONS,
-      {
-        flags: '--dir <dir>',
-        description:
-          'systemd: unit directory (default /etc/systemd/system); windows: where the XML is',
-      },
+    options: UNINSTALL_OPTIONS,
+    examples: [
+      'quotaclock schedule uninstall --target cron',
+      'sudo quotaclock schedule uninstall --target systemd',
     ],
-    examples: ['quotaclock schedule uninstall --target cron'],
     module: 'schedule-uninstall',
   },
   {

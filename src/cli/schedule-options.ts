@@ -49,3 +49,26 @@ export const SCHEDULE_OPTIONS: readonly OptionSpec[] = [
     description: 'cron: the zone cron runs in (default: read from /etc/localtime)',
   },
 ];
+
+/** The shared flags with --target described for one command (install does not take every target). */
+export function withTargets(options: readonly OptionSpec[], targets: string): OptionSpec[] {
+  return options.map((o) => (o.flags.startsWith('--target ') ? { ...o, description: targets } : o));
+}
+
+/** What uninstall reads: which target, which name, whose crontab, which folder. */
+export const UNINSTALL_OPTIONS: readonly OptionSpec[] = [
+  {
+    flags: '--target <target>',
+    description: 'cron, systemd or windows (for k8s, aws, azure, gcp it prints the removal steps)',
+  },
+  {
+    flags: '--name <name>',
+    description: 'unit, task and crontab block name',
+    default: 'quotaclock-reset',
+  },
+  { flags: '--user <user>', description: 'cron: whose crontab (root only)' },
+  {
+    flags: '--dir <dir>',
+    description: 'systemd: unit directory (default /etc/systemd/system); windows: where the XML is',
+  },
+];

@@ -187,9 +187,38 @@ describe('quotaclock schedule (the commands)', () => {
     expect(r.stdout).toContain(`--env-file=${envFile} `);
   });
 
-  it('install refuses the cloud targets with a pointer to print', () => {
-    const r = cli(['schedule', 'install', '--target', 'aws'], dir);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/deploy the artifact from `quotaclock schedule print --target aws`/);
+  it.each([
+    ['k8s', /kubectl apply -f -/, /kubectl delete cronjob quotaclock-reset/],
+    ['aws', /sam build --use-container && sam deploy --guided/, /sam delete --stack-name/],
+    ['azure', /func azure functionapp publish/, /func azure functionapp publish/],
+    ['gcp', /PROJECT_ID=my-project sh deploy\.sh/, /gcloud scheduler jobs delete quotaclock-reset/],
+  ])(
+    'install and uninstall --target %s print the platform’s own steps (exit 2: nothing done here)',
+    (target, deploy, remove) => {
+      const r = cli(['schedule', 'install', '--target', target], dir);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(deploy);
+      const u = cli(['schedule', 'uninstall', '--target', target], dir);
+      expect(u.status).toBe(2);
+      expect(u.stderr).toMatch(remove);
+    },
+  );
+
+  it('help lists only what each command uses: install names its targets, uninstall only its four options', () => {
+    const install = cli(['schedule', 'install', '--help'], dir).stdout;
+    expect(install.replace(/\s+/g, ' ')).toContain(
+      '--target <target> cron, systemd or windows (for k8s, aws, azure, gcp it prints the deploy steps)',
+    );
+    const uninstall = cli(['schedule', 'uninstall', '--help'], dir).stdout;
+    const own = uninstall.slice(
+      uninstall.indexOf('Options:'),
+      uninstall.indexOf('Global Options:'),
+    );
+    expect([...own.matchAll(/^ {2}(--[a-z-]+)/gm)].map((m) => m[1])).toEqual([
+      '--target',
+      '--name',
+      '--user',
+      '--dir',
+    ]);
   });
 });

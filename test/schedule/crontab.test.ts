@@ -184,16 +184,7 @@ describe('schedule install|uninstall|doctor against the real crontab (throwaway 
         expect.objectContaining({ check: 'run', status: 'problem' }),
       );
 
-      const removed = cli([
-        'schedule',
-        'uninstall',
-        '--target',
-        'cron',
-        '--user',
-        user,
-        '--project-dir',
-        project,
-      ]);
+      const removed = cli(['schedule', 'uninstall', '--target', 'cron', '--user', user]);
       expect(removed.stdout).toMatch(/cron: removed/);
       expect(crontab()).toBe(`${OTHERS}\n`);
       expect(cli(['schedule', 'uninstall', '--target', 'cron', '--user', user]).stdout).toMatch(
