@@ -1,12 +1,9 @@
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
-import type { QuotaStore } from '../store/quota-store.js';
+import type { Lease, QuotaStore } from '../store/quota-store.js';
+import { holderIsDeadHere } from './holder-id.js';
+
+export { holderIsDeadHere, newHolderId } from './holder-id.js';
 
 export const RESET_LEASE = 'reset';
-
-export function newHolderId(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,22 +36,19 @@ export class HeldLease {
   }
 }
 
-/** True when a holder id names a process on this host that no longer exists. */
-export function holderIsDeadHere(holder: string): boolean {
-  const [host, pid] = holder.split(':');
-  if (host !== hostname() || !pid || !/^\d+$/.test(pid)) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+/**
+ * Whether the holder of a lease is certainly dead: the store says so from the
+ * holder's database session where it can tell (any host), otherwise the
+ * holder id names a process on this host that is gone.
+ */
+export function holderIsGone(lease: Lease): boolean {
+  return lease.holderAlive === undefined ? holderIsDeadHere(lease.holder) : !lease.holderAlive;
 }
 
 /**
  * Waits up to waitMs for the lease; null if another live holder kept it all
- * that time. A holder on this host whose process is gone (kill -9, OOM) is
- * taken over at once instead of waiting for its lease to expire.
+ * that time. A holder found dead (kill -9, OOM) is taken over at once instead
+ * of waiting for its lease to expire.
  */
 export async function acquireLease(
   store: QuotaStore,
@@ -64,8 +58,8 @@ export async function acquireLease(
   for (;;) {
     const got = await store.acquireLease(opts.name, opts.holder, opts.ttlMs, Date.now());
     if (got) return new HeldLease(store, opts.name, opts.holder, opts.ttlMs);
-    const current = await store.currentLease?.(opts.name);
-    if (current && store.takeOverLease && holderIsDeadHere(current.holder)) {
+    const current = await store.currentLease(opts.name);
+    if (current && holderIsGone(current)) {
       const taken = await store.takeOverLease(
         opts.name,
         current.holder,

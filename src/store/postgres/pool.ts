@@ -238,6 +238,25 @@ export class PgDb {
     }
   }
 
+  /**
+   * A connection of its own, outside the pool, with the pool's settings: for
+   * a session that must stay open as long as its owner wants (the lease
+   * session), which the pool could close when idle. The caller connects and ends it.
+   */
+  dedicatedClient(): pg.Client {
+    if (this.ended) throw new StoreUnavailableError('the PostgreSQL store is closed');
+    const client = new pg.Client({
+      connectionString: this.options.connectionString,
+      connectionTimeoutMillis: this.options.connectTimeoutMs,
+      statement_timeout: this.options.statementTimeoutMs,
+      idle_in_transaction_session_timeout: this.options.idleInTransactionTimeoutMs,
+      application_name: `quotaclock/${this.options.schema}`.slice(0, 63),
+      keepAlive: true,
+      types: TYPES,
+    });
+    return client;
+  }
+
   /** A client for a long read, such as an export; the caller releases it. */
   async checkout(): Promise<Client> {
     for (let attempt = 0; ; attempt += 1) {
