@@ -19,6 +19,10 @@ export class HeldLease {
     readonly name: string,
     readonly holder: string,
     private readonly ttlMs: number,
+    /** How long taking it took, from the first attempt. */
+    readonly waitedMs = 0,
+    /** The dead holder it was taken over from, if it was. */
+    readonly takenOverFrom: string | null = null,
   ) {}
 
   /** Renews when a third of the lease has passed; throws if another holder took it. */
@@ -54,10 +58,13 @@ export async function acquireLease(
   store: QuotaStore,
   opts: { name: string; holder: string; ttlMs: number; waitMs: number; pollMs?: number },
 ): Promise<HeldLease | null> {
-  const deadline = Date.now() + opts.waitMs;
+  const startedMs = Date.now();
+  const deadline = startedMs + opts.waitMs;
+  const held = (from: string | null) =>
+    new HeldLease(store, opts.name, opts.holder, opts.ttlMs, Date.now() - startedMs, from);
   for (;;) {
     const got = await store.acquireLease(opts.name, opts.holder, opts.ttlMs, Date.now());
-    if (got) return new HeldLease(store, opts.name, opts.holder, opts.ttlMs);
+    if (got) return held(null);
     const current = await store.currentLease(opts.name);
     if (current && holderIsGone(current)) {
       const taken = await store.takeOverLease(
@@ -67,7 +74,7 @@ export async function acquireLease(
         opts.ttlMs,
         Date.now(),
       );
-      if (taken) return new HeldLease(store, opts.name, opts.holder, opts.ttlMs);
+      if (taken) return held(current.holder);
     }
     if (Date.now() >= deadline) return null;
     await sleep(Math.min(opts.pollMs ?? 250, Math.max(10, deadline - Date.now())));

@@ -108,7 +108,13 @@ export async function runShardedReset(
     });
   }
   log.info(
-    { holder, shard: `${shard.index}/${shard.count}`, now: toIso(nowMs) },
+    {
+      holder,
+      shard: `${shard.index}/${shard.count}`,
+      now: toIso(nowMs),
+      leaseWaitMs: lease.waitedMs,
+      ...(lease.takenOverFrom ? { takenOverFrom: lease.takenOverFrom } : {}),
+    },
     'sharded reset started',
   );
   const periods: ClosedPeriodReport[] = [];
