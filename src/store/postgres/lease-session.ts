@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { isConnectionError, type PgDb } from './pool.js';
+import { backoff, isConnectionError, MAX_ATTEMPTS, type PgDb } from './pool.js';
 
 /**
  * The connection that stands for this process while it holds leases. Every
@@ -38,9 +38,10 @@ export class LeaseSession {
 
   /**
    * Runs one lease statement on the session. After a broken connection it is
-   * sent once more on a new one: acquire and renew are idempotent for the same
-   * holder, and a take-over that did commit is found as ours by the caller's
-   * next acquire.
+   * sent again on a new one, with the pool's back-off (a server restart
+   * takes a few seconds): acquire and renew are idempotent for the same
+   * holder, and a take-over that did commit is found as ours by the
+   * caller's next acquire.
    */
   async query<R extends pg.QueryResultRow>(
     text: string,
@@ -56,7 +57,8 @@ export class LeaseSession {
         if (!isConnectionError(e)) throw e;
         this.drop(opening);
         void opening.then((c) => c.end()).catch(() => undefined);
-        if (attempt >= 1) throw this.db.unavailable(e);
+        if (attempt + 1 >= MAX_ATTEMPTS) throw this.db.unavailable(e);
+        await backoff(attempt);
       }
     }
   }

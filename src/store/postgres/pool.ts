@@ -63,7 +63,7 @@ export function isUniqueViolation(e: unknown, constraint?: string): boolean {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const backoff = (attempt: number) =>
+export const backoff = (attempt: number) =>
   sleep(Math.min(1000, 5 * 2 ** attempt) * (0.5 + Math.random()));
 
 export interface RetryOptions {
@@ -79,7 +79,7 @@ export interface RetryOptions {
 
 export type TxMode = 'write' | 'snapshot';
 
-const MAX_ATTEMPTS = 8;
+export const MAX_ATTEMPTS = 8;
 
 /**
  * A pg.Pool with the retry rules in one place: a transaction the server
