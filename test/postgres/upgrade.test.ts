@@ -13,6 +13,7 @@ import { parseConfig } from '../../src/config/parse.js';
 import { runReset } from '../../src/jobs/reset.js';
 import { createQuotaClock, policyFromConfig } from '../../src/quotaclock.js';
 import type { QuotaStore } from '../../src/store/quota-store.js';
+import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { acquireLease, newHolderId } from '../../src/jobs/lease.js';
 
 const postgres = postgresEngine;
@@ -20,6 +21,7 @@ const NOV = at('2026-11-10T12:00:00Z');
 const DEC2 = at('2026-12-02T00:00:00Z');
 const policy = policyFromConfig(parseConfig(TEST_CONFIG));
 const suite = postgres.missing === null || CI ? describe : describe.skip;
+const LEASE_SESSIONS = PG_MIGRATIONS.find((m) => m.name === 'lease holder sessions')!.version;
 
 suite(`postgres schema upgrade${postgres.missing ? ` (skipped: ${postgres.missing})` : ''}`, () => {
   let location: StoreLocationHandle;
@@ -74,7 +76,9 @@ suite(`postgres schema upgrade${postgres.missing ? ` (skipped: ${postgres.missin
         code: 'STORE_UNAVAILABLE',
         message: expect.stringContaining('quotaclock init'),
       });
-      expect((await later.migrate()).applied).toEqual([3, 4]);
+      expect((await later.migrate()).applied).toEqual(
+        PG_MIGRATIONS.filter((m) => m.version >= 3).map((m) => m.version),
+      );
     } finally {
       await later.close();
     }
@@ -101,13 +105,13 @@ suite(`postgres schema upgrade${postgres.missing ? ` (skipped: ${postgres.missin
     ]);
     expect(await store.pendingPeriods(DEC2)).toEqual([]);
   });
-  it('moves a version 3 schema to lease holder sessions, keeping a lease an older version holds', async () => {
+  it('moves a schema from before lease holder sessions to them, keeping a lease an older version holds', async () => {
     const s = `"${schema}"`;
     const old = 'old-host:77:beef';
     await client.query(`
       ALTER TABLE ${s}.leases DROP COLUMN holder_pid, DROP COLUMN holder_session_start;
-      DELETE FROM ${s}.schema_migrations WHERE version = 4;
     `);
+    await client.query(`DELETE FROM ${s}.schema_migrations WHERE version = $1`, [LEASE_SESSIONS]);
     await client.query(
       `INSERT INTO ${s}.leases (name, holder, expires_ms) VALUES ('reset', $1, $2)`,
       [old, Date.now() + 60_000],
@@ -118,7 +122,7 @@ suite(`postgres schema upgrade${postgres.missing ? ` (skipped: ${postgres.missin
         code: 'STORE_UNAVAILABLE',
         message: expect.stringContaining('quotaclock init'),
       });
-      expect((await later.migrate()).applied).toEqual([4]);
+      expect((await later.migrate()).applied).toEqual([LEASE_SESSIONS]);
       // Nothing says whether the old holder lives: its lease runs to its expiry.
       const cur = await later.currentLease('reset');
       expect(cur).toMatchObject({ holder: old });
