@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TARGETS } from '../../src/schedule/cron-spec.js';
@@ -157,6 +157,7 @@ describe('quotaclock schedule (the commands)', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--project-dir: required for --target windows on linux/);
     expect(readdirSync(out)).toEqual([]);
+    rmSync(out, { recursive: true, force: true });
   });
 
   it('--env-path names the env file even when it is not on this machine (Node would intercept --env-file)', () => {
