@@ -3,6 +3,11 @@ import { mergeTotals, type CloseTotals } from '../core/close-summary.js';
 import { PeriodSchedule, toIso, type Period } from '../core/period.js';
 import type { QuotaClock } from '../quotaclock.js';
 import type { PendingPeriod, QuotaStore } from '../store/quota-store.js';
+import {
+  finishedRunTotals,
+  pendingWork,
+  unfinishedPeriodsFor,
+} from '../store/shared/ledger-rules.js';
 import type { Logger } from '../log/logger.js';
 import { acquireLease, newHolderId, RESET_LEASE } from './lease.js';
 import { closePass, failRun, ResetInterruptedError } from './close-pass.js';
@@ -135,10 +140,14 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
   try {
     const passes = new Map<string, number>();
     const passTotals = new Map<string, { subjects: number; summary: CloseTotals }>();
+    // Runs a killed or failed reset left unfinished: pending work even with no subject open.
+    // Read once under the lease: no other reset can leave one while this one holds it.
+    const unfinished = unfinishedPeriodsFor(await store.unfinishedRuns());
+    const resumed = new Set(unfinished.keys());
     // The pending periods, when the last openCount read them in its scan.
     let known: PendingPeriod[] | undefined;
     for (;;) {
-      const pending = (known ?? (await store.pendingPeriods(nowMs))).filter(
+      const pending = pendingWork(known ?? (await store.pendingPeriods(nowMs)), unfinished).filter(
         (p) => !opts.forcePeriod || p.key === opts.forcePeriod,
       );
       const next = pending[0];
@@ -162,17 +171,21 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
         },
         'closing period',
       );
-      const { closed: done, summary } = await closePass(store, {
-        key: next.key,
-        nowMs,
-        cursor: run.checkpoint.cursor,
-        batchSize: qc.config.reset.batchSize,
-        total: next.subjects,
-        lease,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-        ...(opts.afterBatch ? { afterBatch: opts.afterBatch } : {}),
-      });
+      // A run with nothing open (killed after its last batch) only has to be finished;
+      // openCount below re-checks, and sends it round again if a subject is open after all.
+      const { closed: done, summary } = await (next.subjects === 0
+        ? { closed: 0, summary: {} }
+        : closePass(store, {
+            key: next.key,
+            nowMs,
+            cursor: run.checkpoint.cursor,
+            batchSize: qc.config.reset.batchSize,
+            total: next.subjects,
+            lease,
+            ...(opts.signal ? { signal: opts.signal } : {}),
+            ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+            ...(opts.afterBatch ? { afterBatch: opts.afterBatch } : {}),
+          }));
       // Every pass counts, including one that leaves subjects for another.
       const sofar = passTotals.get(next.key) ?? { subjects: 0, summary: {} };
       sofar.subjects += done;
@@ -185,17 +198,19 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
       passTotals.delete(next.key);
       const status = open.notYetEnded > 0 ? 'partial' : 'closed';
       const record = await store.finishRun(next.key, status, nowMs);
+      unfinished.delete(next.key);
+      const reported = finishedRunTotals(resumed.delete(next.key), record.checkpoint, sofar);
       const existing = periods.find((p) => p.key === next.key);
       const merged = existing
-        ? mergeTotals(structuredClone(existing.summary), sofar.summary)
-        : sofar.summary;
+        ? mergeTotals(structuredClone(existing.summary), reported.summary)
+        : reported.summary;
       const totals = totalsOf(merged);
       const entry: ClosedPeriodReport = {
         key: next.key,
         start: record.periodStart ?? toIso(next.startMs),
         end: record.periodEnd ?? toIso(next.endMs),
         status,
-        subjects: (existing?.subjects ?? 0) + sofar.subjects,
+        subjects: (existing?.subjects ?? 0) + reported.subjects,
         used: totals.used,
         atLimit: totals.atLimit,
         summary: merged,

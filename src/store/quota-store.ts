@@ -201,6 +201,8 @@ export interface QuotaStore {
   pendingPeriods(nowMs: number): Promise<PendingPeriod[]>;
   getRun(key: string): Promise<RunRecord | null>;
   listRuns(limit?: number): Promise<RunRecord[]>;
+  /** Ledger rows with a status in UNFINISHED_RUN_STATUSES (shared/ledger-rules.ts), by key. */
+  unfinishedRuns(): Promise<RunRecord[]>;
   /** Creates the ledger row for a key, or returns the existing one (unique per key). */
   beginRun(
     key: string,
