@@ -85,6 +85,8 @@ export async function runShardedReset(
       holder,
     };
   };
+  const { checkNotAhead } = await import('./reset.js');
+  await checkNotAhead(qc, store, nowMs, opts);
   const leaseName = `reset:shard:${shard.index}/${shard.count}`;
   const lease = await acquireLease(store, {
     name: leaseName,

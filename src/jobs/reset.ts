@@ -1,4 +1,5 @@
 import { BadInputError, QuotaClockError } from '../core/errors.js';
+import { refuseFutureClose } from '../core/wall-clock-guard.js';
 import { mergeTotals, type CloseTotals } from '../core/close-summary.js';
 import { PeriodSchedule, toIso, type Period } from '../core/period.js';
 import type { QuotaClock } from '../quotaclock.js';
@@ -40,6 +41,13 @@ export interface ResetOptions {
    * capabilities.shardedClose, and is refused with dryRun.
    */
   readonly shard?: Shard;
+  /**
+   * Close periods that end after the wall clock (a `now` ahead of it);
+   * without it such a run is refused before anything is written.
+   */
+  readonly force?: boolean;
+  /** The wall clock the refusal compares with; tests only. */
+  readonly wallClock?: () => number;
 }
 
 export { ResetInterruptedError };
@@ -116,6 +124,7 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
     return finish({ outcome: 'ok', periods, alreadyClosed, pruned: null });
   }
 
+  await checkNotAhead(qc, store, nowMs, opts);
   const ttlMs = qc.config.reset.leaseSeconds * 1000;
   const lease = await acquireLease(store, {
     name: RESET_LEASE,
@@ -239,6 +248,29 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
   } finally {
     await lease.release().catch(() => undefined);
   }
+}
+
+/**
+ * Refuses, before the lease and before any write, to close a period that has
+ * not ended on the wall clock. Only a `now` ahead of the wall clock can do
+ * that, so a run at the real time costs no extra read.
+ */
+export async function checkNotAhead(
+  qc: QuotaClock,
+  store: QuotaStore,
+  nowMs: number,
+  opts: Pick<ResetOptions, 'force' | 'forcePeriod' | 'wallClock'>,
+): Promise<void> {
+  const wallMs = (opts.wallClock ?? Date.now)();
+  if (opts.force || nowMs <= wallMs) return;
+  // Every period the run would close, catch-up included (pendingPeriods has only each subject's oldest).
+  const periods = await previewAll(qc, store, nowMs, opts.forcePeriod);
+  refuseFutureClose(
+    periods.map((p) => ({ key: p.key, endMs: Date.parse(p.end) })),
+    nowMs,
+    wallMs,
+    false,
+  );
 }
 
 async function previewAll(

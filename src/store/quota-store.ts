@@ -122,7 +122,12 @@ export interface PreviewBatchResult {
 
 export interface IntegrityViolation {
   readonly kind:
-    'unknown_plan' | 'counter_mismatch' | 'over_limit' | 'open_period' | 'run_unfinished';
+    | 'unknown_plan'
+    | 'counter_mismatch'
+    | 'over_limit'
+    | 'open_period'
+    | 'run_unfinished'
+    | 'usage_after_close';
   readonly subject: string | null;
   readonly message: string;
 }

@@ -21,6 +21,7 @@ export async function run(
     const report = await runScheduledReset(qc, {
       trigger: 'cli',
       dryRun: opts.dryRun === true,
+      force: opts.force === true,
       ...(opts.forcePeriod ? { forcePeriod: String(opts.forcePeriod) } : {}),
       ...(shard ? { shard } : {}),
       logger,

@@ -1,5 +1,11 @@
 import type { CloseTotals } from '../../core/close-summary.js';
-import type { PendingPeriod, RunCheckpoint, RunRecord, RunStatus } from '../quota-store.js';
+import type {
+  IntegrityViolation,
+  PendingPeriod,
+  RunCheckpoint,
+  RunRecord,
+  RunStatus,
+} from '../quota-store.js';
 
 /**
  * Statuses of a ledger row whose run did not finish: `running` with no live
@@ -86,4 +92,55 @@ export function finishedRunTotals(
   passes: { subjects: number; summary: CloseTotals },
 ): { subjects: number; summary: CloseTotals } {
   return resumed ? { subjects: ledger.subjects, summary: structuredClone(ledger.summary) } : passes;
+}
+
+/** Net usage now held by the closed periods of one key, per feature. */
+export interface ClosedUsage {
+  readonly key: string;
+  readonly feature: string;
+  readonly used: number;
+}
+
+/**
+ * verify's `usage_after_close`: a finished run's summary counted the usage of
+ * each period as it closed; if the closed periods of that key now hold more,
+ * usage was recorded in them after they closed (a reset whose `--now` ran
+ * ahead of the real clock, or a consume that arrived after the close). Only
+ * growth is reported: a refund reverses a consume in its own period by
+ * design, and retention prunes closed periods while the ledger keeps its row.
+ */
+export function usageAfterClose(
+  runs: readonly RunRecord[],
+  closed: readonly ClosedUsage[],
+): IntegrityViolation[] {
+  const recorded = new Map<string, number>();
+  const finished = new Set<string>();
+  for (const r of runs) {
+    if (isUnfinishedRun(r.status) || parseLedgerKey(r.key).shard !== null) continue;
+    finished.add(r.key);
+    for (const features of Object.values(r.checkpoint.summary)) {
+      for (const [f, t] of Object.entries(features)) {
+        const id = `${r.key}\u0000${f}`;
+        recorded.set(id, (recorded.get(id) ?? 0) + t.used);
+      }
+    }
+  }
+  const out: IntegrityViolation[] = [];
+  const sorted = [...closed].sort((a, b) =>
+    a.key < b.key ? -1 : a.key > b.key ? 1 : a.feature < b.feature ? -1 : 1,
+  );
+  for (const c of sorted) {
+    if (!finished.has(c.key)) continue;
+    const counted = recorded.get(`${c.key}\u0000${c.feature}`) ?? 0;
+    if (c.used <= counted) continue;
+    out.push({
+      kind: 'usage_after_close',
+      subject: null,
+      message:
+        `period ${c.key}: ${c.used - counted} ${c.feature} recorded after the period was closed ` +
+        `(its close counted ${counted}, its closed periods now hold ${c.used}); ` +
+        'a reset with --now ahead of the clock, or consumes that arrived after the close',
+    });
+  }
+  return out;
 }
