@@ -36,7 +36,7 @@ interface Plan {
 const PLANS: Record<string, Plan> = {
   sqlite: { subjects: 2000, months: 18, batchSize: 100, kills: 20 },
   postgres: { subjects: 2000, months: 18, batchSize: 100, kills: 20 },
-  firestore: { subjects: 200, months: 6, batchSize: 25, kills: 5 },
+  firestore: { subjects: 100, months: 5, batchSize: 20, kills: 5 },
 };
 
 type KillMode = 'after-last-batch' | 'mid-period' | 'any-instant';
