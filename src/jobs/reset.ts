@@ -3,7 +3,7 @@ import { refuseFutureClose } from '../core/wall-clock-guard.js';
 import { mergeTotals, type CloseTotals } from '../core/close-summary.js';
 import { PeriodSchedule, toIso, type Period } from '../core/period.js';
 import type { QuotaClock } from '../quotaclock.js';
-import type { PendingPeriod, QuotaStore } from '../store/quota-store.js';
+import type { PendingPeriod, QuotaStore, RunRecord } from '../store/quota-store.js';
 import {
   finishedRunTotals,
   pendingWork,
@@ -115,7 +115,11 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
   };
 
   if (opts.dryRun) {
-    const periods = await previewAll(qc, store, nowMs, opts.forcePeriod);
+    const periods = withUnfinished(
+      await previewAll(qc, store, nowMs, opts.forcePeriod),
+      unfinishedPeriodsFor(await store.unfinishedRuns()),
+      opts.forcePeriod,
+    );
     const alreadyClosed = await alreadyClosedKeys(qc, store, nowMs, periods, opts.forcePeriod);
     log.info(
       { dryRun: true, periods: periods.map((p) => ({ key: p.key, subjects: p.subjects })) },
@@ -307,6 +311,43 @@ async function previewAll(
       ...totalsOf(v.summary),
       summary: v.summary,
     }));
+}
+
+/**
+ * A dry run's view of unfinished runs: a real run finishes each and reports
+ * the ledger's totals (see finishedRunTotals), so the preview adds what the
+ * checkpoints already hold to what is still open, and lists a run with
+ * nothing open too.
+ */
+function withUnfinished(
+  preview: ClosedPeriodReport[],
+  unfinished: ReadonlyMap<string, RunRecord>,
+  only?: string,
+): ClosedPeriodReport[] {
+  const out = [...preview];
+  for (const [key, run] of unfinished) {
+    if (only && key !== only) continue;
+    const i = out.findIndex((p) => p.key === key);
+    const open = out[i];
+    const summary = mergeTotals(structuredClone(run.checkpoint.summary), open?.summary ?? {});
+    const entry: ClosedPeriodReport = {
+      key,
+      // As beginRun widens the ledger's row: the earliest start and latest end seen.
+      start: [open?.start, run.periodStart].filter((v): v is string => !!v).sort()[0] ?? toIso(0),
+      end:
+        [open?.end, run.periodEnd]
+          .filter((v): v is string => !!v)
+          .sort()
+          .pop() ?? toIso(0),
+      status: 'dry_run',
+      subjects: run.checkpoint.subjects + (open?.subjects ?? 0),
+      ...totalsOf(summary),
+      summary,
+    };
+    if (open) out[i] = entry;
+    else out.push(entry);
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 async function alreadyClosedKeys(

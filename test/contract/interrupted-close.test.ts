@@ -188,7 +188,17 @@ contract('reset interrupted before any step of the close, then run again', ({ en
           if (mode === 'kill')
             for (const l of cut.holders) await store.releaseLease(l.name, l.holder);
           const next = await reopen();
+          const preview = shard ? null : await runReset(next.qc, { ...opts, dryRun: true });
           const rerun = await runReset(next.qc, opts);
+          // Invariant 9 after a kill: the dry run said exactly what the rerun then did.
+          if (preview) {
+            const said = Object.entries(periodsOf(preview));
+            const did = periodsOf(rerun);
+            expect(
+              said.map(([key, p]) => [key, { ...p, status: did[key]?.status }]),
+              `${where}: dry run`,
+            ).toEqual(Object.entries(did));
+          }
           // Whatever the rerun finished, it reports as the clean run did: complete.
           // (A shard reports its own part; the period's totals are in the ledger, compared below.)
           const cleanPeriods = periodsOf(clean.report);
