@@ -234,8 +234,8 @@ contract('reset killed with SIGKILL at random points, then run again', ({ engine
           const left = (await probe.unfinishedRuns()).find((r) => r.status === 'running');
           if (left && left.checkpoint.subjects >= plan.subjects) windowHits += 1;
         }
-        // A killed holder's lease: SQLite and Firestore take it over from a dead process on
-        // this host; elsewhere it is expired here (its takeover is tested on its own).
+        // A killed holder's lease is taken over by the rerun on every engine that can tell
+        // its holder is dead; a store that cannot would wait it out, so it is expired here.
         if (!probe.takeOverLease) {
           const sweeper = 'random-kill-test';
           await probe.acquireLease('reset', sweeper, 1_000, Date.now() + 3_600_000);
