@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, runCli, tempDir } from '../helpers/cli.js';
@@ -33,7 +33,10 @@ describe('a failed reset', () => {
       { cwd },
     );
     expect(r.code).toBe(1);
-    const inFile = errorLines(readFileSync(join(cwd, 'logs', 'current.log'), 'utf8'));
+    // The rotated file itself (current.log is pino-roll's link to it, made asynchronously).
+    const files = readdirSync(join(cwd, 'logs')).filter((f) => /^quota_reset\..+\.log$/.test(f));
+    expect(files).toHaveLength(1);
+    const inFile = errorLines(readFileSync(join(cwd, 'logs', files[0]!), 'utf8'));
     expect(inFile).toHaveLength(1);
     expect(inFile[0]!.msg).toMatch(/^reset failed: .*(ECONNREFUSED|connect)/i);
     const onStderr = errorLines(r.stderr);
