@@ -4,6 +4,7 @@ import type {
   ConsumeOptions,
   ConsumeResult,
   HistoryEntry,
+  ImportedSubject,
   ListOptions,
   NewSubject,
   Page,
@@ -11,6 +12,7 @@ import type {
   ResetSubjectResult,
   StatusResult,
   Subject,
+  UpsertResult,
 } from '../core/types.js';
 
 /** What openCount found for one key. */
@@ -146,11 +148,11 @@ export interface QuotaStore {
   close(): Promise<void>;
 
   addSubject(subject: NewSubject, nowMs: number): Promise<Subject>;
-  /** Adds or updates many subjects in one all-or-nothing step. */
-  upsertSubjects(
-    subjects: readonly NewSubject[],
-    nowMs: number,
-  ): Promise<{ added: number; updated: number }>;
+  /**
+   * Adds or updates many subjects in one all-or-nothing step, with their
+   * suspension and imported usage (ImportedSubject) when given.
+   */
+  upsertSubjects(subjects: readonly ImportedSubject[], nowMs: number): Promise<UpsertResult>;
   getSubject(id: string): Promise<Subject | null>;
   listSubjects(opts?: ListOptions): Promise<Page<Subject>>;
   setPlan(id: string, plan: string, nowMs: number): Promise<Subject>;

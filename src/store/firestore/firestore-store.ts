@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import type { Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
-import type { ConsumeOptions, ListOptions, NewSubject } from '../../core/types.js';
+import type { ConsumeOptions, ImportedSubject, ListOptions, NewSubject } from '../../core/types.js';
 import type {
   BackupRecord,
   CloseBatchRequest,
@@ -120,7 +120,7 @@ export class FirestoreStore implements QuotaStore {
   addSubject(s: NewSubject, nowMs: number) {
     return this.run(() => this.subjects.add(s, nowMs));
   }
-  upsertSubjects(s: readonly NewSubject[], nowMs: number) {
+  upsertSubjects(s: readonly ImportedSubject[], nowMs: number) {
     return this.run(() => this.subjects.upsertMany(s, nowMs));
   }
   getSubject(id: string) {

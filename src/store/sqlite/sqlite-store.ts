@@ -1,6 +1,6 @@
 import type { Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
-import type { ConsumeOptions, ListOptions, NewSubject } from '../../core/types.js';
+import type { ConsumeOptions, ImportedSubject, ListOptions, NewSubject } from '../../core/types.js';
 import type {
   BackupRecord,
   CloseBatchRequest,
@@ -75,7 +75,7 @@ export class SqliteStore implements QuotaStore {
   async addSubject(s: NewSubject, nowMs: number) {
     return this.p.subjects.add(s, nowMs);
   }
-  async upsertSubjects(s: readonly NewSubject[], nowMs: number) {
+  async upsertSubjects(s: readonly ImportedSubject[], nowMs: number) {
     return this.p.subjects.upsertMany(s, nowMs);
   }
   async getSubject(id: string) {
