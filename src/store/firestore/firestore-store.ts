@@ -6,8 +6,10 @@ import type { ConsumeOptions, ImportedSubject, ListOptions, NewSubject } from '.
 import type {
   BackupRecord,
   CloseBatchRequest,
+  JobMetricSample,
   QuotaStore,
   StoreCapabilities,
+  SubjectUsage,
   ThresholdNotice,
 } from '../quota-store.js';
 import { exportFirestore, importFirestore } from './backup.js';
@@ -19,6 +21,7 @@ import { COLLECTIONS, legacyEnd, parseQuotaDoc, ts } from './layout.js';
 import { exportBeforeReset } from './pre-reset-export.js';
 import { pages } from './snapshot.js';
 import { FsSubjects } from './subjects.js';
+import { consumeCounts, FsMonitoring } from './monitoring.js';
 import { FsUsage } from './usage.js';
 import { verifyFirestore } from './verify.js';
 
@@ -43,6 +46,7 @@ export class FirestoreStore implements QuotaStore {
   private readonly subjects: FsSubjects;
   private readonly usage: FsUsage;
   private readonly closer: FsClose;
+  private readonly monitoring: FsMonitoring;
 
   constructor(
     readonly options: FirestoreOptions,
@@ -53,6 +57,7 @@ export class FirestoreStore implements QuotaStore {
     this.subjects = new FsSubjects(this.ctx);
     this.usage = new FsUsage(this.ctx);
     this.closer = new FsClose(this.ctx, options.bulkOpsPerSecond);
+    this.monitoring = new FsMonitoring(this.ctx);
   }
 
   /** Every call maps driver errors to coded ones (and never echoes credentials). */
@@ -233,7 +238,11 @@ export class FirestoreStore implements QuotaStore {
     return this.run(() => this.closer.finishRun(key, status, nowMs, error));
   }
   prune(olderThanMs: number) {
-    return this.run(() => this.closer.prune(olderThanMs));
+    return this.run(() =>
+      this.closer.prune(olderThanMs, (gone) =>
+        this.monitoring.archivePruned(consumeCounts(gone), Date.now()),
+      ),
+    );
   }
 
   verify(nowMs: number) {
@@ -248,6 +257,33 @@ export class FirestoreStore implements QuotaStore {
   }
   importRecords(records: readonly BackupRecord[]) {
     return this.run(() => importFirestore(this.ctx, records));
+  }
+
+  recordJobMetrics(samples: readonly JobMetricSample[], nowMs: number) {
+    return this.run(() => this.monitoring.recordJobMetrics(samples, nowMs));
+  }
+  jobMetrics() {
+    return this.run(() => this.monitoring.jobMetrics());
+  }
+  consumeTotals() {
+    return this.run(() => this.monitoring.consumeTotals());
+  }
+  usageBuckets(fromMs: number, toMs: number, bucketMs: number) {
+    return this.run(() => this.monitoring.usageBuckets(fromMs, toMs, bucketMs));
+  }
+  async *periodUsage(key: string, endMs: number): AsyncIterable<SubjectUsage> {
+    try {
+      yield* this.monitoring.periodUsage(key, endMs);
+    } catch (e) {
+      throw mapFirestoreError(e);
+    }
+  }
+  async *windowUsage(fromMs: number, toMs: number): AsyncIterable<SubjectUsage> {
+    try {
+      yield* this.monitoring.windowUsage(fromMs, toMs);
+    } catch (e) {
+      throw mapFirestoreError(e);
+    }
   }
 
   /** A notice document per subject, feature, period and threshold: only its creator gets true. */
