@@ -597,7 +597,7 @@ export class FsClose {
       openEndMs: c.mark.endMs,
       openKey: c.mark.key,
     });
-    const fields = adoptionFields(d);
+    const fields = adoptionFields(d, nowMs);
     if (!d.stash) {
       // The current period itself closes: the counters start again in the next one.
       fields.current_period_start = ts(next.closedThroughMs);

@@ -253,7 +253,7 @@ export class FsSubjects {
         continue;
       }
       const d = existing.get(id)!;
-      const fields = adoptionFields(d);
+      const fields = adoptionFields(d, nowMs);
       setQc(fields, 'overrides', { ...st.overrides });
       fields.plan_type = st.plan;
       if (st.plan !== d.plan) fields.plan_updated_at = ts(nowMs);
@@ -380,7 +380,7 @@ export class FsSubjects {
     return this.ctx.serial(id, () =>
       runTx(this.ctx.db, async (tx) => {
         const d = await this.ctx.requireIn(tx, id, nowMs);
-        const fields = adoptionFields(d);
+        const fields = adoptionFields(d, nowMs);
         const changed = apply(d, fields);
         fields.updated_at = ts(nowMs);
         tx.update(this.ctx.quotaRef(id), fields);
