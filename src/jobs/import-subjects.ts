@@ -208,22 +208,7 @@ export async function importSubjects(
   if (subjects.length === 0)
     throw new QuotaClockError('IMPORT_INVALID', `${path}: no rows to import`, { where: 'file' });
   const store = await qc.store();
-  if (opts.dryRun) {
-    let updated = 0;
-    for (const s of subjects) if (await store.getSubject(s.id)) updated += 1;
-    const usageImported = subjects.reduce(
-      (n, s) => n + Object.values(s.usage ?? {}).filter((v) => v > 0).length,
-      0,
-    );
-    return {
-      dryRun: true,
-      rows: subjects.length,
-      added: subjects.length - updated,
-      updated,
-      usageImported,
-      notes,
-    };
-  }
-  const r = await store.upsertSubjects(subjects, nowMs);
-  return { dryRun: false, rows: subjects.length, ...r, notes };
+  // A dry run does the same work in the same transaction and rolls it back.
+  const r = await store.upsertSubjects(subjects, nowMs, { dryRun: opts.dryRun === true });
+  return { dryRun: opts.dryRun === true, rows: subjects.length, ...r, notes };
 }

@@ -150,9 +150,15 @@ export interface QuotaStore {
   addSubject(subject: NewSubject, nowMs: number): Promise<Subject>;
   /**
    * Adds or updates many subjects in one all-or-nothing step, with their
-   * suspension and imported usage (ImportedSubject) when given.
+   * suspension and imported usage (ImportedSubject) when given. With
+   * `dryRun`, the same work is done and rolled back: nothing is written and
+   * the result is exactly what the write would report.
    */
-  upsertSubjects(subjects: readonly ImportedSubject[], nowMs: number): Promise<UpsertResult>;
+  upsertSubjects(
+    subjects: readonly ImportedSubject[],
+    nowMs: number,
+    opts?: { dryRun?: boolean },
+  ): Promise<UpsertResult>;
   getSubject(id: string): Promise<Subject | null>;
   listSubjects(opts?: ListOptions): Promise<Page<Subject>>;
   setPlan(id: string, plan: string, nowMs: number): Promise<Subject>;

@@ -43,10 +43,22 @@ contract('subjects', ({ useStore }) => {
       { id: 'imp-a', plan: 'pro', usage: { stock_reports: 44, exports: 0 } },
       { id: 'imp-b', suspended: true, suspendedReason: 'chargeback', usage: { exports: 3 } },
     ];
+    // A dry run does the same work and rolls it back: the same answer, nothing written.
+    expect(await store.upsertSubjects(rows, NOV, { dryRun: true })).toEqual({
+      added: 2,
+      updated: 0,
+      usageImported: 2,
+    });
+    expect(await store.getSubject('imp-a')).toBeNull();
     expect(await qc.importSubjects(rows, { now: NOV })).toEqual({
       added: 2,
       updated: 0,
       usageImported: 2,
+    });
+    expect(await store.upsertSubjects(rows, NOV, { dryRun: true })).toEqual({
+      added: 0,
+      updated: 2,
+      usageImported: 0,
     });
     const a = await qc.status('imp-a', { now: NOV });
     expect(a.features.stock_reports).toMatchObject({ used: 44, limit: 45 });

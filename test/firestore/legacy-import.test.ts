@@ -108,6 +108,9 @@ await emulatorDescribe('users import of an exported userQuotas collection', (emu
           handle = await engine.create();
           qc = createQuotaClock({ config: { ...CONFIG, store: handle.url } });
           await (await qc.store()).migrate();
+          const dry = await importSubjects(qc, file, { now: DEC20, dryRun: true });
+          expect(dry).toMatchObject({ dryRun: true, added: 12, updated: 0, usageImported: 9 });
+          expect((await qc.store().then((s) => s.listSubjects())).items).toEqual([]);
           const first = await importSubjects(qc, file, { now: DEC20 });
           expect(first).toMatchObject({ dryRun: false, rows: 12, added: 12, updated: 0 });
           // Every subject with usage this month, one feature each; u-old-period's November is left behind.
@@ -121,6 +124,11 @@ await emulatorDescribe('users import of an exported userQuotas collection', (emu
           const store = await qc.store();
           expect(await store.verify(DEC20)).toEqual([]);
 
+          expect(await importSubjects(qc, file, { now: DEC20, dryRun: true })).toMatchObject({
+            added: 0,
+            updated: 12,
+            usageImported: 0,
+          });
           const again = await importSubjects(qc, file, { now: DEC20 });
           expect(again).toMatchObject({ added: 0, updated: 12, usageImported: 0 });
           for (const uid of Object.keys(LEGACY_USERS))

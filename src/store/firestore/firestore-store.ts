@@ -125,8 +125,8 @@ export class FirestoreStore implements QuotaStore {
   addSubject(s: NewSubject, nowMs: number) {
     return this.run(() => this.subjects.add(s, nowMs));
   }
-  upsertSubjects(s: readonly ImportedSubject[], nowMs: number) {
-    return this.run(() => this.subjects.upsertMany(s, nowMs));
+  upsertSubjects(s: readonly ImportedSubject[], nowMs: number, opts: { dryRun?: boolean } = {}) {
+    return this.run(() => this.subjects.upsertMany(s, nowMs, opts.dryRun));
   }
   getSubject(id: string) {
     return this.run(() => this.subjects.get(id, Date.now()));

@@ -86,7 +86,11 @@ export class FsSubjects {
    * row refuses the whole import before anything is written; up to TX_ROWS
    * subjects are then written in one transaction.
    */
-  async upsertMany(inputs: readonly ImportedSubject[], nowMs: number): Promise<UpsertResult> {
+  async upsertMany(
+    inputs: readonly ImportedSubject[],
+    nowMs: number,
+    dryRun = false,
+  ): Promise<UpsertResult> {
     const resolved = inputs.map((s, i) => resolveNewSubject(this.policy, s, nowMs, `rows[${i}]`));
     const ids = [...new Set(resolved.map((s) => s.id))];
     const audit = (plan: { added: number; updated: number; usageImported: number }) => ({
@@ -100,6 +104,8 @@ export class FsSubjects {
         const keyRefs = this.importEventRefs(inputs, resolved, snaps, nowMs);
         const seen = keyRefs.length ? await tx.getAll(...keyRefs) : [];
         const plan = this.plan(inputs, resolved, snaps, seen, nowMs);
+        // A transaction that only read commits nothing.
+        if (dryRun) return audit(plan);
         for (const [id, w] of plan.writes) {
           if (w.create) tx.create(this.ctx.quotaRef(id), w.create);
           else tx.update(this.ctx.quotaRef(id), w.update!);
@@ -121,6 +127,7 @@ export class FsSubjects {
     for (let i = 0; i < keyRefs.length; i += 300)
       seen.push(...(await this.ctx.db.getAll(...keyRefs.slice(i, i + 300))));
     const plan = this.plan(inputs, resolved, snaps, seen, nowMs);
+    if (dryRun) return audit(plan);
     const eventsOf = new Map<string, Array<[DocumentReference, DocumentData]>>();
     for (const [ref, data] of plan.events) {
       const uid = ref.parent.parent!.id;

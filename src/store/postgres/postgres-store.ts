@@ -116,10 +116,10 @@ export class PostgresStore implements QuotaStore {
   addSubject(s: NewSubject, nowMs: number) {
     return this.run(() => this.subjects.add(s, nowMs));
   }
-  upsertSubjects(s: readonly ImportedSubject[], nowMs: number) {
+  upsertSubjects(s: readonly ImportedSubject[], nowMs: number, opts: { dryRun?: boolean } = {}) {
     return this.changing(
       s.map((x) => x.id),
-      () => this.subjects.upsertMany(s, nowMs),
+      () => this.subjects.upsertMany(s, nowMs, opts.dryRun),
     );
   }
   getSubject(id: string) {

@@ -12,6 +12,7 @@ import type {
 } from '../../core/types.js';
 import { importKey } from '../../core/validate.js';
 import { IMPORT_META } from '../row-mapping.js';
+import { RollBack, resultOf } from '../dry-run.js';
 import { isUniqueViolation, type Client, type PgDb } from './pool.js';
 import {
   SUBJECT_COLUMNS,
@@ -123,14 +124,25 @@ export class PgSubjects {
     return publicSubject(toSubject(row));
   }
 
-  async upsertMany(inputs: readonly ImportedSubject[], nowMs: number): Promise<UpsertResult> {
+  async upsertMany(
+    inputs: readonly ImportedSubject[],
+    nowMs: number,
+    dryRun = false,
+  ): Promise<UpsertResult> {
     // Resolve every row before opening the transaction: a bad row refuses the whole batch.
     const resolved = inputs.map((s, i) => resolveNewSubject(this.policy, s, nowMs, `rows[${i}]`));
-    return this.db.tx(async (c) => this.upsertInTx(c, inputs, resolved, nowMs), {
-      idempotent: false,
-      // Another importer inserted one of our new ids first: the retry sees it and updates it.
-      retryIf: (e) => isUniqueViolation(e, 'subjects_id'),
-    });
+    const work = async (c: Client) => {
+      const r = await this.upsertInTx(c, inputs, resolved, nowMs);
+      if (dryRun) throw new RollBack(r);
+      return r;
+    };
+    return resultOf(() =>
+      this.db.tx(work, {
+        idempotent: false,
+        // Another importer inserted one of our new ids first: the retry sees it and updates it.
+        retryIf: (e) => isUniqueViolation(e, 'subjects_id'),
+      }),
+    );
   }
 
   private async upsertInTx(

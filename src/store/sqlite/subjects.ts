@@ -11,6 +11,7 @@ import type {
   UpsertResult,
 } from '../../core/types.js';
 import { IMPORT_META } from '../row-mapping.js';
+import { RollBack } from '../dry-run.js';
 import { importKey } from '../../core/validate.js';
 import { assertLimitValue } from '../../core/plans.js';
 import type { SubjectRow } from '../quota-store.js';
@@ -73,7 +74,7 @@ export class SqliteSubjects {
       .immediate();
   }
 
-  upsertMany(inputs: readonly ImportedSubject[], nowMs: number): UpsertResult {
+  upsertMany(inputs: readonly ImportedSubject[], nowMs: number, dryRun = false): UpsertResult {
     // Resolve every row before opening the transaction: a bad row refuses the whole batch.
     const resolved = inputs.map((s, i) => resolveNewSubject(this.policy, s, nowMs, `rows[${i}]`));
     const update = this.db.prepare(
@@ -124,6 +125,7 @@ export class SqliteSubjects {
           extras(i);
         });
         this.recordAudit(nowMs, 'subject.import', null, { added, updated, usageImported });
+        if (dryRun) throw new RollBack({ added, updated, usageImported });
         return { added, updated, usageImported };
       })
       .immediate();
