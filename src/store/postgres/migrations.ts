@@ -159,6 +159,17 @@ ALTER TABLE ${s}.subjects SET (fillfactor = 50);
 CREATE INDEX subjects_overridden ON ${s}.subjects (rid) WHERE overrides <> '{}';
 `,
   },
+  {
+    version: 4,
+    name: 'lease holder sessions',
+    sql: (s) => `
+-- The backend of the holder's lease session (pid and start time, which tells
+-- a reused pid apart). A holder whose session is gone from pg_stat_activity
+-- has died, wherever it ran, and its lease is taken over without waiting
+-- for the expiry. NULL: taken before this migration; the expiry decides.
+ALTER TABLE ${s}.leases ADD COLUMN holder_pid INTEGER, ADD COLUMN holder_session_start TIMESTAMPTZ;
+`,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

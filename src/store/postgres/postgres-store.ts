@@ -16,6 +16,7 @@ import { exportPostgres, importPostgres } from './backup.js';
 import { PgClose } from './close.js';
 import type { PostgresOptions } from './config.js';
 import { PgConsume } from './consume.js';
+import { PgLease } from './lease.js';
 import { PgLedger } from './ledger.js';
 import { PgMonitoring } from './monitoring.js';
 import { assertMigrated, migratePostgres } from './migrations.js';
@@ -49,12 +50,14 @@ export class PostgresStore implements QuotaStore {
     multiWriter: true,
     shardedClose: true,
     preResetExport: false,
+    leaseLiveness: 'session',
   };
   readonly db: PgDb;
   private readonly subjects: PgSubjects;
   private readonly usage: PgUsage;
   private readonly consumer: PgConsume;
   private readonly ledger: PgLedger;
+  private readonly leases: PgLease;
   private readonly closer: PgClose;
   private readonly monitoring: PgMonitoring;
   private ready: Promise<void> | undefined;
@@ -68,6 +71,7 @@ export class PostgresStore implements QuotaStore {
     this.usage = new PgUsage(this.db, policy, this.subjects);
     this.consumer = new PgConsume(this.db, policy, this.subjects);
     this.ledger = new PgLedger(this.db);
+    this.leases = new PgLease(this.db);
     this.closer = new PgClose(this.db, policy);
     this.monitoring = new PgMonitoring(this.db, policy);
   }
@@ -110,6 +114,7 @@ export class PostgresStore implements QuotaStore {
   }
 
   async close() {
+    await this.leases.end();
     await this.db.end();
   }
 
@@ -173,13 +178,19 @@ export class PostgresStore implements QuotaStore {
   }
 
   acquireLease(name: string, holder: string, ttlMs: number, nowMs: number) {
-    return this.run(() => this.ledger.acquireLease(name, holder, ttlMs, nowMs));
+    return this.run(() => this.leases.acquire(name, holder, ttlMs, nowMs));
   }
   renewLease(name: string, holder: string, ttlMs: number, nowMs: number) {
-    return this.run(() => this.ledger.renewLease(name, holder, ttlMs, nowMs));
+    return this.run(() => this.leases.renew(name, holder, ttlMs, nowMs));
+  }
+  currentLease(name: string) {
+    return this.run(() => this.leases.current(name));
+  }
+  takeOverLease(name: string, from: string, holder: string, ttlMs: number, nowMs: number) {
+    return this.run(() => this.leases.takeOver(name, from, holder, ttlMs, nowMs));
   }
   releaseLease(name: string, holder: string) {
-    return this.run(() => this.ledger.releaseLease(name, holder));
+    return this.run(() => this.leases.release(name, holder));
   }
   pendingPeriods(nowMs: number) {
     return this.run(() => this.closer.pendingPeriods(nowMs));
