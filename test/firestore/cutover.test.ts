@@ -13,6 +13,8 @@ import { Firestore } from '@google-cloud/firestore';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createQuotaClock, type QuotaClock } from '../../src/quotaclock.js';
 import { runReset } from '../../src/jobs/reset.js';
+import { restoreBackup, writeBackup } from '../../src/jobs/backup.js';
+import { ENGINES } from '../contract/engines.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
 import { clearProject, emulatorDescribe, uniqueProjectId } from '../helpers/firestore-emulator.js';
 import {
@@ -167,5 +169,29 @@ await emulatorDescribe('cut-over: the old app and quotaclock on the same documen
     // quotaclock still reads what the old app wrote, should it come back.
     expect(await used(qc, 'u-free-active', at('2026-01-06T00:00:00Z'))).toBe(1);
     expect(await violations(at('2026-01-06T00:00:00Z'))).toEqual([]);
+  });
+
+  it('moving on to SQLite later, backup and restore carry the old writers’ units as events', async () => {
+    const sqlite = ENGINES.find((e) => e.name === 'sqlite')!;
+    const handle = await sqlite.create();
+    const file = join(cwd, 'cutover-backup.jsonl');
+    const target = createQuotaClock({ config: { store: handle.url } });
+    try {
+      await writeBackup(qc, file);
+      await (await target.store()).migrate();
+      await restoreBackup(target, file);
+      const now = at('2026-01-06T00:00:00Z');
+      for (const uid of ['u-free-active', 'u-no-uid', 'u-enterprise'])
+        expect(await used(target, uid, now), uid).toBe(await used(qc, uid, now));
+      expect(
+        (await target.history('u-free-active')).find((h) => h.key === '2025-12')?.features
+          .stock_reports?.used,
+      ).toBe(7);
+      const v = await (await target.store()).verify(now);
+      expect(v.filter((x) => x.kind !== 'unknown_plan')).toEqual([]);
+    } finally {
+      await target.close();
+      await handle.destroy();
+    }
   });
 });
