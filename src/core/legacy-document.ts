@@ -35,20 +35,17 @@ const LEGACY_ONLY = [
 ];
 
 /** Every field an old document may carry; anything else is refused, so a typo is not lost silently. */
-const KNOWN = new Set([
+const LAYOUT_FIELDS = [
   ...LEGACY_ONLY,
   'user_uid',
   'plan_type',
   'user_email',
   'user_display_name',
   'created_at',
-  // Ids as export tools write them.
-  'id',
-  'uid',
-  '_id',
-  '__id__',
-  '__name__',
-]);
+];
+/** Where export tools put the document id. */
+const ID_FIELDS = ['id', 'uid', '_id', '__id__', '__name__'];
+const KNOWN = new Set([...LAYOUT_FIELDS, ...ID_FIELDS]);
 
 type Row = Record<string, unknown>;
 
@@ -200,7 +197,7 @@ export function readLegacyDocument(policy: QuotaPolicy, row: Row, nowMs: number)
   const unknown = Object.keys(doc).filter((k) => !KNOWN.has(k));
   if (unknown.length > 0)
     throw new BadInputError(
-      `${unknown[0]}: not a field of the userQuotas layout (known: ${[...KNOWN].slice(0, 17).join(', ')})`,
+      `${unknown[0]}: not a field of the userQuotas layout (known: ${LAYOUT_FIELDS.join(', ')}; the id may be in ${ID_FIELDS.join(', ')})`,
       unknown[0],
     );
   const notes: string[] = [];

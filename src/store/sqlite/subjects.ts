@@ -15,6 +15,7 @@ import { RollBack } from '../dry-run.js';
 import { importKey } from '../../core/validate.js';
 import { assertLimitValue } from '../../core/plans.js';
 import type { SubjectRow } from '../quota-store.js';
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Db } from './connection.js';
 import {
   SUBJECT_COLUMNS,
@@ -131,6 +132,26 @@ export class SqliteSubjects {
       .immediate();
   }
 
+  private imports: Record<'seen' | 'add' | 'event', BetterSqlite3.Statement> | undefined;
+
+  /** Prepared on the first import with usage, then reused for every row. */
+  private importStatements() {
+    this.imports ??= {
+      seen: this.db.prepare('SELECT 1 FROM events WHERE subject_rid = ? AND idem_key = ?'),
+      add: this.db.prepare(
+        `INSERT INTO counters (subject_rid, period_start_ms, feature, period_end_ms, period_key, used)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (subject_rid, period_start_ms, feature) DO UPDATE SET used = counters.used + excluded.used
+         RETURNING used`,
+      ),
+      event: this.db.prepare(
+        `INSERT INTO events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta)
+         VALUES (?, 'consume', ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, ?)`,
+      ),
+    };
+    return this.imports;
+  }
+
   /**
    * Usage counted outside quotaclock, in the subject's period containing
    * nowMs: one import event per feature, keyed by period and feature, so a
@@ -157,39 +178,30 @@ export class SqliteSubjects {
     for (const [feature, amount] of Object.entries(usage)) {
       if (amount <= 0) continue;
       const key = importKey(period.key, feature);
-      if (
-        this.db
-          .prepare('SELECT 1 FROM events WHERE subject_rid = ? AND idem_key = ?')
-          .get(row.rid, key)
-      )
-        continue;
-      const { used } = this.db
-        .prepare(
-          `INSERT INTO counters (subject_rid, period_start_ms, feature, period_end_ms, period_key, used)
-           VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (subject_rid, period_start_ms, feature) DO UPDATE SET used = counters.used + excluded.used
-           RETURNING used`,
-        )
-        .get(row.rid, period.startMs, feature, period.endMs, period.key, amount) as {
+      const st = this.importStatements();
+      if (st.seen.get(row.rid, key)) continue;
+      const { used } = st.add.get(
+        row.rid,
+        period.startMs,
+        feature,
+        period.endMs,
+        period.key,
+        amount,
+      ) as {
         used: number;
       };
-      this.db
-        .prepare(
-          `INSERT INTO events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta)
-           VALUES (?, 'consume', ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, ?)`,
-        )
-        .run(
-          row.rid,
-          feature,
-          period.startMs,
-          period.endMs,
-          nowMs,
-          amount,
-          amount,
-          used,
-          key,
-          IMPORT_META,
-        );
+      st.event.run(
+        row.rid,
+        feature,
+        period.startMs,
+        period.endMs,
+        nowMs,
+        amount,
+        amount,
+        used,
+        key,
+        IMPORT_META,
+      );
       written += 1;
     }
     return written;
