@@ -216,6 +216,38 @@ await emulatorDescribe('users import of an exported userQuotas collection', (emu
     expect(JSON.parse(s.stdout)).toMatchObject({ items: [] });
   });
 
+  it('into Firestore, above one transaction’s worth of rows: usage once, verify clean', async () => {
+    const target = uniqueProjectId('legacy-import-big');
+    const qc = createQuotaClock({ config: { ...CONFIG, store: `firestore://${target}` } });
+    try {
+      const rows = Array.from({ length: 450 }, (_, i) => ({
+        id: `big-${String(i).padStart(3, '0')}`,
+        plan: 'pro',
+        usage: { stock_reports: (i % 45) + 1 },
+      }));
+      expect(await (await qc.store()).upsertSubjects(rows, DEC20, { dryRun: true })).toEqual({
+        added: 450,
+        updated: 0,
+        usageImported: 450,
+      });
+      expect(await qc.importSubjects(rows, { now: DEC20 })).toEqual({
+        added: 450,
+        updated: 0,
+        usageImported: 450,
+      });
+      expect(await qc.importSubjects(rows, { now: DEC20 })).toEqual({
+        added: 0,
+        updated: 450,
+        usageImported: 0,
+      });
+      expect((await qc.status('big-449', { now: DEC20 })).features.stock_reports?.used).toBe(45);
+      expect(await (await qc.store()).verify(DEC20)).toEqual([]);
+    } finally {
+      await qc.close();
+      await clearProject(emulator.host, target);
+    }
+  });
+
   it('a timestamp in any of the export forms reads as the same instant', async () => {
     const { decodeInstant } = await import('../../src/core/legacy-document.js');
     const t = new Timestamp(1_764_547_200, 412_000_000);
