@@ -113,15 +113,28 @@ function textField(doc: Row, field: string): string | null {
   return v !== '' && v !== 'N/A' ? v : null;
 }
 
-function idOf(row: Row, doc: Row): string {
-  if (typeof doc.user_uid === 'string' && doc.user_uid !== '') return doc.user_uid;
+/**
+ * The document id, which is the subject id on the Firestore store too: from
+ * the export line's path, else user_uid (the old code kept them equal), else
+ * an export tool's id field. A user_uid that disagrees with the path is said.
+ */
+function idOf(row: Row, doc: Row, notes: string[]): string {
   const path =
     typeof row.path === 'string'
       ? row.path
       : typeof doc.__name__ === 'string'
         ? doc.__name__
         : null;
-  if (path) return path.split('/').pop()!;
+  const uid = typeof doc.user_uid === 'string' && doc.user_uid !== '' ? doc.user_uid : null;
+  if (path) {
+    const id = path.split('/').pop()!;
+    if (uid !== null && uid !== id)
+      notes.push(
+        `user_uid: "${uid}" differs from the document id "${id}"; the document id is used`,
+      );
+    return id;
+  }
+  if (uid !== null) return uid;
   for (const f of ['id', 'uid', '_id', '__id__']) if (typeof doc[f] === 'string') return doc[f];
   throw new BadInputError(
     'user_uid: missing, and the line has no document path or id to take it from',
@@ -201,7 +214,7 @@ export function readLegacyDocument(policy: QuotaPolicy, row: Row, nowMs: number)
       unknown[0],
     );
   const notes: string[] = [];
-  const id = idOf(row, doc);
+  const id = idOf(row, doc, notes);
   let plan = LEGACY_DEFAULT_PLAN;
   if (typeof doc.plan_type === 'string' && doc.plan_type !== '') plan = doc.plan_type;
   else if (doc.plan_type !== undefined && doc.plan_type !== null)

@@ -144,6 +144,11 @@ describe('an exported userQuotas document as an import row', () => {
       read({ type: 'document', path: 'userQuotas/u-no-uid', data: { plan_type: 'pro' } }).subject
         ?.id,
     ).toBe('u-no-uid');
+    const odd = read({ type: 'document', path: 'userQuotas/a', data: { user_uid: 'b' } });
+    expect([odd.subject?.id, odd.notes]).toEqual([
+      'a',
+      ['user_uid: "b" differs from the document id "a"; the document id is used'],
+    ]);
     expect(read({ type: 'header', format: 'quotaclock-firestore-export' })).toEqual({
       subject: null,
       notes: [],
