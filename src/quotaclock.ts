@@ -7,6 +7,7 @@ import { canonicalTimeZone } from './core/time-zone.js';
 import type {
   ConsumeResult,
   HistoryEntry,
+  ImportedSubject,
   ListOptions,
   Metadata,
   NewSubject,
@@ -15,6 +16,7 @@ import type {
   ResetSubjectResult,
   StatusResult,
   Subject,
+  UpsertResult,
 } from './core/types.js';
 import {
   assertAmount,
@@ -219,9 +221,9 @@ export class QuotaClock {
   }
 
   async importSubjects(
-    subjects: readonly NewSubject[],
+    subjects: readonly ImportedSubject[],
     opts: { now?: When } = {},
-  ): Promise<{ added: number; updated: number }> {
+  ): Promise<UpsertResult> {
     return (await this.store()).upsertSubjects(subjects, this.now(opts.now));
   }
 

@@ -25,6 +25,28 @@ export interface NewSubject {
   readonly name?: string | null;
 }
 
+/**
+ * One row of `users import`: a subject, plus what the earlier system knew of
+ * it. Absent fields leave what the store has.
+ */
+export interface ImportedSubject extends NewSubject {
+  readonly suspended?: boolean;
+  readonly suspendedReason?: string | null;
+  /**
+   * Usage counted outside quotaclock in the subject's period containing the
+   * import's `now`, per feature. Each feature comes across once per period,
+   * as one import event, so a re-import does not count it twice.
+   */
+  readonly usage?: Readonly<Record<string, number>>;
+}
+
+export interface UpsertResult {
+  readonly added: number;
+  readonly updated: number;
+  /** Features whose imported usage became an import event. */
+  readonly usageImported: number;
+}
+
 export interface PeriodView {
   readonly key: string;
   readonly start: string;

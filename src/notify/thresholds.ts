@@ -24,7 +24,6 @@ export function thresholdsWanted(config: QuotaClockConfig): boolean {
 export class ThresholdWatcher {
   private readonly thresholds: readonly number[];
   private readonly pending = new Set<Promise<void>>();
-  private readonly claimedHere = new Set<string>();
   private notifications: Promise<Notifications> | undefined;
   private logger: Promise<Logger> | undefined;
 
@@ -95,15 +94,7 @@ export class ThresholdWatcher {
     const fresh: number[] = [];
     for (const threshold of crossed) {
       const notice = { subject, feature, periodStartMs: startMs, periodEndMs: endMs, threshold };
-      let first: boolean;
-      if (store.claimThresholdNotice) {
-        first = await store.claimThresholdNotice(notice, nowMs);
-      } else {
-        // An engine without durable dedup: once per process, documented.
-        const key = `${subject}\u0000${feature}\u0000${startMs}\u0000${threshold}`;
-        first = !this.claimedHere.has(key);
-        this.claimedHere.add(key);
-      }
+      const first = await store.claimThresholdNotice(notice, nowMs);
       if (first) fresh.push(threshold);
     }
     if (fresh.length === 0) return;
@@ -129,6 +120,6 @@ export class ThresholdWatcher {
     );
     const results = await notifications.emit(event);
     const failed = failureSamples(results);
-    if (failed.length) await store.recordJobMetrics?.(failed, Date.now()).catch(() => undefined);
+    if (failed.length) await store.recordJobMetrics(failed, Date.now()).catch(() => undefined);
   }
 }

@@ -4,6 +4,7 @@ import type {
   ConsumeOptions,
   ConsumeResult,
   HistoryEntry,
+  ImportedSubject,
   ListOptions,
   NewSubject,
   Page,
@@ -11,6 +12,7 @@ import type {
   ResetSubjectResult,
   StatusResult,
   Subject,
+  UpsertResult,
 } from '../core/types.js';
 
 /** What openCount found for one key. */
@@ -166,11 +168,17 @@ export interface QuotaStore {
   close(): Promise<void>;
 
   addSubject(subject: NewSubject, nowMs: number): Promise<Subject>;
-  /** Adds or updates many subjects in one all-or-nothing step. */
+  /**
+   * Adds or updates many subjects in one all-or-nothing step, with their
+   * suspension and imported usage (ImportedSubject) when given. With
+   * `dryRun`, the same work is done and rolled back: nothing is written and
+   * the result is exactly what the write would report.
+   */
   upsertSubjects(
-    subjects: readonly NewSubject[],
+    subjects: readonly ImportedSubject[],
     nowMs: number,
-  ): Promise<{ added: number; updated: number }>;
+    opts?: { dryRun?: boolean },
+  ): Promise<UpsertResult>;
   getSubject(id: string): Promise<Subject | null>;
   listSubjects(opts?: ListOptions): Promise<Page<Subject>>;
   setPlan(id: string, plan: string, nowMs: number): Promise<Subject>;
@@ -271,20 +279,20 @@ export interface QuotaStore {
   /** Lists subjects at or over their limit in their current period. */
   subjectsAtLimit(nowMs: number, limit?: number): Promise<Subject[]>;
 
-  // --- notifications, reports and metrics (optional; docs/monitoring.md says what an engine without them loses) ---
+  // --- notifications, reports and metrics (every engine; docs/monitoring.md) ---
   /** Records a threshold notice; true only for the first claim of that subject, feature, period and threshold. */
-  claimThresholdNotice?(notice: ThresholdNotice, nowMs: number): Promise<boolean>;
+  claimThresholdNotice(notice: ThresholdNotice, nowMs: number): Promise<boolean>;
   /** Sets gauges and adds to counters of the reset job (durable, so `quotaclock metrics` sees every process's runs). */
-  recordJobMetrics?(samples: readonly JobMetricSample[], nowMs: number): Promise<void>;
-  jobMetrics?(): Promise<JobMetric[]>;
+  recordJobMetrics(samples: readonly JobMetricSample[], nowMs: number): Promise<void>;
+  jobMetrics(): Promise<JobMetric[]>;
   /** Consume requests since the store was created, including those whose events retention has pruned. */
-  consumeTotals?(): Promise<ConsumeTotals>;
+  consumeTotals(): Promise<ConsumeTotals>;
   /** Net units used (consumes minus refunds) and denied requests, per feature, in buckets of bucketMs from fromMs. */
-  usageBuckets?(fromMs: number, toMs: number, bucketMs: number): Promise<UsageBucket[]>;
+  usageBuckets(fromMs: number, toMs: number, bucketMs: number): Promise<UsageBucket[]>;
   /** Every subject's usage in the period with this key, closed or open, subjects with no usage included. */
-  periodUsage?(key: string, endMs: number): AsyncIterable<SubjectUsage>;
+  periodUsage(key: string, endMs: number): AsyncIterable<SubjectUsage>;
   /** Net usage per subject from events in [fromMs, toMs); only subjects with activity. */
-  windowUsage?(fromMs: number, toMs: number): AsyncIterable<SubjectUsage>;
+  windowUsage(fromMs: number, toMs: number): AsyncIterable<SubjectUsage>;
 }
 
 export interface ThresholdNotice {

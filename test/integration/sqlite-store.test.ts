@@ -834,6 +834,7 @@ describe('bad input is refused with a coded error and no write', () => {
     expect(await qc.importSubjects([{ id: 'i1', plan: 'pro' }, { id: 'i3' }])).toEqual({
       added: 2,
       updated: 0,
+      usageImported: 0,
     });
   });
 

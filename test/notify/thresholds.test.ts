@@ -136,7 +136,7 @@ describe('quota.threshold notices', () => {
       ),
     ).toBe(true);
     const reopened = open(dir).qc;
-    const metrics = await (await reopened.store()).jobMetrics!();
+    const metrics = await (await reopened.store()).jobMetrics();
     await reopened.close();
     expect(metrics).toContainEqual(
       expect.objectContaining({

@@ -2,12 +2,14 @@ import { createHash } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import type { Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
-import type { ConsumeOptions, ListOptions, NewSubject } from '../../core/types.js';
+import type { ConsumeOptions, ImportedSubject, ListOptions, NewSubject } from '../../core/types.js';
 import type {
   BackupRecord,
   CloseBatchRequest,
+  JobMetricSample,
   QuotaStore,
   StoreCapabilities,
+  SubjectUsage,
   ThresholdNotice,
 } from '../quota-store.js';
 import { exportFirestore, importFirestore } from './backup.js';
@@ -20,6 +22,7 @@ import { COLLECTIONS, legacyEnd, parseQuotaDoc, ts } from './layout.js';
 import { exportBeforeReset } from './pre-reset-export.js';
 import { pages } from './snapshot.js';
 import { FsSubjects } from './subjects.js';
+import { consumeCounts, FsMonitoring } from './monitoring.js';
 import { FsUsage } from './usage.js';
 import { verifyFirestore } from './verify.js';
 
@@ -45,6 +48,7 @@ export class FirestoreStore implements QuotaStore {
   private readonly subjects: FsSubjects;
   private readonly usage: FsUsage;
   private readonly closer: FsClose;
+  private readonly monitoring: FsMonitoring;
   private readonly leases: FsLease;
 
   constructor(
@@ -56,6 +60,7 @@ export class FirestoreStore implements QuotaStore {
     this.subjects = new FsSubjects(this.ctx);
     this.usage = new FsUsage(this.ctx);
     this.closer = new FsClose(this.ctx, options.bulkOpsPerSecond);
+    this.monitoring = new FsMonitoring(this.ctx);
     this.leases = new FsLease(this.ctx);
   }
 
@@ -124,8 +129,8 @@ export class FirestoreStore implements QuotaStore {
   addSubject(s: NewSubject, nowMs: number) {
     return this.run(() => this.subjects.add(s, nowMs));
   }
-  upsertSubjects(s: readonly NewSubject[], nowMs: number) {
-    return this.run(() => this.subjects.upsertMany(s, nowMs));
+  upsertSubjects(s: readonly ImportedSubject[], nowMs: number, opts: { dryRun?: boolean } = {}) {
+    return this.run(() => this.subjects.upsertMany(s, nowMs, opts.dryRun));
   }
   getSubject(id: string) {
     return this.run(() => this.subjects.get(id, Date.now()));
@@ -240,7 +245,11 @@ export class FirestoreStore implements QuotaStore {
     return this.run(() => this.closer.finishRun(key, status, nowMs, error));
   }
   prune(olderThanMs: number) {
-    return this.run(() => this.closer.prune(olderThanMs));
+    return this.run(() =>
+      this.closer.prune(olderThanMs, (gone) =>
+        this.monitoring.archivePruned(consumeCounts(gone), Date.now()),
+      ),
+    );
   }
 
   verify(nowMs: number) {
@@ -255,6 +264,33 @@ export class FirestoreStore implements QuotaStore {
   }
   importRecords(records: readonly BackupRecord[]) {
     return this.run(() => importFirestore(this.ctx, records));
+  }
+
+  recordJobMetrics(samples: readonly JobMetricSample[], nowMs: number) {
+    return this.run(() => this.monitoring.recordJobMetrics(samples, nowMs));
+  }
+  jobMetrics() {
+    return this.run(() => this.monitoring.jobMetrics());
+  }
+  consumeTotals() {
+    return this.run(() => this.monitoring.consumeTotals());
+  }
+  usageBuckets(fromMs: number, toMs: number, bucketMs: number) {
+    return this.run(() => this.monitoring.usageBuckets(fromMs, toMs, bucketMs));
+  }
+  async *periodUsage(key: string, endMs: number): AsyncIterable<SubjectUsage> {
+    try {
+      yield* this.monitoring.periodUsage(key, endMs);
+    } catch (e) {
+      throw mapFirestoreError(e);
+    }
+  }
+  async *windowUsage(fromMs: number, toMs: number): AsyncIterable<SubjectUsage> {
+    try {
+      yield* this.monitoring.windowUsage(fromMs, toMs);
+    } catch (e) {
+      throw mapFirestoreError(e);
+    }
   }
 
   /** A notice document per subject, feature, period and threshold: only its creator gets true. */

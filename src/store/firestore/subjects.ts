@@ -1,12 +1,30 @@
-import { FieldPath, type DocumentData, type DocumentSnapshot } from '@google-cloud/firestore';
+import {
+  FieldPath,
+  type DocumentData,
+  type DocumentReference,
+  type DocumentSnapshot,
+} from '@google-cloud/firestore';
 import { BadInputError, SubjectExistsError } from '../../core/errors.js';
 import { assertLimitValue, type Limit, type Limits } from '../../core/plans.js';
 import { resolveNewSubject, type ResolvedSubject } from '../../core/subject-rules.js';
-import type { ListOptions, NewSubject, Page, Subject } from '../../core/types.js';
+import type { Period } from '../../core/period.js';
+import type {
+  ImportedSubject,
+  ListOptions,
+  NewSubject,
+  Page,
+  Subject,
+  UpsertResult,
+} from '../../core/types.js';
+import { importKey } from '../../core/validate.js';
 import { runTx } from './client.js';
 import type { FsContext } from './context.js';
+import { eventDocument } from './usage.js';
 import {
   adoptionFields,
+  ctxOf,
+  keyedEventId,
+  setIn,
   legacyLimitsMap,
   LEGACY_DEFAULT_PLAN,
   limitsOf,
@@ -69,24 +87,32 @@ export class FsSubjects {
    * subjects are then written in one transaction.
    */
   async upsertMany(
-    inputs: readonly NewSubject[],
+    inputs: readonly ImportedSubject[],
     nowMs: number,
-  ): Promise<{ added: number; updated: number }> {
+    dryRun = false,
+  ): Promise<UpsertResult> {
     const resolved = inputs.map((s, i) => resolveNewSubject(this.policy, s, nowMs, `rows[${i}]`));
     const ids = [...new Set(resolved.map((s) => s.id))];
+    const audit = (plan: { added: number; updated: number; usageImported: number }) => ({
+      added: plan.added,
+      updated: plan.updated,
+      usageImported: plan.usageImported,
+    });
     if (ids.length <= TX_ROWS) {
       return runTx(this.ctx.db, async (tx) => {
         const snaps = ids.length ? await tx.getAll(...ids.map((id) => this.ctx.quotaRef(id))) : [];
-        const plan = this.plan(inputs, resolved, snaps, nowMs);
+        const keyRefs = this.importEventRefs(inputs, resolved, snaps, nowMs);
+        const seen = keyRefs.length ? await tx.getAll(...keyRefs) : [];
+        const plan = this.plan(inputs, resolved, snaps, seen, nowMs);
+        // A transaction that only read commits nothing.
+        if (dryRun) return audit(plan);
         for (const [id, w] of plan.writes) {
           if (w.create) tx.create(this.ctx.quotaRef(id), w.create);
           else tx.update(this.ctx.quotaRef(id), w.update!);
         }
-        this.ctx.audit(tx, nowMs, 'subject.import', null, {
-          added: plan.added,
-          updated: plan.updated,
-        });
-        return { added: plan.added, updated: plan.updated };
+        for (const [ref, data] of plan.events) tx.create(ref, data);
+        this.ctx.audit(tx, nowMs, 'subject.import', null, audit(plan));
+        return audit(plan);
       });
     }
     // Validate against every existing document before the first write.
@@ -96,7 +122,17 @@ export class FsSubjects {
         ...(await this.ctx.db.getAll(...ids.slice(i, i + 300).map((id) => this.ctx.quotaRef(id)))),
       );
     }
-    const plan = this.plan(inputs, resolved, snaps, nowMs);
+    const keyRefs = this.importEventRefs(inputs, resolved, snaps, nowMs);
+    const seen: DocumentSnapshot[] = [];
+    for (let i = 0; i < keyRefs.length; i += 300)
+      seen.push(...(await this.ctx.db.getAll(...keyRefs.slice(i, i + 300))));
+    const plan = this.plan(inputs, resolved, snaps, seen, nowMs);
+    if (dryRun) return audit(plan);
+    const eventsOf = new Map<string, Array<[DocumentReference, DocumentData]>>();
+    for (const [ref, data] of plan.events) {
+      const uid = ref.parent.parent!.id;
+      eventsOf.set(uid, [...(eventsOf.get(uid) ?? []), [ref, data]]);
+    }
     const entries = [...plan.writes];
     for (let i = 0; i < entries.length; i += TX_ROWS) {
       const chunk = entries.slice(i, i + TX_ROWS);
@@ -105,28 +141,57 @@ export class FsSubjects {
         const snap = snaps.find((s) => s.id === id);
         if (w.create) batch.create(this.ctx.quotaRef(id), w.create);
         else batch.update(this.ctx.quotaRef(id), w.update!, { lastUpdateTime: snap!.updateTime! });
+        for (const [ref, data] of eventsOf.get(id) ?? []) batch.create(ref, data);
       }
-      if (i + TX_ROWS >= entries.length) {
-        this.ctx.audit(batch, nowMs, 'subject.import', null, {
-          added: plan.added,
-          updated: plan.updated,
-        });
-      }
+      if (i + TX_ROWS >= entries.length)
+        this.ctx.audit(batch, nowMs, 'subject.import', null, audit(plan));
       await batch.commit();
     }
-    return { added: plan.added, updated: plan.updated };
+    return audit(plan);
+  }
+
+  /** The period imported usage of a row lands in: the document's period containing nowMs. */
+  private importPeriod(d: QuotaDoc | null, r: ResolvedSubject, nowMs: number): Period {
+    return this.policy.periods.at(
+      d ? ctxOf(d) : { timeZone: r.timeZone, anchorMs: r.anchorMs },
+      nowMs,
+    );
+  }
+
+  /** The keyed event documents that would record each row's imported usage. */
+  private importEventRefs(
+    inputs: readonly ImportedSubject[],
+    resolved: readonly ResolvedSubject[],
+    snaps: readonly DocumentSnapshot[],
+    nowMs: number,
+  ): DocumentReference[] {
+    const refs = new Map<string, DocumentReference>();
+    inputs.forEach((input, i) => {
+      if (!input.usage) return;
+      const snap = snaps.find((s) => s.id === input.id);
+      const d = snap?.exists ? parseQuotaDoc(this.policy, snap, nowMs) : null;
+      const period = this.importPeriod(d, resolved[i]!, nowMs);
+      for (const f of Object.keys(input.usage)) {
+        const ref = this.ctx.eventsOf(input.id).doc(keyedEventId(importKey(period.key, f)));
+        refs.set(ref.path, ref);
+      }
+    });
+    return [...refs.values()];
   }
 
   /** Applies the rows in order to what exists, the way SQLite's row-by-row upsert does. */
   private plan(
-    inputs: readonly NewSubject[],
+    inputs: readonly ImportedSubject[],
     resolved: readonly ResolvedSubject[],
     snaps: readonly DocumentSnapshot[],
+    seenEvents: readonly DocumentSnapshot[],
     nowMs: number,
   ): {
     added: number;
     updated: number;
+    usageImported: number;
     writes: Map<string, { create?: DocumentData; update?: DocFields }>;
+    events: Array<[DocumentReference, DocumentData]>;
   } {
     const existing = new Map<string, QuotaDoc>();
     for (const snap of snaps)
@@ -195,7 +260,7 @@ export class FsSubjects {
         continue;
       }
       const d = existing.get(id)!;
-      const fields = adoptionFields(d);
+      const fields = adoptionFields(d, nowMs);
       setQc(fields, 'overrides', { ...st.overrides });
       fields.plan_type = st.plan;
       if (st.plan !== d.plan) fields.plan_updated_at = ts(nowMs);
@@ -205,7 +270,81 @@ export class FsSubjects {
       fields.updated_at = ts(nowMs);
       writes.set(id, { update: fields });
     }
-    return { added, updated, writes };
+    const extras = this.planExtras(inputs, resolved, existing, seenEvents, writes, nowMs);
+    return { added, updated, writes, ...extras };
+  }
+
+  /**
+   * Suspensions and imported usage, written into the planned writes: each
+   * feature's usage goes to the counters of the document's current period
+   * with one keyed import event, unless that event exists already.
+   */
+  private planExtras(
+    inputs: readonly ImportedSubject[],
+    resolved: readonly ResolvedSubject[],
+    existing: ReadonlyMap<string, QuotaDoc>,
+    seenEvents: readonly DocumentSnapshot[],
+    writes: Map<string, { create?: DocumentData; update?: DocFields }>,
+    nowMs: number,
+  ): { usageImported: number; events: Array<[DocumentReference, DocumentData]> } {
+    const seen = new Set(seenEvents.filter((s) => s.exists).map((s) => s.ref.path));
+    const events = new Map<string, [DocumentReference, DocumentData]>();
+    inputs.forEach((input, i) => {
+      const w = writes.get(input.id)!;
+      const target: DocFields = w.create ?? w.update!;
+      if (input.suspended !== undefined) {
+        target.is_suspended = input.suspended;
+        target.suspension_reason = input.suspended ? (input.suspendedReason ?? null) : null;
+      }
+      if (!input.usage) return;
+      const d = existing.get(input.id) ?? null;
+      const period = this.importPeriod(d, resolved[i]!, nowMs);
+      const current = d
+        ? d.current
+        : this.importPeriod(null, resolved[i]!, resolved[i]!.closedThroughMs);
+      if (period.startMs !== current.startMs) {
+        throw new BadInputError(
+          `rows[${i}].usage: the document of "${input.id}" is still in the period ${current.key}; run quotaclock reset before importing usage for ${period.key}`,
+          `rows[${i}].usage`,
+        );
+      }
+      for (const [feature, amount] of Object.entries(input.usage)) {
+        if (amount <= 0) continue;
+        const key = importKey(period.key, feature);
+        const ref = this.ctx.eventsOf(input.id).doc(keyedEventId(key));
+        if (seen.has(ref.path) || events.has(ref.path)) continue;
+        let used: number;
+        if (w.create) {
+          const usage = w.create.current_usage as Record<string, number>;
+          used = (usage[feature] ?? 0) + amount;
+          usage[feature] = used;
+        } else {
+          used = (d!.currentUsed[feature] ?? 0) + amount;
+          setIn(target, 'current_usage', feature, used);
+        }
+        events.set(ref.path, [
+          ref,
+          eventDocument(
+            input.id,
+            {
+              kind: 'consume',
+              feature,
+              period,
+              atMs: nowMs,
+              amount,
+              delta: amount,
+              usedAfter: used,
+              limit: null,
+              key,
+              outcome: null,
+              meta: { source: 'import' },
+            },
+            newSeq(),
+          ),
+        ]);
+      }
+    });
+    return { usageImported: events.size, events: [...events.values()] };
   }
 
   async get(id: string, nowMs: number): Promise<Subject | null> {
@@ -248,7 +387,7 @@ export class FsSubjects {
     return this.ctx.serial(id, () =>
       runTx(this.ctx.db, async (tx) => {
         const d = await this.ctx.requireIn(tx, id, nowMs);
-        const fields = adoptionFields(d);
+        const fields = adoptionFields(d, nowMs);
         const changed = apply(d, fields);
         fields.updated_at = ts(nowMs);
         tx.update(this.ctx.quotaRef(id), fields);

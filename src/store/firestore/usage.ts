@@ -242,7 +242,7 @@ export class FsUsage {
             ? await tx.get(this.ctx.historyRef(id, period.key))
             : null;
         // Reads are done; from here on the transaction only writes.
-        const fields: DocFields = created ? {} : adoptionFields(d);
+        const fields: DocFields = created ? {} : adoptionFields(d, nowMs);
         let rolled = false;
         let c = countersFor(this.ctx, d, period, historySnap);
         if (period.startMs > d.current.startMs) {
@@ -352,7 +352,7 @@ export class FsUsage {
         // A manual reset may have cleared the units since; never drive a counter below zero.
         const back = Math.min(delta, current);
         const used = current - back;
-        const fields = adoptionFields(d);
+        const fields = adoptionFields(d, nowMs);
         if (c.where !== 'none') this.writeCounter(tx, d, period, c, feature, used, fields, nowMs);
         setIn(
           fields,
@@ -441,7 +441,7 @@ export class FsUsage {
       const cleared: Record<string, number> = {};
       for (const f of Object.keys(c.used).sort()) if (c.used[f]! > 0) cleared[f] = c.used[f]!;
       if (!tx) return { subject: id, period: view, cleared };
-      const fields = adoptionFields(d);
+      const fields = adoptionFields(d, nowMs);
       for (const [f, n] of Object.entries(cleared)) {
         if (c.where === 'main') setIn(fields, 'current_usage', f, 0);
         tx.set(

@@ -1,7 +1,7 @@
 import { QuotaClockError } from '../../core/errors.js';
 import type { Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
-import type { ConsumeOptions, ListOptions, NewSubject } from '../../core/types.js';
+import type { ConsumeOptions, ImportedSubject, ListOptions, NewSubject } from '../../core/types.js';
 import type {
   BackupRecord,
   CloseBatchRequest,
@@ -121,10 +121,10 @@ export class PostgresStore implements QuotaStore {
   addSubject(s: NewSubject, nowMs: number) {
     return this.run(() => this.subjects.add(s, nowMs));
   }
-  upsertSubjects(s: readonly NewSubject[], nowMs: number) {
+  upsertSubjects(s: readonly ImportedSubject[], nowMs: number, opts: { dryRun?: boolean } = {}) {
     return this.changing(
       s.map((x) => x.id),
-      () => this.subjects.upsertMany(s, nowMs),
+      () => this.subjects.upsertMany(s, nowMs, opts.dryRun),
     );
   }
   getSubject(id: string) {

@@ -2,7 +2,17 @@ import { BadInputError, SubjectExistsError, SubjectNotFoundError } from '../../c
 import { assertLimitValue, type Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
 import { resolveNewSubject, type ResolvedSubject } from '../../core/subject-rules.js';
-import type { ListOptions, NewSubject, Page, Subject } from '../../core/types.js';
+import type {
+  ImportedSubject,
+  ListOptions,
+  NewSubject,
+  Page,
+  Subject,
+  UpsertResult,
+} from '../../core/types.js';
+import { importKey } from '../../core/validate.js';
+import { IMPORT_META } from '../row-mapping.js';
+import { RollBack, resultOf } from '../dry-run.js';
 import { isUniqueViolation, type Client, type PgDb } from './pool.js';
 import {
   SUBJECT_COLUMNS,
@@ -115,24 +125,32 @@ export class PgSubjects {
   }
 
   async upsertMany(
-    inputs: readonly NewSubject[],
+    inputs: readonly ImportedSubject[],
     nowMs: number,
-  ): Promise<{ added: number; updated: number }> {
+    dryRun = false,
+  ): Promise<UpsertResult> {
     // Resolve every row before opening the transaction: a bad row refuses the whole batch.
     const resolved = inputs.map((s, i) => resolveNewSubject(this.policy, s, nowMs, `rows[${i}]`));
-    return this.db.tx(async (c) => this.upsertInTx(c, inputs, resolved, nowMs), {
-      idempotent: false,
-      // Another importer inserted one of our new ids first: the retry sees it and updates it.
-      retryIf: (e) => isUniqueViolation(e, 'subjects_id'),
-    });
+    const work = async (c: Client) => {
+      const r = await this.upsertInTx(c, inputs, resolved, nowMs);
+      if (dryRun) throw new RollBack(r);
+      return r;
+    };
+    return resultOf(() =>
+      this.db.tx(work, {
+        idempotent: false,
+        // Another importer inserted one of our new ids first: the retry sees it and updates it.
+        retryIf: (e) => isUniqueViolation(e, 'subjects_id'),
+      }),
+    );
   }
 
   private async upsertInTx(
     c: Client,
-    inputs: readonly NewSubject[],
+    inputs: readonly ImportedSubject[],
     resolved: readonly ResolvedSubject[],
     nowMs: number,
-  ): Promise<{ added: number; updated: number }> {
+  ): Promise<UpsertResult> {
     const ids = [...new Set(resolved.map((r) => r.id))];
     const existing = new Map<string, { rid: number; time_zone: string | null }>();
     for (let i = 0; i < ids.length; i += CHUNK) {
@@ -233,8 +251,77 @@ export class PgSubjects {
         ],
       );
     }
-    await this.recordAudit(c, nowMs, 'subject.import', null, { added, updated });
-    return { added, updated };
+    const usageImported = await this.importExtras(c, inputs, nowMs);
+    await this.recordAudit(c, nowMs, 'subject.import', null, { added, updated, usageImported });
+    return { added, updated, usageImported };
+  }
+
+  /**
+   * Suspensions, then usage counted outside quotaclock in each subject's
+   * period containing nowMs: one import event per feature, keyed by period
+   * and feature, so importing the same period again adds nothing.
+   */
+  private async importExtras(
+    c: Client,
+    inputs: readonly ImportedSubject[],
+    nowMs: number,
+  ): Promise<number> {
+    const touched = inputs.filter((s) => s.suspended !== undefined || s.usage);
+    if (touched.length === 0) return 0;
+    let written = 0;
+    for (const [i, input] of inputs.entries()) {
+      if (input.suspended !== undefined) {
+        await c.query(
+          `UPDATE ${this.s}.subjects SET suspended = $2, suspended_reason = $3 WHERE id = $1`,
+          [input.id, input.suspended, input.suspended ? (input.suspendedReason ?? null) : null],
+        );
+      }
+      if (!input.usage) continue;
+      const row = (await this.row(c, input.id))!;
+      const period = this.policy.periods.at(
+        { timeZone: row.time_zone, anchorMs: Number(row.anchor_ms) },
+        nowMs,
+      );
+      if (period.startMs < Number(row.closed_through_ms)) {
+        throw new BadInputError(
+          `rows[${i}].usage: subject "${input.id}" has already closed the period ${period.key}`,
+          `rows[${i}].usage`,
+        );
+      }
+      for (const [feature, amount] of Object.entries(input.usage)) {
+        if (amount <= 0) continue;
+        const key = importKey(period.key, feature);
+        const seen = await c.query(
+          `SELECT 1 FROM ${this.s}.events WHERE subject_rid = $1 AND idem_key = $2`,
+          [row.rid, key],
+        );
+        if (seen.rowCount) continue;
+        const counter = await c.query<{ used: string | number }>(
+          `INSERT INTO ${this.s}.counters (subject_rid, period_start_ms, feature, period_end_ms, period_key, used)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (subject_rid, period_start_ms, feature) DO UPDATE SET used = counters.used + excluded.used
+           RETURNING used`,
+          [row.rid, period.startMs, feature, period.endMs, period.key, amount],
+        );
+        await c.query(
+          `INSERT INTO ${this.s}.events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta)
+           VALUES ($1, 'consume', $2, $3, $4, $5, $6, $6, $7, NULL, $8, NULL, $9)`,
+          [
+            row.rid,
+            feature,
+            period.startMs,
+            period.endMs,
+            nowMs,
+            amount,
+            Number(counter.rows[0]!.used),
+            key,
+            IMPORT_META,
+          ],
+        );
+        written += 1;
+      }
+    }
+    return written;
   }
 
   async get(id: string): Promise<Subject | null> {

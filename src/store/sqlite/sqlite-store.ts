@@ -1,6 +1,7 @@
 import type { Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
-import type { ConsumeOptions, ListOptions, NewSubject } from '../../core/types.js';
+import { resultOf } from '../dry-run.js';
+import type { ConsumeOptions, ImportedSubject, ListOptions, NewSubject } from '../../core/types.js';
 import type {
   BackupRecord,
   CloseBatchRequest,
@@ -76,8 +77,12 @@ export class SqliteStore implements QuotaStore {
   async addSubject(s: NewSubject, nowMs: number) {
     return this.p.subjects.add(s, nowMs);
   }
-  async upsertSubjects(s: readonly NewSubject[], nowMs: number) {
-    return this.p.subjects.upsertMany(s, nowMs);
+  async upsertSubjects(
+    s: readonly ImportedSubject[],
+    nowMs: number,
+    opts: { dryRun?: boolean } = {},
+  ) {
+    return resultOf(() => this.p.subjects.upsertMany(s, nowMs, opts.dryRun));
   }
   async getSubject(id: string) {
     return this.p.subjects.get(id);

@@ -2,9 +2,20 @@ import { SubjectExistsError, SubjectNotFoundError, BadInputError } from '../../c
 import type { Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
 import { resolveNewSubject, type ResolvedSubject } from '../../core/subject-rules.js';
-import type { ListOptions, NewSubject, Page, Subject } from '../../core/types.js';
+import type {
+  ImportedSubject,
+  ListOptions,
+  NewSubject,
+  Page,
+  Subject,
+  UpsertResult,
+} from '../../core/types.js';
+import { IMPORT_META } from '../row-mapping.js';
+import { RollBack } from '../dry-run.js';
+import { importKey } from '../../core/validate.js';
 import { assertLimitValue } from '../../core/plans.js';
 import type { SubjectRow } from '../quota-store.js';
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Db } from './connection.js';
 import {
   SUBJECT_COLUMNS,
@@ -64,7 +75,7 @@ export class SqliteSubjects {
       .immediate();
   }
 
-  upsertMany(inputs: readonly NewSubject[], nowMs: number): { added: number; updated: number } {
+  upsertMany(inputs: readonly ImportedSubject[], nowMs: number, dryRun = false): UpsertResult {
     // Resolve every row before opening the transaction: a bad row refuses the whole batch.
     const resolved = inputs.map((s, i) => resolveNewSubject(this.policy, s, nowMs, `rows[${i}]`));
     const update = this.db.prepare(
@@ -75,11 +86,26 @@ export class SqliteSubjects {
       .transaction(() => {
         let added = 0;
         let updated = 0;
+        let usageImported = 0;
+        const extras = (i: number) => {
+          const input = inputs[i]!;
+          if (input.suspended !== undefined) {
+            this.db
+              .prepare('UPDATE subjects SET suspended = ?, suspended_reason = ? WHERE id = ?')
+              .run(
+                input.suspended ? 1 : 0,
+                input.suspended ? (input.suspendedReason ?? null) : null,
+                input.id,
+              );
+          }
+          if (input.usage) usageImported += this.importUsage(input.id, input.usage, nowMs, i);
+        };
         resolved.forEach((s, i) => {
           const existing = this.row(s.id);
           if (!existing) {
             this.insertResolved(s);
             added += 1;
+            extras(i);
             return;
           }
           if (inputs[i]!.timeZone && existing.time_zone !== s.timeZone) {
@@ -97,11 +123,88 @@ export class SqliteSubjects {
             name: s.name,
           });
           updated += 1;
+          extras(i);
         });
-        this.recordAudit(nowMs, 'subject.import', null, { added, updated });
-        return { added, updated };
+        this.recordAudit(nowMs, 'subject.import', null, { added, updated, usageImported });
+        if (dryRun) throw new RollBack({ added, updated, usageImported });
+        return { added, updated, usageImported };
       })
       .immediate();
+  }
+
+  private imports: Record<'seen' | 'add' | 'event', BetterSqlite3.Statement> | undefined;
+
+  /** Prepared on the first import with usage, then reused for every row. */
+  private importStatements() {
+    this.imports ??= {
+      seen: this.db.prepare('SELECT 1 FROM events WHERE subject_rid = ? AND idem_key = ?'),
+      add: this.db.prepare(
+        `INSERT INTO counters (subject_rid, period_start_ms, feature, period_end_ms, period_key, used)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (subject_rid, period_start_ms, feature) DO UPDATE SET used = counters.used + excluded.used
+         RETURNING used`,
+      ),
+      event: this.db.prepare(
+        `INSERT INTO events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta)
+         VALUES (?, 'consume', ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, ?)`,
+      ),
+    };
+    return this.imports;
+  }
+
+  /**
+   * Usage counted outside quotaclock, in the subject's period containing
+   * nowMs: one import event per feature, keyed by period and feature, so a
+   * second import of the same period adds nothing. Returns the events written.
+   */
+  private importUsage(
+    id: string,
+    usage: Readonly<Record<string, number>>,
+    nowMs: number,
+    i: number,
+  ): number {
+    const row = this.require(id);
+    const period = this.policy.periods.at(
+      { timeZone: row.time_zone, anchorMs: row.anchor_ms },
+      nowMs,
+    );
+    if (period.startMs < row.closed_through_ms) {
+      throw new BadInputError(
+        `rows[${i}].usage: subject "${id}" has already closed the period ${period.key}`,
+        `rows[${i}].usage`,
+      );
+    }
+    let written = 0;
+    for (const [feature, amount] of Object.entries(usage)) {
+      if (amount <= 0) continue;
+      const key = importKey(period.key, feature);
+      const st = this.importStatements();
+      if (st.seen.get(row.rid, key)) continue;
+      const { used } = st.add.get(
+        row.rid,
+        period.startMs,
+        feature,
+        period.endMs,
+        period.key,
+        amount,
+      ) as {
+        used: number;
+      };
+      st.event.run(
+        row.rid,
+        feature,
+        period.startMs,
+        period.endMs,
+        nowMs,
+        amount,
+        amount,
+        used,
+        key,
+        IMPORT_META,
+      );
+      written += 1;
+    }
+    return written;
   }
 
   get(id: string): Subject | null {
