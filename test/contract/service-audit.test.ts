@@ -44,9 +44,18 @@ contract('audit log', ({ useStore }) => {
       AuditEntry,
       AuditEntry,
     ];
-    expect(create).toMatchObject({ actor: 'web-admin', at: iso(NOV), subject: 'aud-1', before: null });
+    expect(create).toMatchObject({
+      actor: 'web-admin',
+      at: iso(NOV),
+      subject: 'aud-1',
+      before: null,
+    });
     expect(create.after).toMatchObject({ id: 'aud-1', plan: 'free', email: 'a1@example.com' });
-    expect(plan).toMatchObject({ at: iso(NOV + 1000), before: { plan: 'free' }, after: { plan: 'pro' } });
+    expect(plan).toMatchObject({
+      at: iso(NOV + 1000),
+      before: { plan: 'free' },
+      after: { plan: 'pro' },
+    });
     // Without an actor, the facade records the CLI.
     expect(override).toMatchObject({
       actor: 'cli',
