@@ -10,6 +10,7 @@ import { CLI_ACTOR } from '../core/admin-types.js';
 import { BadInputError } from '../core/errors.js';
 import { toIso } from '../core/period.js';
 import type { Subject } from '../core/types.js';
+import type { ResolvedSubject } from '../core/subject-rules.js';
 
 /**
  * Row ↔ record mapping for the service's tables, shared by the SQL stores
@@ -190,5 +191,21 @@ export function resetAudit(
     subject,
     before: { period, used: cleared },
     after: { period, used: Object.fromEntries(Object.keys(cleared).map((f) => [f, 0])) },
+  };
+}
+
+/** The subject a resolved insert creates, as getSubject would return it. */
+export function subjectOfResolved(r: ResolvedSubject): Subject {
+  return {
+    id: r.id,
+    plan: r.plan,
+    overrides: r.overrides,
+    suspended: false,
+    suspendedReason: null,
+    timeZone: r.timeZone,
+    anchor: toIso(r.anchorMs),
+    email: r.email,
+    name: r.name,
+    createdAt: toIso(r.createdMs),
   };
 }
