@@ -63,6 +63,19 @@ suite(`postgres schema upgrade${postgres.missing ? ` (skipped: ${postgres.missin
       CREATE INDEX subjects_open_end ON ${s}.subjects (open_end_ms);
       DELETE FROM ${s}.schema_migrations WHERE version = 3;
     `);
+    // And without what the later service migration (4) added.
+    await client.query(`
+      DROP TABLE ${s}.sessions;
+      DROP TABLE ${s}.api_keys;
+      DROP INDEX ${s}.audit_actor;
+      DROP INDEX ${s}.audit_subject;
+      ALTER TABLE ${s}.audit DROP COLUMN actor, DROP COLUMN before_json, DROP COLUMN after_json, DROP COLUMN reason;
+      CREATE INDEX audit_subject ON ${s}.audit (subject);
+      DROP INDEX ${s}.subjects_email;
+      DROP INDEX ${s}.events_subject;
+      ALTER TABLE ${s}.events DROP COLUMN fingerprint;
+      DELETE FROM ${s}.schema_migrations WHERE version = 4;
+    `);
     // A process started on the old schema refuses to work until init has run.
     const later = await location.open(policy);
     try {
@@ -70,12 +83,13 @@ suite(`postgres schema upgrade${postgres.missing ? ` (skipped: ${postgres.missin
         code: 'STORE_UNAVAILABLE',
         message: expect.stringContaining('quotaclock init'),
       });
-      expect((await later.migrate()).applied).toEqual([3]);
+      expect((await later.migrate()).applied).toEqual([3, 4]);
     } finally {
       await later.close();
     }
 
     expect(await subjectIndexes()).toEqual([
+      'subjects_email',
       'subjects_id',
       'subjects_overridden',
       'subjects_pkey',
