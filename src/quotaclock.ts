@@ -24,8 +24,7 @@ import {
 } from './core/validate.js';
 import { openStore, parseStoreUrl } from './store/open-store.js';
 import type { QuotaStore } from './store/quota-store.js';
-import type { Logger } from './log/logger.js';
-import { ThresholdWatcher } from './notify/thresholds.js';
+import type { QuotaObserver } from './observers.js';
 
 export type Clock = () => number;
 
@@ -36,8 +35,11 @@ export interface CreateQuotaClockOptions {
   readonly store?: QuotaStore;
   /** Epoch-ms clock; tests and backfills pin it. */
   readonly clock?: Clock;
-  /** Where background work (threshold notifications) logs; default: stderr at the configured level. */
-  readonly logger?: Logger;
+  /**
+   * Told about every consume (e.g. the threshold watcher from notify). Wired
+   * where the process is put together: the CLI context, the cloud entries, serve.
+   */
+  readonly observers?: readonly QuotaObserver[];
 }
 
 export type When = number | Date | undefined;
@@ -76,15 +78,14 @@ export class QuotaClock {
   readonly policy: QuotaPolicy;
   private readonly clock: Clock;
   private storePromise: Promise<QuotaStore> | undefined;
-  /** null unless a notify target wants quota.threshold events. */
-  private readonly thresholds: ThresholdWatcher | null;
+  private readonly observers: readonly QuotaObserver[];
 
   constructor(opts: CreateQuotaClockOptions = {}) {
     // Parsing is idempotent, so an already-validated config passes through unchanged.
     this.config = parseConfig(opts.config ?? {});
     this.policy = policyFromConfig(this.config);
     this.clock = opts.clock ?? Date.now;
-    this.thresholds = ThresholdWatcher.create(this.config, () => this.store(), opts.logger);
+    this.observers = (opts.observers ?? []).filter((o) => o.onConsume || o.drain);
     if (opts.store) this.storePromise = Promise.resolve(opts.store);
   }
 
@@ -111,8 +112,8 @@ export class QuotaClock {
   }
 
   async close(): Promise<void> {
-    // Threshold notices still being delivered finish first.
-    await this.thresholds?.drain();
+    // Background work of observers (threshold notices being delivered) finishes first.
+    for (const o of this.observers) await o.drain?.();
     if (this.storePromise) await (await this.storePromise).close();
   }
 
@@ -138,8 +139,10 @@ export class QuotaClock {
       ...(meta === undefined ? {} : { meta }),
       now: this.now(opts.now),
     });
-    // Arithmetic only, unless a threshold was crossed (then the notice is claimed and sent in the background).
-    this.thresholds?.observe(subject, feature, amount, result);
+    if (this.observers.length > 0) {
+      const event = { subject, feature, amount, result };
+      for (const o of this.observers) o.onConsume?.(event, this);
+    }
     return result;
   }
 
