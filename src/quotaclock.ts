@@ -11,6 +11,7 @@ import type {
   Metadata,
   NewSubject,
   Page,
+  PeriodView,
   RefundResult,
   ResetSubjectResult,
   StatusResult,
@@ -67,6 +68,8 @@ export interface CheckResult {
   readonly used: number;
   readonly remaining: number | null;
   readonly reason?: 'quota_exceeded' | 'suspended';
+  /** The period the answer is about (the subject's current one). */
+  readonly period: PeriodView;
 }
 
 export function policyFromConfig(config: QuotaClockConfig): QuotaPolicy {
@@ -202,6 +205,7 @@ export class QuotaClock {
         used: f.used,
         remaining: f.remaining,
         reason: 'suspended',
+        period: s.period,
       };
     const allowed = f.limit === null || f.used + amount <= f.limit;
     return {
@@ -210,6 +214,7 @@ export class QuotaClock {
       used: f.used,
       remaining: f.remaining,
       ...(allowed ? {} : { reason: 'quota_exceeded' }),
+      period: s.period,
     };
   }
 

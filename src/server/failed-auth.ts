@@ -17,7 +17,10 @@ export class FailedAuthLimiter {
   retryAfter(address: string): number {
     const recent = this.recent(address);
     if (recent.length < this.max) return 0;
-    return Math.max(1, Math.ceil((recent[recent.length - this.max]! + this.windowMs - this.now()) / 1000));
+    return Math.max(
+      1,
+      Math.ceil((recent[recent.length - this.max]! + this.windowMs - this.now()) / 1000),
+    );
   }
 
   fail(address: string): void {

@@ -15,14 +15,20 @@ export function headerKey(raw: string | string[] | undefined): string | undefine
     const inner = value.slice(1, -1);
     // sf-string: printable ASCII, with \" and \\ the only escapes.
     if (!/^(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*$/.test(inner))
-      throw new BadInputError('Idempotency-Key: not a valid structured-field string', 'Idempotency-Key');
+      throw new BadInputError(
+        'Idempotency-Key: not a valid structured-field string',
+        'Idempotency-Key',
+      );
     return inner.replace(/\\(["\\])/g, '$1');
   }
   return value;
 }
 
 /** One key from the header and the body: both may be given only if they agree. */
-export function resolveKey(header: string | undefined, body: string | undefined): string | undefined {
+export function resolveKey(
+  header: string | undefined,
+  body: string | undefined,
+): string | undefined {
   if (header !== undefined && body !== undefined && header !== body) {
     throw new BadInputError(
       'Idempotency-Key: the header and the body\'s "key" differ; send one, or the same value in both',
@@ -50,5 +56,7 @@ function canonical(value: unknown): string {
  */
 export function fingerprint(op: string, request: Record<string, unknown>): string {
   const { key: _key, ...rest } = request;
-  return createHash('sha256').update(`${op}\n${canonical(rest)}`).digest('base64url');
+  return createHash('sha256')
+    .update(`${op}\n${canonical(rest)}`)
+    .digest('base64url');
 }

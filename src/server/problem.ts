@@ -4,6 +4,7 @@
  * Fastify's own errors (body too large, not JSON, malformed JSON, prototype
  * poisoning) are given the project's codes here too.
  */
+import type { FastifyReply } from 'fastify';
 import { ERROR_CODES, QuotaClockError, type ErrorCode } from '../core/errors.js';
 import { redact } from '../log/redact.js';
 
@@ -84,7 +85,9 @@ export function classify(e: unknown): QuotaClockError {
         : code === 'UNSUPPORTED_MEDIA_TYPE'
           ? 'content-type: expected application/json'
           : `body: ${(e as Error).message}`;
-    return new QuotaClockError(code, message, { where: code === 'UNSUPPORTED_MEDIA_TYPE' ? 'content-type' : 'body' });
+    return new QuotaClockError(code, message, {
+      where: code === 'UNSUPPORTED_MEDIA_TYPE' ? 'content-type' : 'body',
+    });
   }
   // JSON.parse errors and secure-json-parse's prototype-poisoning refusal carry statusCode 400.
   const statusCode = (e as { statusCode?: unknown } | null)?.statusCode;
@@ -100,9 +103,10 @@ export function classify(e: unknown): QuotaClockError {
 export function toProblem(e: unknown): Problem {
   const err = classify(e);
   const status = ERROR_CODES[err.code].http;
-  const detail = status >= 500 && err.code !== 'STORE_UNAVAILABLE' ? titleOf(err.code) : redact(err.message);
+  const detail =
+    status >= 500 && err.code !== 'STORE_UNAVAILABLE' ? titleOf(err.code) : redact(err.message);
   return {
-    type: `https://quotaclock.dev/problems/${err.code.toLowerCase().replace(/_/g, '-')}`,
+    type: `urn:quotaclock:problem:${err.code.toLowerCase().replace(/_/g, '-')}`,
     title: titleOf(err.code),
     status,
     detail,
@@ -116,4 +120,12 @@ export function retryAfterFor(code: ErrorCode): number | undefined {
   return code === 'STORE_UNAVAILABLE' || code === 'IDEMPOTENCY_KEY_IN_FLIGHT'
     ? RETRY_AFTER_SECONDS
     : undefined;
+}
+
+/** Answers with the problem for `e`, and Retry-After where the code has one. */
+export function sendProblem(reply: FastifyReply, e: unknown): FastifyReply {
+  const problem = toProblem(e);
+  const retry = retryAfterFor(problem.code);
+  if (retry !== undefined) void reply.header('Retry-After', String(retry));
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
 }

@@ -29,7 +29,11 @@ export const subjectId = z
   .min(1)
   .max(200)
   .describe('A subject (user or organisation) id: 1-200 letters, digits or _.:@+- characters.');
-export const featureName = z.string().min(1).max(100).describe('A metered feature, e.g. stock_reports.');
+export const featureName = z
+  .string()
+  .min(1)
+  .max(100)
+  .describe('A metered feature, e.g. stock_reports.');
 export const amount = z
   .number()
   .int()
@@ -100,9 +104,13 @@ export const BatchRequest = named(
   'BatchRequest',
   z.strictObject({
     // Items are checked one by one (a bad item gets its own problem), so the envelope takes any values.
-    items: z.array(z.unknown()).min(1).max(MAX_BATCH_ITEMS).meta({
-      items: { $ref: '#/components/schemas/BatchItem' },
-    }),
+    items: z
+      .array(z.unknown())
+      .min(1)
+      .max(MAX_BATCH_ITEMS)
+      .meta({
+        items: { $ref: '#/components/schemas/BatchItem' },
+      }),
   }),
   `Up to ${MAX_BATCH_ITEMS} operations, answered in order.`,
 );
