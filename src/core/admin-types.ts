@@ -56,6 +56,8 @@ export interface UsageEventView {
   readonly periodKey: string;
   readonly key: string | null;
   readonly meta: Record<string, unknown>;
+  /** Consumes only: whether it counted (a denied consume is in the ledger too). */
+  readonly granted?: boolean;
 }
 
 /** Who makes an admin write: 'cli' or a key's name. */

@@ -1,15 +1,9 @@
-import { NotSupportedError } from '../../core/errors.js';
 import type {
   Actor,
-  ApiKeyInfo,
-  AuditEntry,
   AuditListOptions,
   EventListOptions,
   SubjectPatch,
-  UsageEventView,
 } from '../../core/admin-types.js';
-import type { Page, Subject } from '../../core/types.js';
-import type { StoredApiKey, StoredSession } from '../quota-store.js';
 import type { Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
 import type { ConsumeOptions, ListOptions, NewSubject } from '../../core/types.js';
@@ -22,6 +16,8 @@ import type {
   SubjectUsage,
   ThresholdNotice,
   RunCheckpoint,
+  StoredApiKey,
+  StoredSession,
 } from '../quota-store.js';
 import { SqliteClose } from './close.js';
 import { assertMigrated, migrate, openSqlite, type Db, type SqliteOptions } from './connection.js';
@@ -29,6 +25,7 @@ import { exportSqlite, importSqlite } from './backup.js';
 import { SqliteSubjects } from './subjects.js';
 import { SqliteUsage } from './usage.js';
 import { SqliteMonitoring } from './monitoring.js';
+import { SqliteAdmin } from './admin.js';
 import { verifySqlite } from './verify.js';
 
 /**
@@ -51,6 +48,7 @@ export class SqliteStore implements QuotaStore {
         usage: SqliteUsage;
         close: SqliteClose;
         monitoring: SqliteMonitoring;
+        admin: SqliteAdmin;
       }
     | undefined;
 
@@ -71,6 +69,7 @@ export class SqliteStore implements QuotaStore {
         usage: new SqliteUsage(this.db, this.policy, subjects),
         close: new SqliteClose(this.db, this.policy),
         monitoring: new SqliteMonitoring(this.db, this.policy),
+        admin: new SqliteAdmin(this.db, subjects),
       };
     }
     return this.parts;
@@ -84,8 +83,8 @@ export class SqliteStore implements QuotaStore {
     if (this.db.open) this.db.close();
   }
 
-  async addSubject(s: NewSubject, nowMs: number) {
-    return this.p.subjects.add(s, nowMs);
+  async addSubject(s: NewSubject, nowMs: number, actor?: Actor) {
+    return this.p.subjects.add(s, nowMs, actor);
   }
   async upsertSubjects(s: readonly NewSubject[], nowMs: number) {
     return this.p.subjects.upsertMany(s, nowMs);
@@ -96,17 +95,23 @@ export class SqliteStore implements QuotaStore {
   async listSubjects(opts?: ListOptions) {
     return this.p.subjects.list(opts);
   }
-  async setPlan(id: string, plan: string, nowMs: number) {
-    return this.p.subjects.setPlan(id, plan, nowMs);
+  async setPlan(id: string, plan: string, nowMs: number, actor?: Actor) {
+    return this.p.subjects.setPlan(id, plan, nowMs, actor);
   }
-  async setOverride(id: string, feature: string, limit: Limit | undefined, nowMs: number) {
-    return this.p.subjects.setOverride(id, feature, limit, nowMs);
+  async setOverride(
+    id: string,
+    feature: string,
+    limit: Limit | undefined,
+    nowMs: number,
+    actor?: Actor,
+  ) {
+    return this.p.subjects.setOverride(id, feature, limit, nowMs, actor);
   }
-  async suspend(id: string, reason: string | null, nowMs: number) {
-    return this.p.subjects.suspend(id, reason, nowMs);
+  async suspend(id: string, reason: string | null, nowMs: number, actor?: Actor) {
+    return this.p.subjects.suspend(id, reason, nowMs, actor);
   }
-  async unsuspend(id: string, nowMs: number) {
-    return this.p.subjects.unsuspend(id, nowMs);
+  async unsuspend(id: string, nowMs: number, actor?: Actor) {
+    return this.p.subjects.unsuspend(id, nowMs, actor);
   }
 
   async consume(
@@ -115,7 +120,15 @@ export class SqliteStore implements QuotaStore {
     amount: number,
     opts: ConsumeOptions & { now: number },
   ) {
-    return this.p.usage.consume(id, feature, amount, opts.key, opts.meta, opts.now);
+    return this.p.usage.consume(
+      id,
+      feature,
+      amount,
+      opts.key,
+      opts.meta,
+      opts.now,
+      opts.fingerprint,
+    );
   }
   async refund(id: string, key: string, nowMs: number) {
     return this.p.usage.refund(id, key, nowMs);
@@ -129,9 +142,16 @@ export class SqliteStore implements QuotaStore {
   async resetSubject(
     id: string,
     nowMs: number,
-    opts: { dryRun?: boolean; reason?: string; operation?: string } = {},
+    opts: { dryRun?: boolean; reason?: string; operation?: string; actor?: Actor } = {},
   ) {
-    return this.p.usage.resetSubject(id, nowMs, opts.dryRun ?? false, opts.reason, opts.operation);
+    return this.p.usage.resetSubject(
+      id,
+      nowMs,
+      opts.dryRun ?? false,
+      opts.reason,
+      opts.operation,
+      opts.actor,
+    );
   }
   async subjectsAtLimit(nowMs: number, limit = 1000) {
     const ids = this.p.usage.atLimit(nowMs, limit);
@@ -227,43 +247,35 @@ export class SqliteStore implements QuotaStore {
     yield* this.p.monitoring.windowUsage(fromMs, toMs);
   }
 
-  // --- the service (seam; filled in per engine) ---
-  async updateSubject(
-    _id: string,
-    _patch: SubjectPatch,
-    _nowMs: number,
-    _actor?: Actor,
-  ): Promise<Subject> {
-    throw new NotSupportedError('updateSubject');
+  // --- the service ---
+  async updateSubject(id: string, patch: SubjectPatch, nowMs: number, actor?: Actor) {
+    return this.p.subjects.update(id, patch, nowMs, actor);
   }
-  async subjectEvents(_id: string, _opts?: EventListOptions): Promise<Page<UsageEventView>> {
-    throw new NotSupportedError('subjectEvents');
+  async subjectEvents(id: string, opts: EventListOptions = {}) {
+    return this.p.usage.events(id, opts);
   }
-  async createApiKey(_key: StoredApiKey, _actor: Actor): Promise<ApiKeyInfo> {
-    throw new NotSupportedError('createApiKey');
+  async createApiKey(key: StoredApiKey, actor: Actor) {
+    return this.p.admin.createKey(key, actor);
   }
-  async listApiKeys(): Promise<ApiKeyInfo[]> {
-    throw new NotSupportedError('listApiKeys');
+  async listApiKeys() {
+    return this.p.admin.listKeys();
   }
-  async apiKeyByHash(_hash: string): Promise<(ApiKeyInfo & { hash: string }) | null> {
-    throw new NotSupportedError('apiKeyByHash');
+  async apiKeyByHash(hash: string) {
+    return this.p.admin.keyByHashOf(hash);
   }
-  async revokeApiKey(_idOrPrefix: string, _nowMs: number, _actor: Actor): Promise<ApiKeyInfo> {
-    throw new NotSupportedError('revokeApiKey');
+  async revokeApiKey(idOrPrefix: string, nowMs: number, actor: Actor) {
+    return this.p.admin.revokeKey(idOrPrefix, nowMs, actor);
   }
-  async createSession(_session: StoredSession): Promise<void> {
-    throw new NotSupportedError('createSession');
+  async createSession(session: StoredSession) {
+    this.p.admin.createSession(session);
   }
-  async lookupSession(
-    _hash: string,
-    _nowMs: number,
-  ): Promise<{ key: ApiKeyInfo; expiresMs: number } | null> {
-    throw new NotSupportedError('lookupSession');
+  async lookupSession(hash: string, nowMs: number) {
+    return this.p.admin.lookupSession(hash, nowMs);
   }
-  async deleteSession(_hash: string): Promise<void> {
-    throw new NotSupportedError('deleteSession');
+  async deleteSession(hash: string) {
+    this.p.admin.deleteSession(hash);
   }
-  async listAudit(_opts?: AuditListOptions): Promise<Page<AuditEntry>> {
-    throw new NotSupportedError('listAudit');
+  async listAudit(opts: AuditListOptions = {}) {
+    return this.p.admin.listAudit(opts);
   }
 }
