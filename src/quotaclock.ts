@@ -11,6 +11,7 @@ import type {
   Metadata,
   NewSubject,
   Page,
+  PeriodView,
   RefundResult,
   ResetSubjectResult,
   StatusResult,
@@ -32,8 +33,7 @@ import {
 import { ApiKeys, AuditLog, Sessions } from './quotaclock-admin.js';
 import { openStore, parseStoreUrl } from './store/open-store.js';
 import type { QuotaStore } from './store/quota-store.js';
-import type { Logger } from './log/logger.js';
-import { ThresholdWatcher } from './notify/thresholds.js';
+import type { QuotaObserver } from './observers.js';
 
 export type Clock = () => number;
 
@@ -44,8 +44,11 @@ export interface CreateQuotaClockOptions {
   readonly store?: QuotaStore;
   /** Epoch-ms clock; tests and backfills pin it. */
   readonly clock?: Clock;
-  /** Where background work (threshold notifications) logs; default: stderr at the configured level. */
-  readonly logger?: Logger;
+  /**
+   * Told about every consume (e.g. the threshold watcher from notify). Wired
+   * where the process is put together: the CLI context, the cloud entries, serve.
+   */
+  readonly observers?: readonly QuotaObserver[];
 }
 
 export type When = number | Date | undefined;
@@ -65,6 +68,8 @@ export interface CheckResult {
   readonly used: number;
   readonly remaining: number | null;
   readonly reason?: 'quota_exceeded' | 'suspended';
+  /** The period the answer is about (the subject's current one). */
+  readonly period: PeriodView;
 }
 
 export function policyFromConfig(config: QuotaClockConfig): QuotaPolicy {
@@ -86,8 +91,7 @@ export class QuotaClock {
   readonly policy: QuotaPolicy;
   private readonly clock: Clock;
   private storePromise: Promise<QuotaStore> | undefined;
-  /** null unless a notify target wants quota.threshold events. */
-  private readonly thresholds: ThresholdWatcher | null;
+  private readonly observers: readonly QuotaObserver[];
   /** API keys: create, list, revoke, authenticate. */
   readonly keys: ApiKeys;
   /** Dashboard sessions, opaque tokens of which the store keeps a hash. */
@@ -100,7 +104,7 @@ export class QuotaClock {
     this.config = parseConfig(opts.config ?? {});
     this.policy = policyFromConfig(this.config);
     this.clock = opts.clock ?? Date.now;
-    this.thresholds = ThresholdWatcher.create(this.config, () => this.store(), opts.logger);
+    this.observers = (opts.observers ?? []).filter((o) => o.onConsume || o.drain);
     if (opts.store) this.storePromise = Promise.resolve(opts.store);
     const store = () => this.store();
     const now = () => this.now();
@@ -132,8 +136,8 @@ export class QuotaClock {
   }
 
   async close(): Promise<void> {
-    // Threshold notices still being delivered finish first.
-    await this.thresholds?.drain();
+    // Background work of observers (threshold notices being delivered) finishes first.
+    for (const o of this.observers) await o.drain?.();
     if (this.storePromise) await (await this.storePromise).close();
   }
 
@@ -168,8 +172,10 @@ export class QuotaClock {
       ...(opts.fingerprint === undefined ? {} : { fingerprint: opts.fingerprint }),
       now: this.now(opts.now),
     });
-    // Arithmetic only, unless a threshold was crossed (then the notice is claimed and sent in the background).
-    this.thresholds?.observe(subject, feature, amount, result);
+    if (this.observers.length > 0) {
+      const event = { subject, feature, amount, result };
+      for (const o of this.observers) o.onConsume?.(event, this);
+    }
     return result;
   }
 
@@ -199,6 +205,7 @@ export class QuotaClock {
         used: f.used,
         remaining: f.remaining,
         reason: 'suspended',
+        period: s.period,
       };
     const allowed = f.limit === null || f.used + amount <= f.limit;
     return {
@@ -207,6 +214,7 @@ export class QuotaClock {
       used: f.used,
       remaining: f.remaining,
       ...(allowed ? {} : { reason: 'quota_exceeded' }),
+      period: s.period,
     };
   }
 
