@@ -56,16 +56,19 @@ function start(args, env = {}) {
   let err = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`did not start: ${err}`)), 60_000);
-    child.stderr.on('data', (d) => {
+    const onData = (d) => {
       err += d.toString();
       const m = /"url":"(http:\/\/[^"]+)"/.exec(err);
-      if (m && timer) {
+      if (m) {
         clearTimeout(timer);
-        // The rest of the log is not needed; keep the pipe drained.
-        err = '';
+        // Past the start line the log (one line per request) is drained unread, so that
+        // reading it costs this process, which also runs autocannon, nothing.
+        child.stderr.off('data', onData);
+        child.stderr.resume();
         resolve({ url: m[1], child });
       }
-    });
+    };
+    child.stderr.on('data', onData);
     child.on('exit', (code) => {
       children.delete(child);
       clearTimeout(timer);
