@@ -46,9 +46,10 @@ export class CliContext {
 
   quotaclock(): Promise<QuotaClock> {
     this.qcPromise ??= (async () => {
-      const [{ loadConfig }, { createQuotaClock }] = await Promise.all([
+      const [{ loadConfig }, { createQuotaClock }, { notifyObservers }] = await Promise.all([
         import('../config/load.js'),
         import('../quotaclock.js'),
+        import('../notify/thresholds.js'),
       ]);
       const { config } = loadConfig({
         ...(this.opts.config ? { file: this.opts.config } : {}),
@@ -59,6 +60,7 @@ export class CliContext {
       return createQuotaClock({
         config,
         createStore: this.access.createsStore === true,
+        observers: notifyObservers(config),
         ...(fixed === undefined ? {} : { clock: () => fixed }),
       });
     })();

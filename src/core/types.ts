@@ -25,6 +25,28 @@ export interface NewSubject {
   readonly name?: string | null;
 }
 
+/**
+ * One row of `users import`: a subject, plus what the earlier system knew of
+ * it. Absent fields leave what the store has.
+ */
+export interface ImportedSubject extends NewSubject {
+  readonly suspended?: boolean;
+  readonly suspendedReason?: string | null;
+  /**
+   * Usage counted outside quotaclock in the subject's period containing the
+   * import's `now`, per feature. Each feature comes across once per period,
+   * as one import event, so a re-import does not count it twice.
+   */
+  readonly usage?: Readonly<Record<string, number>>;
+}
+
+export interface UpsertResult {
+  readonly added: number;
+  readonly updated: number;
+  /** Features whose imported usage became an import event. */
+  readonly usageImported: number;
+}
+
 export interface PeriodView {
   readonly key: string;
   readonly start: string;
@@ -38,6 +60,11 @@ export interface ConsumeOptions {
   readonly meta?: Metadata;
   /** Epoch ms; defaults to the clock. */
   readonly now?: number;
+  /**
+   * What the request was (the service hashes its body). A retry with the same
+   * key and another fingerprint is refused with IDEMPOTENCY_KEY_REUSED.
+   */
+  readonly fingerprint?: string;
 }
 
 export type DenialReason = 'quota_exceeded' | 'suspended';
@@ -109,4 +136,6 @@ export interface ListOptions {
   readonly after?: string | null;
   readonly limit?: number;
   readonly plan?: string;
+  /** A prefix of the id or of the email; served by an index. */
+  readonly q?: string;
 }

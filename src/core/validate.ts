@@ -21,6 +21,11 @@ export function assertAmount(amount: unknown, where = 'amount'): asserts amount 
 /** Refunds are recorded under `refund:<key>`; a caller's key must not collide with that. */
 export const REFUND_KEY_PREFIX = 'refund:';
 
+/** Usage brought in by `users import` is recorded under `quotaclock-import:<period>:<feature>`. */
+export const IMPORT_KEY_PREFIX = 'quotaclock-import:';
+export const importKey = (periodKey: string, feature: string) =>
+  `${IMPORT_KEY_PREFIX}${periodKey}:${feature}`;
+
 export function assertIdempotencyKey(
   key: unknown,
   where = 'key',
@@ -32,6 +37,12 @@ export function assertIdempotencyKey(
   if (key.startsWith(REFUND_KEY_PREFIX)) {
     throw new BadInputError(
       `${where}: keys starting with "${REFUND_KEY_PREFIX}" are reserved for refunds`,
+      where,
+    );
+  }
+  if (key.startsWith(IMPORT_KEY_PREFIX)) {
+    throw new BadInputError(
+      `${where}: keys starting with "${IMPORT_KEY_PREFIX}" are reserved for imported usage`,
       where,
     );
   }

@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { QuotaClockError, isQuotaClockError } from '../core/errors.js';
+import { decodeInstant, isLegacyDocument, readLegacyDocument } from '../core/legacy-document.js';
 import { resolveNewSubject } from '../core/subject-rules.js';
 import { decodeUtf8Strict } from './strict-utf8.js';
 import type { Limits } from '../core/plans.js';
-import type { NewSubject, Subject } from '../core/types.js';
+import type { ImportedSubject, NewSubject, Subject } from '../core/types.js';
 import type { QuotaClock } from '../quotaclock.js';
 
 /**
@@ -26,6 +27,7 @@ const ALIASES: Record<string, keyof NewSubject | 'suspended' | 'suspendedReason'
   name: 'name',
   display_name: 'name',
   user_display_name: 'name',
+  user_displayName: 'name',
   anchor: 'anchor',
   signup: 'anchor',
   created_at: 'anchor',
@@ -45,13 +47,18 @@ export interface ImportResult {
   readonly updated: number;
   /** Existing subjects the file leaves as they are (a re-import of the same file). */
   readonly unchanged: number;
+  /** Features whose usage this month came across as an import event (a dry run: would). */
+  readonly usageImported: number;
+  /** Old documents' fields read with the old defaults, or usage left behind, by line. */
+  readonly notes: readonly string[];
 }
 
 /** Whether upserting `s` would change anything the import writes on an existing subject. */
-function changes(qc: QuotaClock, s: NewSubject, existing: Subject, nowMs: number): boolean {
+function changes(qc: QuotaClock, s: ImportedSubject, existing: Subject, nowMs: number): boolean {
   const r = resolveNewSubject(qc.policy, s, nowMs, 'row');
   if (r.plan !== existing.plan) return true;
   if (s.overrides !== undefined && !sameLimits(r.overrides, existing.overrides)) return true;
+  if (s.suspended !== undefined && s.suspended !== existing.suspended) return true;
   if (r.email !== null && r.email !== existing.email) return true;
   return r.name !== null && r.name !== existing.name;
 }
@@ -150,11 +157,29 @@ function toNewSubject(row: Record<string, unknown>): NewSubject {
       }
       continue;
     }
-    if (field === 'anchor' && typeof value === 'object' && value && '_seconds' in value) {
-      // A Firestore Timestamp exported as JSON.
-      out.anchor = new Date(Number((value as { _seconds: number })._seconds) * 1000).toISOString();
+    if (field === 'anchor' && typeof value === 'object') {
+      // A Firestore Timestamp exported as JSON ({"$timestamp": …}, {_seconds, …}).
+      const ms = decodeInstant(value);
+      if (ms === undefined)
+        throw new QuotaClockError(
+          'BAD_INPUT',
+          `${column}: not a timestamp: ${JSON.stringify(value)}`,
+          {
+            where: column,
+          },
+        );
+      out.anchor = new Date(ms).toISOString();
       continue;
     }
+    if (field === 'email' && value === 'N/A') continue;
+    if (typeof value === 'object' && field !== 'overrides')
+      throw new QuotaClockError(
+        'BAD_INPUT',
+        `${column}: expected text, got ${JSON.stringify(value)}`,
+        {
+          where: column,
+        },
+      );
     out[field] = value;
   }
   return out as unknown as NewSubject;
@@ -169,11 +194,20 @@ export async function importSubjects(
   const nowMs = opts.now ?? qc.now();
   const rows = readRows(path);
   const errors: ImportRowError[] = [];
+  const notes: string[] = [];
   const seen = new Map<string, number>();
-  const subjects: NewSubject[] = [];
+  const subjects: ImportedSubject[] = [];
   for (const { line, row } of rows) {
     try {
-      const s = toNewSubject(row);
+      let s: ImportedSubject;
+      if (isLegacyDocument(row)) {
+        const r = readLegacyDocument(qc.policy, row, nowMs);
+        if (!r.subject) continue;
+        s = r.subject;
+        notes.push(...r.notes.map((n) => `line ${line}: ${n}`));
+      } else {
+        s = toNewSubject(row);
+      }
       resolveNewSubject(qc.policy, s, nowMs, 'row');
       const first = seen.get(s.id);
       if (first !== undefined)
@@ -182,14 +216,20 @@ export async function importSubjects(
       subjects.push(s);
     } catch (e) {
       if (!isQuotaClockError(e)) throw e;
-      errors.push({ line, message: e.message.replace(/^row\./, '') });
+      const message = e.message.replace(/^row\./, '');
+      // Some errors (unknown plan or feature) do not name their field in the text.
+      const where = e.where?.replace(/^row\./, '');
+      errors.push({
+        line,
+        message: where && !message.startsWith(where) ? `${where}: ${message}` : message,
+      });
     }
   }
   if (errors.length) throw importError(path, errors);
-  if (rows.length === 0)
+  if (subjects.length === 0)
     throw new QuotaClockError('IMPORT_INVALID', `${path}: no rows to import`, { where: 'file' });
   const store = await qc.store();
-  // Counted before the write, which still applies every row: the figures are what a person reads.
+  // Counted before the write: the figures are what a person reads, and an unchanged row is not "updated".
   let added = 0;
   let updated = 0;
   for (const s of subjects) {
@@ -197,13 +237,15 @@ export async function importSubjects(
     if (!existing) added += 1;
     else if (changes(qc, s, existing, nowMs)) updated += 1;
   }
-  const counts = {
+  // A dry run does the same work in the same transaction and rolls it back.
+  const r = await store.upsertSubjects(subjects, nowMs, { dryRun: opts.dryRun === true });
+  return {
+    dryRun: opts.dryRun === true,
     rows: subjects.length,
     added,
     updated,
     unchanged: subjects.length - added - updated,
+    usageImported: r.usageImported,
+    notes,
   };
-  if (opts.dryRun) return { dryRun: true, ...counts };
-  await store.upsertSubjects(subjects, nowMs);
-  return { dryRun: false, ...counts };
 }

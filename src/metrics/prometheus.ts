@@ -94,8 +94,8 @@ export async function renderMetrics(
     return f;
   };
 
-  const job: JobMetric[] = store.jobMetrics ? await store.jobMetrics() : [];
-  // Periods closed before job metrics existed (or by an engine without them) come from the ledger.
+  const job: JobMetric[] = await store.jobMetrics();
+  // Periods closed before job metrics existed come from the ledger.
   const runs = await store.listRuns(Math.max(24, qc.policy.retentionPeriods));
   const succeeded = new Map<string, number>();
   for (const r of runs) {
@@ -149,23 +149,21 @@ export async function renderMetrics(
     value: pending.length,
   });
 
-  if (store.consumeTotals) {
-    const t = await store.consumeTotals();
-    const c = family(
-      'quotaclock_consume_requests_total',
-      'Consume requests by outcome (idempotent replays count once).',
-      'counter',
-    );
-    c.samples.push(
-      { labels: { outcome: 'granted' }, value: t.granted },
-      { labels: { outcome: 'denied' }, value: t.denied },
-    );
-    family(
-      'quotaclock_consume_units_granted_total',
-      'Units granted by consume requests.',
-      'counter',
-    ).samples.push({ labels: {}, value: t.unitsGranted });
-  }
+  const t = await store.consumeTotals();
+  const c = family(
+    'quotaclock_consume_requests_total',
+    'Consume requests by outcome (idempotent replays count once).',
+    'counter',
+  );
+  c.samples.push(
+    { labels: { outcome: 'granted' }, value: t.granted },
+    { labels: { outcome: 'denied' }, value: t.denied },
+  );
+  family(
+    'quotaclock_consume_units_granted_total',
+    'Units granted by consume requests.',
+    'counter',
+  ).samples.push({ labels: {}, value: t.unitsGranted });
   family(
     'quotaclock_metrics_generated_timestamp_seconds',
     'When this text was generated.',

@@ -170,7 +170,7 @@ export class ResetMonitor {
   private async record(samples: JobMetricSample[]): Promise<void> {
     try {
       const store = await this.qc.store();
-      await store.recordJobMetrics?.(samples, Date.now());
+      await store.recordJobMetrics(samples, Date.now());
     } catch (e) {
       this.log?.warn({ err: (e as Error).message }, 'could not record reset metrics');
     }

@@ -29,6 +29,6 @@ export async function runVerifyAndNotify(
   const results = await notifications.emit(verifyFailedEvent(report, ctx, Date.now() - started));
   const failed = failureSamples(results);
   if (failed.length)
-    await (await qc.store()).recordJobMetrics?.(failed, Date.now()).catch(() => undefined);
+    await (await qc.store()).recordJobMetrics(failed, Date.now()).catch(() => undefined);
   return { ...report, notifications: results };
 }

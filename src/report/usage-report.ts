@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { Temporal } from 'temporal-polyfill';
-import { BadInputError, QuotaClockError } from '../core/errors.js';
+import { BadInputError } from '../core/errors.js';
 import type { Limit } from '../core/plans.js';
 import { isAtLimit } from '../core/policy.js';
 import { localToEpochMs, PeriodSchedule, toIso, type Period } from '../core/period.js';
@@ -229,20 +229,6 @@ function resolveScope(qc: QuotaClock, opts: ReportOptions, nowMs: number): Scope
   };
 }
 
-function need<K extends keyof QuotaStore>(
-  store: QuotaStore,
-  method: K,
-): NonNullable<QuotaStore[K]> {
-  const fn = store[method];
-  if (typeof fn !== 'function') {
-    throw new QuotaClockError(
-      'NOT_SUPPORTED',
-      `the ${store.engine} store does not support usage reports yet (missing ${String(method)})`,
-    );
-  }
-  return (fn as (...a: unknown[]) => unknown).bind(store) as NonNullable<QuotaStore[K]>;
-}
-
 class Aggregate {
   readonly byPlan = new Map<
     string,
@@ -392,8 +378,8 @@ async function aggregate(
 ): Promise<void> {
   const rows =
     scope.kind === 'period'
-      ? need(store, 'periodUsage')(scope.key!, scope.endMs)
-      : need(store, 'windowUsage')(scope.startMs, scope.untilMs);
+      ? store.periodUsage(scope.key!, scope.endMs)
+      : store.windowUsage(scope.startMs, scope.untilMs);
   for await (const u of rows) agg.add(u, scope.kind === 'window');
 }
 
@@ -406,8 +392,7 @@ async function dailyUsage(
   zone: string,
   features: readonly string[],
 ): Promise<DayUsage[]> {
-  const buckets =
-    untilMs > startMs ? await need(store, 'usageBuckets')(startMs, untilMs, BUCKET) : [];
+  const buckets = untilMs > startMs ? await store.usageBuckets(startMs, untilMs, BUCKET) : [];
   const days = new Map<string, { used: Record<string, number>; denied: number }>();
   const first = localDate(startMs, zone);
   const last = localDate(Math.max(startMs, untilMs - 1), zone);

@@ -11,6 +11,9 @@ import type { RunCheckpoint, RunRecord, RunStatus, SubjectRow } from './quota-st
 
 const EMPTY: Limits = Object.freeze({});
 
+/** The metadata of an event that carries usage `users import` brought in. */
+export const IMPORT_META = JSON.stringify({ source: 'import' });
+
 export function parseOverrides(text: string): Limits {
   return text === '{}' ? EMPTY : (JSON.parse(text) as Limits);
 }

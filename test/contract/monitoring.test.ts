@@ -1,27 +1,21 @@
 import { expect, it } from 'vitest';
-import type { QuotaStore, SubjectUsage } from '../../src/store/quota-store.js';
+import type { SubjectUsage } from '../../src/store/quota-store.js';
 import { at, contract } from './engines.js';
 
 const NOV = at('2026-11-10T12:00:00Z');
 const HOUR = 3_600_000;
 
-async function collect(it: AsyncIterable<SubjectUsage> | undefined): Promise<SubjectUsage[]> {
+async function collect(it: AsyncIterable<SubjectUsage>): Promise<SubjectUsage[]> {
   const out: SubjectUsage[] = [];
-  if (it) for await (const u of it) out.push(u);
+  for await (const u of it) out.push(u);
   return out;
 }
 
-/** The optional monitoring methods: an engine that has them behaves as every other that has them. */
+/** The monitoring methods behind notifications, `report` and `metrics`: every engine answers alike. */
 contract('notifications, reports and metrics', ({ useStore }) => {
   const ctx = useStore();
-  const need = <K extends keyof QuotaStore>(t: { skip: (m: string) => void }, name: K) => {
-    const fn = ctx.store[name];
-    if (typeof fn !== 'function') t.skip(`${ctx.store.engine} has no ${String(name)}`);
-    return (fn as (...a: never[]) => unknown).bind(ctx.store) as NonNullable<QuotaStore[K]>;
-  };
-
-  it('claims a threshold notice once per subject, feature, period and threshold', async (t) => {
-    const claim = need(t, 'claimThresholdNotice');
+  it('claims a threshold notice once per subject, feature, period and threshold', async () => {
+    const claim = ctx.store.claimThresholdNotice.bind(ctx.store);
     const notice = {
       subject: 'n-1',
       feature: 'stock_reports',
@@ -36,9 +30,9 @@ contract('notifications, reports and metrics', ({ useStore }) => {
     expect(await claim({ ...notice, periodStartMs: notice.periodEndMs }, NOV)).toBe(true);
   });
 
-  it('keeps job metrics: gauges set, counters add, labels in canonical order', async (t) => {
-    const record = need(t, 'recordJobMetrics');
-    const read = need(t, 'jobMetrics');
+  it('keeps job metrics: gauges set, counters add, labels in canonical order', async () => {
+    const record = ctx.store.recordJobMetrics.bind(ctx.store);
+    const read = ctx.store.jobMetrics.bind(ctx.store);
     await record(
       [
         { name: 'reset_last_success', value: 5, mode: 'set' },
@@ -74,10 +68,10 @@ contract('notifications, reports and metrics', ({ useStore }) => {
     ]);
   });
 
-  it('reports usage by bucket, by period (subjects without usage included) and by window', async (t) => {
-    const buckets = need(t, 'usageBuckets');
-    const period = need(t, 'periodUsage');
-    const window = need(t, 'windowUsage');
+  it('reports usage by bucket, by period (subjects without usage included) and by window', async () => {
+    const buckets = ctx.store.usageBuckets.bind(ctx.store);
+    const period = ctx.store.periodUsage.bind(ctx.store);
+    const window = ctx.store.windowUsage.bind(ctx.store);
     const { qc } = ctx;
     await qc.addSubject({ id: 'r-idle' }, { now: at('2026-11-01T06:00:00Z') });
     await qc.addSubject({ id: 'r-pro', plan: 'pro' }, { now: at('2026-11-01T06:00:00Z') });
@@ -112,8 +106,8 @@ contract('notifications, reports and metrics', ({ useStore }) => {
     ]);
   });
 
-  it('counts consumes for good, even after retention prunes their events', async (t) => {
-    const totals = need(t, 'consumeTotals');
+  it('counts consumes for good, even after retention prunes their events', async () => {
+    const totals = ctx.store.consumeTotals.bind(ctx.store);
     const { qc, store } = ctx;
     const before = await totals();
     await qc.consume('t-1', 'stock_reports', 4, { now: at('2026-08-10T00:00:00Z') });
@@ -142,7 +136,7 @@ contract('notifications, reports and metrics', ({ useStore }) => {
     expect(pruned.events).toBeGreaterThanOrEqual(2);
     expect(await totals()).toEqual(after);
     // The archive counters are internal: they are not listed as job metrics.
-    const metrics = store.jobMetrics ? await store.jobMetrics() : [];
+    const metrics = await store.jobMetrics();
     expect(metrics.map((m) => m.name).filter((n) => n.startsWith('consume_pruned'))).toEqual([]);
   });
 });

@@ -37,6 +37,68 @@ contract('subjects', ({ useStore }) => {
     });
   });
 
+  it('imports suspension and this period’s usage, once per period, as one import event each', async () => {
+    const { qc, store } = ctx;
+    const rows = [
+      { id: 'imp-a', plan: 'pro', usage: { stock_reports: 44, exports: 0 } },
+      { id: 'imp-b', suspended: true, suspendedReason: 'chargeback', usage: { exports: 3 } },
+    ];
+    // A dry run does the same work and rolls it back: the same answer, nothing written.
+    expect(await store.upsertSubjects(rows, NOV, { dryRun: true })).toEqual({
+      added: 2,
+      updated: 0,
+      usageImported: 2,
+    });
+    expect(await store.getSubject('imp-a')).toBeNull();
+    expect(await qc.importSubjects(rows, { now: NOV })).toEqual({
+      added: 2,
+      updated: 0,
+      usageImported: 2,
+    });
+    expect(await store.upsertSubjects(rows, NOV, { dryRun: true })).toEqual({
+      added: 0,
+      updated: 2,
+      usageImported: 0,
+    });
+    const a = await qc.status('imp-a', { now: NOV });
+    expect(a.features.stock_reports).toMatchObject({ used: 44, limit: 45 });
+    expect(a.features.exports).toMatchObject({ used: 0 });
+    const b = await qc.status('imp-b', { now: NOV });
+    expect([b.suspended, b.suspendedReason, b.features.exports?.used]).toEqual([
+      true,
+      'chargeback',
+      3,
+    ]);
+    // Imported usage is over the free limit of 2 exports: it is a fact, not a grant, so verify is clean.
+    expect(await store.verify(NOV)).toEqual([]);
+    // Again, and with a consume in between: the import counts once, the consume on top of it.
+    await qc.consume('imp-a', 'stock_reports', 1, { now: NOV + 1, key: 'imp-k' });
+    expect(
+      await qc.importSubjects(
+        [
+          { ...rows[0]!, usage: { stock_reports: 44 } },
+          { id: 'imp-b', suspended: false },
+        ],
+        {
+          now: NOV + 2,
+        },
+      ),
+    ).toEqual({ added: 0, updated: 2, usageImported: 0 });
+    expect((await qc.status('imp-a', { now: NOV + 3 })).features.stock_reports?.used).toBe(45);
+    expect((await qc.status('imp-b', { now: NOV + 3 })).suspended).toBe(false);
+    expect(await store.verify(NOV + 3)).toEqual([]);
+    // Keys of imported usage are the store's own.
+    await expect(
+      qc.consume('imp-a', 'stock_reports', 1, {
+        now: NOV,
+        key: 'quotaclock-import:2026-11:stock_reports',
+      }),
+    ).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    // The next month starts from zero; the import of November does not reach into it.
+    const dec = at('2026-12-05T00:00:00Z');
+    expect((await qc.status('imp-a', { now: dec })).features.stock_reports?.used).toBe(0);
+  });
+
   it('pages through subjects in id order, optionally by plan', async () => {
     const { qc } = ctx;
     const ids = Array.from({ length: 25 }, (_, i) => `page-${String(i).padStart(2, '0')}`);
@@ -108,7 +170,7 @@ contract('subjects', ({ useStore }) => {
       ],
       { now: NOV },
     );
-    expect(r).toEqual({ added: 1, updated: 2 });
+    expect(r).toEqual({ added: 1, updated: 2, usageImported: 0 });
     expect(await qc.getSubject('imp-1')).toMatchObject({
       plan: 'pro',
       email: 'old@example.com',

@@ -171,7 +171,7 @@ describe('email notifications through a real SMTP server (STARTTLS + AUTH)', () 
     expect(describeReset(report)).toMatch(
       /notification to email:ops FAILED after 1 attempt\(s\).*the reset itself did not fail/,
     );
-    const metrics = await (await qc.store()).jobMetrics!();
+    const metrics = await (await qc.store()).jobMetrics();
     expect(metrics).toContainEqual(
       expect.objectContaining({
         name: 'quotaclock_notifier_failures_total',

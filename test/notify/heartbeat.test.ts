@@ -88,7 +88,7 @@ describe('heartbeat pings and failure notices around runScheduledReset', () => {
     );
     const store = await qc.store();
     expect((await store.getRun('2026-10'))!.status).toBe('failed');
-    const metrics = await store.jobMetrics!();
+    const metrics = await store.jobMetrics();
     await qc.close();
 
     expect(rx.requests.map((r) => r.path)).toEqual([
@@ -143,7 +143,7 @@ describe('heartbeat pings and failure notices around runScheduledReset', () => {
       await store.acquireLease('reset', 'other-host:1:abc', 600_000, Date.now()),
     ).not.toBeNull(); // leases run on the wall clock
     const report = await runScheduledReset(qc, { env: env() });
-    const metrics = await store.jobMetrics!();
+    const metrics = await store.jobMetrics();
     await qc.close();
     expect(report.outcome).toBe('lease_held');
     expect(rx.requests.map((r) => r.path)).toEqual(['/ping/abc-uuid/start', '/ping/abc-uuid']);

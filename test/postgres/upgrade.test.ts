@@ -22,6 +22,7 @@ const DEC2 = at('2026-12-02T00:00:00Z');
 const policy = policyFromConfig(parseConfig(TEST_CONFIG));
 const suite = postgres.missing === null || CI ? describe : describe.skip;
 const LEASE_SESSIONS = PG_MIGRATIONS.find((m) => m.name === 'lease holder sessions')!.version;
+const SERVICE = PG_MIGRATIONS.find((m) => m.name.startsWith('the service'))!.version;
 
 suite(`postgres schema upgrade${postgres.missing ? ` (skipped: ${postgres.missing})` : ''}`, () => {
   let location: StoreLocationHandle;
@@ -38,6 +39,22 @@ suite(`postgres schema upgrade${postgres.missing ? ` (skipped: ${postgres.missin
     await client?.end();
     await location?.destroy();
   });
+
+  /** Takes back what the service's migration (API keys, audit actors, search) added, so an older version can be replayed. */
+  const undoServiceMigration = async (s: string) => {
+    await client.query(`
+      DROP TABLE ${s}.sessions;
+      DROP TABLE ${s}.api_keys;
+      DROP INDEX ${s}.audit_actor;
+      DROP INDEX ${s}.audit_subject;
+      ALTER TABLE ${s}.audit DROP COLUMN actor, DROP COLUMN before_json, DROP COLUMN after_json, DROP COLUMN reason;
+      CREATE INDEX audit_subject ON ${s}.audit (subject);
+      DROP INDEX ${s}.subjects_email;
+      DROP INDEX ${s}.events_subject;
+      ALTER TABLE ${s}.events DROP COLUMN fingerprint;
+    `);
+    await client.query(`DELETE FROM ${s}.schema_migrations WHERE version = $1`, [SERVICE]);
+  };
 
   const subjectIndexes = async () =>
     (
@@ -69,6 +86,7 @@ suite(`postgres schema upgrade${postgres.missing ? ` (skipped: ${postgres.missin
       ALTER TABLE ${s}.leases DROP COLUMN holder_pid, DROP COLUMN holder_session_start;
       DELETE FROM ${s}.schema_migrations WHERE version >= 3;
     `);
+    await undoServiceMigration(s);
     // A process started on the old schema refuses to work until init has run.
     const later = await location.open(policy);
     try {
@@ -84,6 +102,7 @@ suite(`postgres schema upgrade${postgres.missing ? ` (skipped: ${postgres.missin
     }
 
     expect(await subjectIndexes()).toEqual([
+      'subjects_email',
       'subjects_id',
       'subjects_overridden',
       'subjects_pkey',
@@ -112,6 +131,7 @@ suite(`postgres schema upgrade${postgres.missing ? ` (skipped: ${postgres.missin
       ALTER TABLE ${s}.leases DROP COLUMN holder_pid, DROP COLUMN holder_session_start;
     `);
     await client.query(`DELETE FROM ${s}.schema_migrations WHERE version = $1`, [LEASE_SESSIONS]);
+    await undoServiceMigration(s);
     await client.query(
       `INSERT INTO ${s}.leases (name, holder, expires_ms) VALUES ('reset', $1, $2)`,
       [old, Date.now() + 60_000],
@@ -122,7 +142,7 @@ suite(`postgres schema upgrade${postgres.missing ? ` (skipped: ${postgres.missin
         code: 'STORE_UNAVAILABLE',
         message: expect.stringContaining('quotaclock init'),
       });
-      expect((await later.migrate()).applied).toEqual([LEASE_SESSIONS]);
+      expect((await later.migrate()).applied).toEqual([LEASE_SESSIONS, SERVICE]);
       // Nothing says whether the old holder lives: its lease runs to its expiry.
       const cur = await later.currentLease('reset');
       expect(cur).toMatchObject({ holder: old });

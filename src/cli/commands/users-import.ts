@@ -11,6 +11,9 @@ export async function run(
   const r = await importSubjects(qc, file!, { dryRun: opts.dryRun === true });
   return {
     data: r,
-    text: `${r.dryRun ? '[dry run] would import' : 'imported'} ${r.rows} row(s): ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged`,
+    text: [
+      `${r.dryRun ? '[dry run] would import' : 'imported'} ${r.rows} row(s): ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged${r.usageImported ? `, usage of this period for ${r.usageImported} feature(s)` : ''}`,
+      ...r.notes.map((n) => `  note: ${n}`),
+    ].join('\n'),
   };
 }

@@ -548,7 +548,7 @@ export class FsClose {
       openEndMs: c.mark.endMs,
       openKey: c.mark.key,
     });
-    const fields = adoptionFields(d);
+    const fields = adoptionFields(d, nowMs);
     if (!d.stash) {
       // The current period itself closes: the counters start again in the next one.
       fields.current_period_start = ts(next.closedThroughMs);
@@ -807,7 +807,14 @@ export class FsClose {
 
   // --- retention ---
 
-  async prune(olderThanMs: number): Promise<{ periods: number; events: number }> {
+  /**
+   * `archive` hears the consume counts of the events deleted, so consume
+   * totals outlive their events.
+   */
+  async prune(
+    olderThanMs: number,
+    archive: (gone: readonly DocumentSnapshot[]) => Promise<void>,
+  ): Promise<{ periods: number; events: number }> {
     const bound = this.keyBound(olderThanMs);
     // Each parent's first open period: nothing at or after it is pruned.
     const parents = new Map<string, QuotaDoc | null>();
@@ -848,18 +855,29 @@ export class FsClose {
     const ev = await this.ctx.db
       .collectionGroup(COLLECTIONS.events)
       .where('period_end', '<=', ts(olderThanMs))
-      .select('period_end')
+      .select('period_end', 'kind', 'delta')
       .get();
+    const gone: DocumentSnapshot[] = [];
     await readParents(ev.docs.map((s) => s.ref.parent.parent!.id));
     for (const snap of ev.docs) {
       const mark = markStart(snap.ref.parent.parent!.id);
       const end = toMs(snap.get('period_end'));
       if (mark === null || mark === undefined || end === null || end > mark) continue;
-      deletes.push(bw.delete(snap.ref));
+      deletes.push(bw.delete(snap.ref).then(() => gone.push(snap)));
       events += 1;
     }
+    // Threshold notices of periods that ended before the cut can never be claimed again.
+    const notices = await this.ctx.db
+      .collection('quotaclockNotices')
+      .where('period_end', '<=', ts(olderThanMs))
+      .select()
+      .get();
+    for (const snap of notices.docs) deletes.push(bw.delete(snap.ref));
     await bw.close();
-    await Promise.all(deletes);
+    const settled = await Promise.allSettled(deletes);
+    await archive(gone);
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
     return { periods, events };
   }
 

@@ -1,13 +1,23 @@
+import type {
+  Actor,
+  AuditListOptions,
+  EventListOptions,
+  SubjectPatch,
+} from '../../core/admin-types.js';
+import type { StoredApiKey, StoredSession } from '../quota-store.js';
+import { FsService } from './service.js';
 import { createHash } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import type { Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
-import type { ConsumeOptions, ListOptions, NewSubject } from '../../core/types.js';
+import type { ConsumeOptions, ImportedSubject, ListOptions, NewSubject } from '../../core/types.js';
 import type {
   BackupRecord,
   CloseBatchRequest,
+  JobMetricSample,
   QuotaStore,
   StoreCapabilities,
+  SubjectUsage,
   ThresholdNotice,
 } from '../quota-store.js';
 import { exportFirestore, importFirestore } from './backup.js';
@@ -20,6 +30,7 @@ import { COLLECTIONS, legacyEnd, parseQuotaDoc, ts } from './layout.js';
 import { exportBeforeReset } from './pre-reset-export.js';
 import { pages } from './snapshot.js';
 import { FsSubjects } from './subjects.js';
+import { consumeCounts, FsMonitoring } from './monitoring.js';
 import { FsUsage } from './usage.js';
 import { verifyFirestore } from './verify.js';
 
@@ -45,6 +56,8 @@ export class FirestoreStore implements QuotaStore {
   private readonly subjects: FsSubjects;
   private readonly usage: FsUsage;
   private readonly closer: FsClose;
+  private readonly monitoring: FsMonitoring;
+  private readonly service: FsService;
   private readonly leases: FsLease;
 
   constructor(
@@ -56,6 +69,8 @@ export class FirestoreStore implements QuotaStore {
     this.subjects = new FsSubjects(this.ctx);
     this.usage = new FsUsage(this.ctx);
     this.closer = new FsClose(this.ctx, options.bulkOpsPerSecond);
+    this.monitoring = new FsMonitoring(this.ctx);
+    this.service = new FsService(this.ctx);
     this.leases = new FsLease(this.ctx);
   }
 
@@ -121,11 +136,11 @@ export class FirestoreStore implements QuotaStore {
     await this.db.terminate().catch(() => undefined);
   }
 
-  addSubject(s: NewSubject, nowMs: number) {
-    return this.run(() => this.subjects.add(s, nowMs));
+  addSubject(s: NewSubject, nowMs: number, actor?: Actor) {
+    return this.run(() => this.subjects.add(s, nowMs, actor));
   }
-  upsertSubjects(s: readonly NewSubject[], nowMs: number) {
-    return this.run(() => this.subjects.upsertMany(s, nowMs));
+  upsertSubjects(s: readonly ImportedSubject[], nowMs: number, opts: { dryRun?: boolean } = {}) {
+    return this.run(() => this.subjects.upsertMany(s, nowMs, opts.dryRun));
   }
   getSubject(id: string) {
     return this.run(() => this.subjects.get(id, Date.now()));
@@ -133,21 +148,31 @@ export class FirestoreStore implements QuotaStore {
   listSubjects(opts: ListOptions = {}) {
     return this.run(() => this.subjects.list(opts, Date.now()));
   }
-  setPlan(id: string, plan: string, nowMs: number) {
-    return this.run(() => this.subjects.setPlan(id, plan, nowMs));
+  setPlan(id: string, plan: string, nowMs: number, actor?: Actor) {
+    return this.run(() => this.subjects.setPlan(id, plan, nowMs, actor));
   }
-  setOverride(id: string, feature: string, limit: Limit | undefined, nowMs: number) {
-    return this.run(() => this.subjects.setOverride(id, feature, limit, nowMs));
+  setOverride(id: string, feature: string, limit: Limit | undefined, nowMs: number, actor?: Actor) {
+    return this.run(() => this.subjects.setOverride(id, feature, limit, nowMs, actor));
   }
-  suspend(id: string, reason: string | null, nowMs: number) {
-    return this.run(() => this.subjects.suspend(id, reason, nowMs));
+  suspend(id: string, reason: string | null, nowMs: number, actor?: Actor) {
+    return this.run(() => this.subjects.suspend(id, reason, nowMs, actor));
   }
-  unsuspend(id: string, nowMs: number) {
-    return this.run(() => this.subjects.unsuspend(id, nowMs));
+  unsuspend(id: string, nowMs: number, actor?: Actor) {
+    return this.run(() => this.subjects.unsuspend(id, nowMs, actor));
   }
 
   consume(id: string, feature: string, amount: number, opts: ConsumeOptions & { now: number }) {
-    return this.run(() => this.usage.consume(id, feature, amount, opts.key, opts.meta, opts.now));
+    return this.run(() =>
+      this.usage.consume(
+        id,
+        feature,
+        amount,
+        opts.key,
+        opts.meta,
+        opts.now,
+        opts.fingerprint ?? null,
+      ),
+    );
   }
   refund(id: string, key: string, nowMs: number) {
     return this.run(() => this.usage.refund(id, key, nowMs));
@@ -161,10 +186,17 @@ export class FirestoreStore implements QuotaStore {
   resetSubject(
     id: string,
     nowMs: number,
-    opts: { dryRun?: boolean; reason?: string; operation?: string } = {},
+    opts: { dryRun?: boolean; reason?: string; operation?: string; actor?: Actor } = {},
   ) {
     return this.run(() =>
-      this.usage.resetSubject(id, nowMs, opts.dryRun ?? false, opts.reason, opts.operation),
+      this.usage.resetSubject(
+        id,
+        nowMs,
+        opts.dryRun ?? false,
+        opts.reason,
+        opts.operation,
+        opts.actor,
+      ),
     );
   }
   subjectsAtLimit(nowMs: number, limit = 1000) {
@@ -240,7 +272,11 @@ export class FirestoreStore implements QuotaStore {
     return this.run(() => this.closer.finishRun(key, status, nowMs, error));
   }
   prune(olderThanMs: number) {
-    return this.run(() => this.closer.prune(olderThanMs));
+    return this.run(() =>
+      this.closer.prune(olderThanMs, (gone) =>
+        this.monitoring.archivePruned(consumeCounts(gone), Date.now()),
+      ),
+    );
   }
 
   verify(nowMs: number) {
@@ -255,6 +291,33 @@ export class FirestoreStore implements QuotaStore {
   }
   importRecords(records: readonly BackupRecord[]) {
     return this.run(() => importFirestore(this.ctx, records));
+  }
+
+  recordJobMetrics(samples: readonly JobMetricSample[], nowMs: number) {
+    return this.run(() => this.monitoring.recordJobMetrics(samples, nowMs));
+  }
+  jobMetrics() {
+    return this.run(() => this.monitoring.jobMetrics());
+  }
+  consumeTotals() {
+    return this.run(() => this.monitoring.consumeTotals());
+  }
+  usageBuckets(fromMs: number, toMs: number, bucketMs: number) {
+    return this.run(() => this.monitoring.usageBuckets(fromMs, toMs, bucketMs));
+  }
+  async *periodUsage(key: string, endMs: number): AsyncIterable<SubjectUsage> {
+    try {
+      yield* this.monitoring.periodUsage(key, endMs);
+    } catch (e) {
+      throw mapFirestoreError(e);
+    }
+  }
+  async *windowUsage(fromMs: number, toMs: number): AsyncIterable<SubjectUsage> {
+    try {
+      yield* this.monitoring.windowUsage(fromMs, toMs);
+    } catch (e) {
+      throw mapFirestoreError(e);
+    }
   }
 
   /** A notice document per subject, feature, period and threshold: only its creator gets true. */
@@ -284,5 +347,37 @@ export class FirestoreStore implements QuotaStore {
         throw e;
       }
     });
+  }
+
+  // --- the service ---
+  updateSubject(id: string, patch: SubjectPatch, nowMs: number, actor?: Actor) {
+    return this.run(() => this.subjects.update(id, patch, nowMs, actor));
+  }
+  subjectEvents(id: string, opts: EventListOptions = {}) {
+    return this.run(() => this.usage.events(id, opts, Date.now()));
+  }
+  createApiKey(key: StoredApiKey, actor: Actor) {
+    return this.run(() => this.service.createKey(key, actor));
+  }
+  listApiKeys() {
+    return this.run(() => this.service.listKeys());
+  }
+  apiKeyByHash(hash: string) {
+    return this.run(() => this.service.keyByHash(hash));
+  }
+  revokeApiKey(idOrPrefix: string, nowMs: number, actor: Actor) {
+    return this.run(() => this.service.revokeKey(idOrPrefix, nowMs, actor));
+  }
+  createSession(session: StoredSession) {
+    return this.run(() => this.service.createSession(session));
+  }
+  lookupSession(hash: string, nowMs: number) {
+    return this.run(() => this.service.lookupSession(hash, nowMs));
+  }
+  deleteSession(hash: string) {
+    return this.run(() => this.service.deleteSession(hash));
+  }
+  listAudit(opts: AuditListOptions = {}) {
+    return this.run(() => this.service.listAudit(opts));
   }
 }

@@ -16,6 +16,7 @@ import type { Subject } from '../../core/types.js';
  *   userQuotas/{uid}/usage_history/{key}   one per period: period, user_uid, summary (+ quotaclock map)
  *   userQuotas/{uid}/usage_events/{id}     one per consume, refund or manual reset
  *   quotaclockRuns/{key}, quotaclockLeases/{name}, quotaclockAudit/{id}, quotaclockMeta/schema
+ *   quotaclockApiKeys/{id} (sha256 and prefix, never the key), quotaclockSessions/{sha256 of the token}
  */
 export const COLLECTIONS = {
   quotas: 'userQuotas',
@@ -24,6 +25,8 @@ export const COLLECTIONS = {
   runs: 'quotaclockRuns',
   leases: 'quotaclockLeases',
   audit: 'quotaclockAudit',
+  apiKeys: 'quotaclockApiKeys',
+  sessions: 'quotaclockSessions',
   meta: 'quotaclockMeta',
 } as const;
 
@@ -136,6 +139,12 @@ export interface QuotaDoc {
   readonly baseline: {
     readonly startMs: number;
     readonly used: Readonly<Record<string, number>>;
+    /**
+     * When quotaclock adopted the document. The earlier system's usage
+     * records written after it (by old writers still running) count as
+     * events; null for documents adopted before this was recorded.
+     */
+    readonly atMs: number | null;
   } | null;
   /** current_period_start and a current_period_end timestamp were present (the reset's scans need the latter). */
   readonly hasPeriodFields: boolean;
@@ -273,7 +282,8 @@ export function parseQuotaDoc(policy: QuotaPolicy, snap: SnapLike, nowMs: number
   let baseline: QuotaDoc['baseline'] = null;
   if (qc && isMap(qc.baseline)) {
     const b = toMs(qc.baseline.start);
-    if (b !== null) baseline = { startMs: b, used: countersOf(qc.baseline.used) };
+    if (b !== null)
+      baseline = { startMs: b, used: countersOf(qc.baseline.used), atMs: toMs(qc.baseline.at) };
   }
   const nameField =
     typeof raw.user_display_name === 'string'
@@ -391,7 +401,8 @@ export function newQuotaDocument(
       overrides: { ...s.overrides },
       time_zone: s.timeZone,
       anchor: ts(s.anchorMs),
-      baseline: null,
+      // Nothing counted before quotaclock; `at` lets old writers' records count as events.
+      baseline: { start: ts(period.startMs), used: {}, at: ts(nowMs) },
     },
   };
 }
@@ -401,7 +412,7 @@ export function newQuotaDocument(
  * with the first change quotaclock makes to it. What the old code counted so
  * far is kept as the baseline, since no event explains it.
  */
-export function adoptionFields(d: QuotaDoc): DocFields {
+export function adoptionFields(d: QuotaDoc, nowMs: number): DocFields {
   if (d.adopted) return {};
   const out: DocFields = {
     quotaclock: {
@@ -410,7 +421,7 @@ export function adoptionFields(d: QuotaDoc): DocFields {
       overrides: { ...d.overrides },
       time_zone: null,
       anchor: ts(d.anchorMs),
-      baseline: { start: ts(d.current.startMs), used: { ...d.currentUsed } },
+      baseline: { start: ts(d.current.startMs), used: { ...d.currentUsed }, at: ts(nowMs) },
     },
   };
   if (!d.hasPeriodFields) {
@@ -500,6 +511,8 @@ export interface HistoryDoc {
   readonly closedMs: number | null;
   /** For legacy documents: the total the old code recorded. */
   readonly legacyTotal: number | null;
+  /** When each of the earlier system's per-report records (stock_reports) was written. */
+  readonly recordTimes: readonly number[];
   readonly updatedMs: number | null;
 }
 
@@ -513,6 +526,17 @@ function legacyPeriod(
   if (!m) return null;
   const startMs = Date.UTC(Number(m[1]), Number(m[2]) - 1, 1);
   return policy.periods.at(ctxOf(d), startMs);
+}
+
+/** The timestamps of the old code's usage records in a history document. */
+function recordTimesOf(raw: DocumentData): number[] {
+  if (!Array.isArray(raw.stock_reports)) return [];
+  const out: number[] = [];
+  for (const r of raw.stock_reports as unknown[]) {
+    const ms = isMap(r) ? toMs(r.timestamp) : null;
+    if (ms !== null) out.push(ms);
+  }
+  return out;
 }
 
 export function parseHistoryDoc(
@@ -537,6 +561,7 @@ export function parseHistoryDoc(
       limits: isMap(qc.limits) ? limitsOfMap(qc.limits) : null,
       closedMs: toMs(qc.closed_at),
       legacyTotal: null,
+      recordTimes: recordTimesOf(raw),
       updatedMs: toMs(raw.updated_at),
     };
   }
@@ -555,6 +580,7 @@ export function parseHistoryDoc(
     limits: null,
     closedMs: null,
     legacyTotal: total,
+    recordTimes: recordTimesOf(raw),
     updatedMs: toMs(raw.updated_at) ?? toMs(raw.created_at),
   };
 }

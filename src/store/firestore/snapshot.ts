@@ -44,6 +44,20 @@ export interface CounterView {
 export interface SubjectView {
   readonly doc: QuotaDoc;
   readonly periods: CounterView[];
+  /**
+   * Per period start: consumes the earlier system's code recorded (its
+   * usage_history records) after quotaclock adopted the document, while old
+   * writers still ran beside quotaclock. They count like events.
+   */
+  readonly oldWrites: ReadonlyMap<number, Record<string, number>>;
+}
+
+/** The old code's records in a history document written after quotaclock adopted its user. */
+function oldWritesIn(d: QuotaDoc, h: HistoryDoc): number {
+  const at = d.baseline?.atMs;
+  if (at === null || at === undefined || !h.period) return 0;
+  const { startMs, endMs } = h.period;
+  return h.recordTimes.filter((t) => t >= at && t >= startMs && t < endMs).length;
 }
 
 /**
@@ -71,7 +85,10 @@ export async function readAllSubjects(ctx: FsContext, nowMs: number): Promise<Su
   for (const d of docs.values()) {
     const mark = markOf(d);
     const periods: CounterView[] = [];
+    const oldWrites = new Map<number, Record<string, number>>();
     for (const h of histories.get(d.id) ?? []) {
+      const n = oldWritesIn(d, h);
+      if (n > 0) oldWrites.set(h.period!.startMs, { stock_reports: n });
       if (!h.period || h.period.startMs === d.current.startMs) continue;
       if (h.managed) {
         const closed = h.closed && h.period.startMs < mark.startMs;
@@ -109,15 +126,16 @@ export async function readAllSubjects(ctx: FsContext, nowMs: number): Promise<Su
       });
     }
     periods.sort((a, b) => a.period.startMs - b.period.startMs);
-    out.push({ doc: d, periods });
+    out.push({ doc: d, periods, oldWrites });
   }
   return out;
 }
 
 /**
- * Usage counted before quotaclock's first write, per period start: the
- * earlier system's totals and the counters a document had when quotaclock
- * adopted it. Export turns them into events and verify counts them as such.
+ * Usage counted outside quotaclock, per period start: the earlier system's
+ * totals, the counters a document had when quotaclock adopted it, and what
+ * old writers recorded after that. Export turns them into events and verify
+ * counts them as such.
  */
 export function baselineOf(
   v: SubjectView,
@@ -132,6 +150,15 @@ export function baselineOf(
       v.periods.find((p) => p.period.startMs === b.startMs)?.period ??
       (b.startMs === d.current.startMs ? d.current : null);
     if (period) out.set(b.startMs, { period, used: { ...b.used } });
+  }
+  for (const [startMs, used] of v.oldWrites) {
+    const p = v.periods.find((x) => x.period.startMs === startMs);
+    // A period the earlier system closed itself already counts its whole total.
+    if (!p || p.legacy) continue;
+    const period = p.period;
+    const entry = out.get(startMs) ?? { period, used: {} };
+    for (const [f, n] of Object.entries(used)) entry.used[f] = (entry.used[f] ?? 0) + n;
+    out.set(startMs, entry);
   }
   return out;
 }

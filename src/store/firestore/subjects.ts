@@ -1,12 +1,33 @@
-import { FieldPath, type DocumentData, type DocumentSnapshot } from '@google-cloud/firestore';
+import {
+  FieldPath,
+  type DocumentData,
+  type DocumentReference,
+  type DocumentSnapshot,
+} from '@google-cloud/firestore';
 import { BadInputError, SubjectExistsError } from '../../core/errors.js';
 import { assertLimitValue, type Limit, type Limits } from '../../core/plans.js';
 import { resolveNewSubject, type ResolvedSubject } from '../../core/subject-rules.js';
-import type { ListOptions, NewSubject, Page, Subject } from '../../core/types.js';
+import type { Period } from '../../core/period.js';
+import type {
+  ImportedSubject,
+  ListOptions,
+  NewSubject,
+  Page,
+  Subject,
+  UpsertResult,
+} from '../../core/types.js';
+import { importKey } from '../../core/validate.js';
 import { runTx } from './client.js';
+import type { Actor, SubjectPatch } from '../../core/admin-types.js';
+import { resolveSubjectPatch, withOverride } from '../../core/subject-rules.js';
+import { AUDIT_OF, createdAudit, mergeById, prefixEnd, type AuditDraft } from '../admin-mapping.js';
 import type { FsContext } from './context.js';
+import { eventDocument } from './usage.js';
 import {
   adoptionFields,
+  ctxOf,
+  keyedEventId,
+  setIn,
   legacyLimitsMap,
   LEGACY_DEFAULT_PLAN,
   limitsOf,
@@ -36,6 +57,13 @@ const resolvedSubject = (s: ResolvedSubject): Subject => ({
   createdAt: new Date(s.createdMs).toISOString(),
 });
 
+const importAudit = (after: UpsertResult): AuditDraft => ({
+  action: 'subject.import',
+  subject: null,
+  before: null,
+  after,
+});
+
 /** Writes the display name where the document keeps it (new documents get both spellings). */
 function nameFields(d: QuotaDoc | null, name: string): DocFields {
   if (d?.nameField) return { [d.nameField]: name };
@@ -49,7 +77,7 @@ export class FsSubjects {
     return this.ctx.policy;
   }
 
-  async add(input: NewSubject, nowMs: number): Promise<Subject> {
+  async add(input: NewSubject, nowMs: number, actor?: Actor): Promise<Subject> {
     const resolved = resolveNewSubject(this.policy, input, nowMs);
     const ref = this.ctx.quotaRef(resolved.id);
     return this.ctx.serial(resolved.id, () =>
@@ -57,8 +85,9 @@ export class FsSubjects {
         const snap = await tx.get(ref);
         if (snap.exists) throw new SubjectExistsError(resolved.id);
         tx.create(ref, newQuotaDocument(this.policy, resolved, nowMs, newSeq()));
-        this.ctx.audit(tx, nowMs, 'subject.add', resolved.id, { plan: resolved.plan });
-        return resolvedSubject(resolved);
+        const created = resolvedSubject(resolved);
+        this.ctx.audit(tx, nowMs, createdAudit(created), actor);
+        return created;
       }),
     );
   }
@@ -69,24 +98,32 @@ export class FsSubjects {
    * subjects are then written in one transaction.
    */
   async upsertMany(
-    inputs: readonly NewSubject[],
+    inputs: readonly ImportedSubject[],
     nowMs: number,
-  ): Promise<{ added: number; updated: number }> {
+    dryRun = false,
+  ): Promise<UpsertResult> {
     const resolved = inputs.map((s, i) => resolveNewSubject(this.policy, s, nowMs, `rows[${i}]`));
     const ids = [...new Set(resolved.map((s) => s.id))];
+    const audit = (plan: { added: number; updated: number; usageImported: number }) => ({
+      added: plan.added,
+      updated: plan.updated,
+      usageImported: plan.usageImported,
+    });
     if (ids.length <= TX_ROWS) {
       return runTx(this.ctx.db, async (tx) => {
         const snaps = ids.length ? await tx.getAll(...ids.map((id) => this.ctx.quotaRef(id))) : [];
-        const plan = this.plan(inputs, resolved, snaps, nowMs);
+        const keyRefs = this.importEventRefs(inputs, resolved, snaps, nowMs);
+        const seen = keyRefs.length ? await tx.getAll(...keyRefs) : [];
+        const plan = this.plan(inputs, resolved, snaps, seen, nowMs);
+        // A transaction that only read commits nothing.
+        if (dryRun) return audit(plan);
         for (const [id, w] of plan.writes) {
           if (w.create) tx.create(this.ctx.quotaRef(id), w.create);
           else tx.update(this.ctx.quotaRef(id), w.update!);
         }
-        this.ctx.audit(tx, nowMs, 'subject.import', null, {
-          added: plan.added,
-          updated: plan.updated,
-        });
-        return { added: plan.added, updated: plan.updated };
+        for (const [ref, data] of plan.events) tx.create(ref, data);
+        this.ctx.audit(tx, nowMs, importAudit(audit(plan)));
+        return audit(plan);
       });
     }
     // Validate against every existing document before the first write.
@@ -96,7 +133,17 @@ export class FsSubjects {
         ...(await this.ctx.db.getAll(...ids.slice(i, i + 300).map((id) => this.ctx.quotaRef(id)))),
       );
     }
-    const plan = this.plan(inputs, resolved, snaps, nowMs);
+    const keyRefs = this.importEventRefs(inputs, resolved, snaps, nowMs);
+    const seen: DocumentSnapshot[] = [];
+    for (let i = 0; i < keyRefs.length; i += 300)
+      seen.push(...(await this.ctx.db.getAll(...keyRefs.slice(i, i + 300))));
+    const plan = this.plan(inputs, resolved, snaps, seen, nowMs);
+    if (dryRun) return audit(plan);
+    const eventsOf = new Map<string, Array<[DocumentReference, DocumentData]>>();
+    for (const [ref, data] of plan.events) {
+      const uid = ref.parent.parent!.id;
+      eventsOf.set(uid, [...(eventsOf.get(uid) ?? []), [ref, data]]);
+    }
     const entries = [...plan.writes];
     for (let i = 0; i < entries.length; i += TX_ROWS) {
       const chunk = entries.slice(i, i + TX_ROWS);
@@ -105,28 +152,56 @@ export class FsSubjects {
         const snap = snaps.find((s) => s.id === id);
         if (w.create) batch.create(this.ctx.quotaRef(id), w.create);
         else batch.update(this.ctx.quotaRef(id), w.update!, { lastUpdateTime: snap!.updateTime! });
+        for (const [ref, data] of eventsOf.get(id) ?? []) batch.create(ref, data);
       }
-      if (i + TX_ROWS >= entries.length) {
-        this.ctx.audit(batch, nowMs, 'subject.import', null, {
-          added: plan.added,
-          updated: plan.updated,
-        });
-      }
+      if (i + TX_ROWS >= entries.length) this.ctx.audit(batch, nowMs, importAudit(audit(plan)));
       await batch.commit();
     }
-    return { added: plan.added, updated: plan.updated };
+    return audit(plan);
+  }
+
+  /** The period imported usage of a row lands in: the document's period containing nowMs. */
+  private importPeriod(d: QuotaDoc | null, r: ResolvedSubject, nowMs: number): Period {
+    return this.policy.periods.at(
+      d ? ctxOf(d) : { timeZone: r.timeZone, anchorMs: r.anchorMs },
+      nowMs,
+    );
+  }
+
+  /** The keyed event documents that would record each row's imported usage. */
+  private importEventRefs(
+    inputs: readonly ImportedSubject[],
+    resolved: readonly ResolvedSubject[],
+    snaps: readonly DocumentSnapshot[],
+    nowMs: number,
+  ): DocumentReference[] {
+    const refs = new Map<string, DocumentReference>();
+    inputs.forEach((input, i) => {
+      if (!input.usage) return;
+      const snap = snaps.find((s) => s.id === input.id);
+      const d = snap?.exists ? parseQuotaDoc(this.policy, snap, nowMs) : null;
+      const period = this.importPeriod(d, resolved[i]!, nowMs);
+      for (const f of Object.keys(input.usage)) {
+        const ref = this.ctx.eventsOf(input.id).doc(keyedEventId(importKey(period.key, f)));
+        refs.set(ref.path, ref);
+      }
+    });
+    return [...refs.values()];
   }
 
   /** Applies the rows in order to what exists, the way SQLite's row-by-row upsert does. */
   private plan(
-    inputs: readonly NewSubject[],
+    inputs: readonly ImportedSubject[],
     resolved: readonly ResolvedSubject[],
     snaps: readonly DocumentSnapshot[],
+    seenEvents: readonly DocumentSnapshot[],
     nowMs: number,
   ): {
     added: number;
     updated: number;
+    usageImported: number;
     writes: Map<string, { create?: DocumentData; update?: DocFields }>;
+    events: Array<[DocumentReference, DocumentData]>;
   } {
     const existing = new Map<string, QuotaDoc>();
     for (const snap of snaps)
@@ -195,7 +270,7 @@ export class FsSubjects {
         continue;
       }
       const d = existing.get(id)!;
-      const fields = adoptionFields(d);
+      const fields = adoptionFields(d, nowMs);
       setQc(fields, 'overrides', { ...st.overrides });
       fields.plan_type = st.plan;
       if (st.plan !== d.plan) fields.plan_updated_at = ts(nowMs);
@@ -205,7 +280,81 @@ export class FsSubjects {
       fields.updated_at = ts(nowMs);
       writes.set(id, { update: fields });
     }
-    return { added, updated, writes };
+    const extras = this.planExtras(inputs, resolved, existing, seenEvents, writes, nowMs);
+    return { added, updated, writes, ...extras };
+  }
+
+  /**
+   * Suspensions and imported usage, written into the planned writes: each
+   * feature's usage goes to the counters of the document's current period
+   * with one keyed import event, unless that event exists already.
+   */
+  private planExtras(
+    inputs: readonly ImportedSubject[],
+    resolved: readonly ResolvedSubject[],
+    existing: ReadonlyMap<string, QuotaDoc>,
+    seenEvents: readonly DocumentSnapshot[],
+    writes: Map<string, { create?: DocumentData; update?: DocFields }>,
+    nowMs: number,
+  ): { usageImported: number; events: Array<[DocumentReference, DocumentData]> } {
+    const seen = new Set(seenEvents.filter((s) => s.exists).map((s) => s.ref.path));
+    const events = new Map<string, [DocumentReference, DocumentData]>();
+    inputs.forEach((input, i) => {
+      const w = writes.get(input.id)!;
+      const target: DocFields = w.create ?? w.update!;
+      if (input.suspended !== undefined) {
+        target.is_suspended = input.suspended;
+        target.suspension_reason = input.suspended ? (input.suspendedReason ?? null) : null;
+      }
+      if (!input.usage) return;
+      const d = existing.get(input.id) ?? null;
+      const period = this.importPeriod(d, resolved[i]!, nowMs);
+      const current = d
+        ? d.current
+        : this.importPeriod(null, resolved[i]!, resolved[i]!.closedThroughMs);
+      if (period.startMs !== current.startMs) {
+        throw new BadInputError(
+          `rows[${i}].usage: the document of "${input.id}" is still in the period ${current.key}; run quotaclock reset before importing usage for ${period.key}`,
+          `rows[${i}].usage`,
+        );
+      }
+      for (const [feature, amount] of Object.entries(input.usage)) {
+        if (amount <= 0) continue;
+        const key = importKey(period.key, feature);
+        const ref = this.ctx.eventsOf(input.id).doc(keyedEventId(key));
+        if (seen.has(ref.path) || events.has(ref.path)) continue;
+        let used: number;
+        if (w.create) {
+          const usage = w.create.current_usage as Record<string, number>;
+          used = (usage[feature] ?? 0) + amount;
+          usage[feature] = used;
+        } else {
+          used = (d!.currentUsed[feature] ?? 0) + amount;
+          setIn(target, 'current_usage', feature, used);
+        }
+        events.set(ref.path, [
+          ref,
+          eventDocument(
+            input.id,
+            {
+              kind: 'consume',
+              feature,
+              period,
+              atMs: nowMs,
+              amount,
+              delta: amount,
+              usedAfter: used,
+              limit: null,
+              key,
+              outcome: null,
+              meta: { source: 'import' },
+            },
+            newSeq(),
+          ),
+        ]);
+      }
+    });
+    return { usageImported: events.size, events: [...events.values()] };
   }
 
   async get(id: string, nowMs: number): Promise<Subject | null> {
@@ -214,6 +363,7 @@ export class FsSubjects {
   }
 
   async list(opts: ListOptions, nowMs: number): Promise<Page<Subject>> {
+    if (opts.q) return this.search(opts, opts.q, nowMs);
     const limit = Math.min(Math.max(opts.limit ?? 100, 1), 10_000);
     const items: Subject[] = [];
     let after = opts.after ?? null;
@@ -238,29 +388,80 @@ export class FsSubjects {
     return { items: out, next: items.length > limit ? out[out.length - 1]!.id : null };
   }
 
+  /**
+   * q is a prefix of the document id or of user_email: two range queries on
+   * their indexes (the id's keyset from the cursor; the email range read
+   * whole, so its cost is the number of emails with that prefix), merged by id.
+   */
+  private async search(opts: ListOptions, q: string, nowMs: number): Promise<Page<Subject>> {
+    const limit = Math.min(Math.max(opts.limit ?? 100, 1), 10_000);
+    const after = opts.after ?? '';
+    const hi = prefixEnd(q);
+    const keep = (d: QuotaDoc) => d.id > after && (opts.plan === undefined || d.plan === opts.plan);
+    const byId: Subject[] = [];
+    let cursor = after >= q ? after : null;
+    for (;;) {
+      let query = this.ctx
+        .quotas()
+        .where(FieldPath.documentId(), '>=', q)
+        .where(FieldPath.documentId(), '<', hi)
+        .orderBy(FieldPath.documentId());
+      if (cursor) query = query.startAfter(cursor);
+      const page = await query.limit(1000).get();
+      for (const snap of page.docs) {
+        const d = parseQuotaDoc(this.policy, snap, nowMs);
+        if (keep(d)) byId.push(subjectOf(d));
+      }
+      if (byId.length > limit || page.size < 1000) break;
+      cursor = page.docs[page.docs.length - 1]!.id;
+    }
+    const byEmail: Subject[] = [];
+    let emailCursor: DocumentSnapshot | null = null;
+    for (;;) {
+      let query = this.ctx
+        .quotas()
+        .where('user_email', '>=', q)
+        .where('user_email', '<', hi)
+        .orderBy('user_email');
+      if (emailCursor) query = query.startAfter(emailCursor);
+      const page = await query.limit(1000).get();
+      for (const snap of page.docs) {
+        const d = parseQuotaDoc(this.policy, snap, nowMs);
+        if (keep(d)) byEmail.push(subjectOf(d));
+      }
+      if (page.size < 1000) break;
+      emailCursor = page.docs[page.docs.length - 1]!;
+    }
+    const rows = mergeById(byId, byEmail, limit + 1);
+    const items = rows.slice(0, limit);
+    return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
+  }
+
   private async change(
     id: string,
     nowMs: number,
-    action: string,
-    detail: unknown,
+    actor: Actor | undefined,
+    audit: (before: Subject, after: Subject) => AuditDraft,
     apply: (d: QuotaDoc, fields: DocFields) => Partial<Subject>,
   ): Promise<Subject> {
     return this.ctx.serial(id, () =>
       runTx(this.ctx.db, async (tx) => {
         const d = await this.ctx.requireIn(tx, id, nowMs);
-        const fields = adoptionFields(d);
+        const fields = adoptionFields(d, nowMs);
         const changed = apply(d, fields);
         fields.updated_at = ts(nowMs);
         tx.update(this.ctx.quotaRef(id), fields);
-        this.ctx.audit(tx, nowMs, action, id, detail);
-        return { ...subjectOf(d), ...changed };
+        const before = subjectOf(d);
+        const after = { ...before, ...changed };
+        this.ctx.audit(tx, nowMs, audit(before, after), actor);
+        return after;
       }),
     );
   }
 
-  setPlan(id: string, plan: string, nowMs: number): Promise<Subject> {
+  setPlan(id: string, plan: string, nowMs: number, actor?: Actor): Promise<Subject> {
     this.policy.catalog.assertPlan(plan);
-    return this.change(id, nowMs, 'subject.set_plan', { plan }, (d, fields) => {
+    return this.change(id, nowMs, actor, AUDIT_OF.plan, (d, fields) => {
       fields.plan_type = plan;
       fields.plan_updated_at = ts(nowMs);
       fields.quota_limits = legacyLimitsMap(limitsOf(this.policy, plan, d.overrides));
@@ -274,38 +475,42 @@ export class FsSubjects {
     feature: string,
     limit: Limit | undefined,
     nowMs: number,
+    actor?: Actor,
   ): Promise<Subject> {
     this.policy.catalog.assertFeature(feature);
     if (limit !== undefined) assertLimitValue(limit, 'limit');
-    return this.change(
-      id,
-      nowMs,
-      'subject.set_override',
-      { feature, limit: limit ?? 'plan' },
-      (d, fields) => {
-        const o: Record<string, Limit> = { ...d.overrides };
-        if (limit === undefined) delete o[feature];
-        else o[feature] = limit;
-        setQc(fields, 'overrides', o);
-        fields.quota_limits = legacyLimitsMap(limitsOf(this.policy, d.plan, o));
-        return { overrides: o };
-      },
-    );
+    return this.change(id, nowMs, actor, AUDIT_OF.override, (d, fields) => {
+      const o = withOverride(d.overrides, feature, limit);
+      setQc(fields, 'overrides', o);
+      fields.quota_limits = legacyLimitsMap(limitsOf(this.policy, d.plan, o));
+      return { overrides: o };
+    });
   }
 
-  suspend(id: string, reason: string | null, nowMs: number): Promise<Subject> {
-    return this.change(id, nowMs, 'subject.suspend', { reason }, (_d, fields) => {
+  suspend(id: string, reason: string | null, nowMs: number, actor?: Actor): Promise<Subject> {
+    return this.change(id, nowMs, actor, AUDIT_OF.suspend, (_d, fields) => {
       fields.is_suspended = true;
       fields.suspension_reason = reason;
       return { suspended: true, suspendedReason: reason };
     });
   }
 
-  unsuspend(id: string, nowMs: number): Promise<Subject> {
-    return this.change(id, nowMs, 'subject.unsuspend', undefined, (_d, fields) => {
+  unsuspend(id: string, nowMs: number, actor?: Actor): Promise<Subject> {
+    return this.change(id, nowMs, actor, AUDIT_OF.unsuspend, (_d, fields) => {
       fields.is_suspended = false;
       fields.suspension_reason = null;
       return { suspended: false, suspendedReason: null };
+    });
+  }
+
+  update(id: string, patch: SubjectPatch, nowMs: number, actor?: Actor): Promise<Subject> {
+    return this.change(id, nowMs, actor, AUDIT_OF.update, (d, fields) => {
+      const next = resolveSubjectPatch(this.policy, subjectOf(d), patch);
+      // The earlier system's documents hold the email in user_email; an absent one reads as null.
+      fields.user_email = next.email;
+      // An empty name reads as none, in the field the document already uses.
+      if (next.name !== d.name) Object.assign(fields, nameFields(d, next.name ?? ''));
+      return { email: next.email, name: next.name };
     });
   }
 }
