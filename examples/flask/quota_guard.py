@@ -102,7 +102,11 @@ def client_from_env(environ: Dict[str, str]) -> QuotaClockClient:
     url: Optional[str] = environ.get("QUOTACLOCK_URL")
     api_key: Optional[str] = environ.get("QUOTACLOCK_API_KEY")
     if not url:
-        raise RuntimeError("QUOTACLOCK_URL is not set (the quotaclock service, e.g. http://127.0.0.1:8787)")
+        raise RuntimeError(
+            "QUOTACLOCK_URL is not set (the quotaclock service, e.g. http://127.0.0.1:8787)"
+        )
     if not api_key:
-        raise RuntimeError("QUOTACLOCK_API_KEY is not set (quotaclock keys create --scope quota:write)")
+        raise RuntimeError(
+            "QUOTACLOCK_API_KEY is not set (quotaclock keys create --scope quota:write)"
+        )
     return QuotaClockClient(url, api_key, fail_mode=environ.get("QUOTACLOCK_FAIL_MODE", "closed"))

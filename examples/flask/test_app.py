@@ -13,7 +13,10 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "clients" / "python" / "tests"))
 
-from quotaclock_live_server import LiveServer, free_port  # noqa: E402  (puts the client on sys.path)
+from quotaclock_live_server import (
+    LiveServer,
+    free_port,
+)  # noqa: E402  (puts the client on sys.path)
 
 from app import create_app, generate_report  # noqa: E402
 from quotaclock_client import QuotaClockClient  # noqa: E402
@@ -71,7 +74,9 @@ class FlaskExampleTest(unittest.TestCase):
     def test_the_same_report_counts_once(self) -> None:
         web = create_app(self.client()).test_client()
         for _ in range(3):
-            self.assertEqual(web.get("/reports/same", headers={"X-User-Id": "repeat-1"}).status_code, 200)
+            self.assertEqual(
+                web.get("/reports/same", headers={"X-User-Id": "repeat-1"}).status_code, 200
+            )
         self.assertEqual(self.used("repeat-1"), 1)
 
     def test_a_failed_report_is_refunded(self) -> None:
@@ -90,7 +95,9 @@ class FlaskExampleTest(unittest.TestCase):
 
     def test_service_down_closed_is_503_open_serves_the_report(self) -> None:
         down = "http://127.0.0.1:%d" % free_port()
-        closed = create_app(QuotaClockClient(down, "k", fail_mode="closed", retries=0)).test_client()
+        closed = create_app(
+            QuotaClockClient(down, "k", fail_mode="closed", retries=0)
+        ).test_client()
         open_ = create_app(QuotaClockClient(down, "k", fail_mode="open", retries=0)).test_client()
         refused = closed.get("/reports/a", headers={"X-User-Id": "u"})
         self.assertEqual(refused.status_code, 503)

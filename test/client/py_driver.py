@@ -16,11 +16,17 @@ from quotaclock_client import QuotaClockClient  # noqa: E402
 def main() -> None:
     spec = json.load(sys.stdin)
     client = QuotaClockClient(
-        spec["url"], spec["apiKey"], fail_mode=spec["failMode"], retries=spec["retries"], retry_base=0.02
+        spec["url"],
+        spec["apiKey"],
+        fail_mode=spec["failMode"],
+        retries=spec["retries"],
+        retry_base=0.02,
     )
 
     def consume(call):
-        return client.consume(call["subject"], call["feature"], call.get("amount", 1), key=call.get("key"))
+        return client.consume(
+            call["subject"], call["feature"], call.get("amount", 1), key=call.get("key")
+        )
 
     with ThreadPoolExecutor(max_workers=spec["concurrency"]) as pool:
         results = list(pool.map(consume, spec["calls"]))

@@ -69,12 +69,24 @@ class LiveServer:
         self._dir = tempfile.mkdtemp(prefix="qc-py-client-")
         try:
             self._db = "sqlite:" + os.path.join(self._dir, "q.db")
-            created = self.cli(["keys", "create", "--name", "python-tests", "--scope", "quota:write", "--json"])
+            created = self.cli(
+                ["keys", "create", "--name", "python-tests", "--scope", "quota:write", "--json"]
+            )
             self.api_key = json.loads(created)["key"]
             port = free_port()
             self._log = open(os.path.join(self._dir, "serve.log"), "wb")
             self._process = subprocess.Popen(
-                [node, str(CLI), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", self._db],
+                [
+                    node,
+                    str(CLI),
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--db",
+                    self._db,
+                ],
                 cwd=self._dir,
                 env=_clean_env(),
                 stdout=self._log,
@@ -98,7 +110,9 @@ class LiveServer:
             timeout=60,
         )
         if run.returncode != 0:
-            raise RuntimeError("quotaclock %s failed (%d): %s" % (" ".join(args), run.returncode, run.stderr))
+            raise RuntimeError(
+                "quotaclock %s failed (%d): %s" % (" ".join(args), run.returncode, run.stderr)
+            )
         return run.stdout
 
     def _wait_healthy(self) -> None:
@@ -106,7 +120,9 @@ class LiveServer:
         while True:
             assert self._process is not None
             if self._process.poll() is not None:
-                raise RuntimeError("quotaclock serve exited (%s): %s" % (self._process.returncode, self._output()))
+                raise RuntimeError(
+                    "quotaclock serve exited (%s): %s" % (self._process.returncode, self._output())
+                )
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1) as answer:
                     if answer.status == 200:

@@ -32,9 +32,12 @@ class LiveClientTest(unittest.TestCase):
         return caught.exception
 
     def test_consume_counts_and_a_retry_with_its_key_replays(self) -> None:
-        first = self.quota.consume("py-consume", "stock_reports", 3, key="k-1", meta={"ticker": "ACME"})
+        first = self.quota.consume(
+            "py-consume", "stock_reports", 3, key="k-1", meta={"ticker": "ACME"}
+        )
+        fields = ("granted", "used", "limit", "remaining", "subject", "feature", "key")
         self.assertEqual(
-            {k: first[k] for k in ("granted", "used", "limit", "remaining", "subject", "feature", "key")},  # type: ignore[literal-required]
+            {k: dict(first)[k] for k in fields},
             {
                 "granted": True,
                 "used": 3,
@@ -48,14 +51,19 @@ class LiveClientTest(unittest.TestCase):
         period = first["period"]
         assert period is not None
         self.assertLess(period["start"], period["end"])
-        again = self.quota.consume("py-consume", "stock_reports", 3, key="k-1", meta={"ticker": "ACME"})
+        again = self.quota.consume(
+            "py-consume", "stock_reports", 3, key="k-1", meta={"ticker": "ACME"}
+        )
         self.assertEqual((again["used"], again.get("replayed")), (3, True))
         self.assertEqual(self.quota.status("py-consume")["features"]["stock_reports"]["used"], 3)
 
     def test_refusal_is_a_result_not_an_error(self) -> None:
         self.assertTrue(self.quota.consume("py-full", "stock_reports", 10)["granted"])
         refused = self.quota.consume("py-full", "stock_reports")
-        self.assertEqual((refused["granted"], refused["reason"], refused["remaining"]), (False, "quota_exceeded", 0))
+        self.assertEqual(
+            (refused["granted"], refused["reason"], refused["remaining"]),
+            (False, "quota_exceeded", 0),
+        )
 
     def test_check_writes_nothing(self) -> None:
         self.quota.consume("py-check", "stock_reports", 4)
@@ -70,13 +78,18 @@ class LiveClientTest(unittest.TestCase):
         self.assertEqual((refunded["refunded"], refunded["amount"], refunded["used"]), (True, 1, 0))
         twice = self.quota.refund("py-refund", consumed["key"])
         self.assertEqual((twice["refunded"], twice.get("alreadyRefunded")), (False, True))
-        self.assertApiError("REFUND_KEY_NOT_FOUND", 404, lambda: self.quota.refund("py-refund", "nope"))
+        self.assertApiError(
+            "REFUND_KEY_NOT_FOUND", 404, lambda: self.quota.refund("py-refund", "nope")
+        )
 
     def test_status_history_and_unknown_subjects(self) -> None:
         self.quota.consume("py-status", "stock_reports", 2)
         status = self.quota.status("py-status")
         self.assertEqual((status["subject"], status["plan"]), ("py-status", "free"))
-        self.assertEqual(status["features"]["stock_reports"], {"limit": 10, "used": 2, "remaining": 8, "unlimited": False})
+        self.assertEqual(
+            status["features"]["stock_reports"],
+            {"limit": 10, "used": 2, "remaining": 8, "unlimited": False},
+        )
         history = self.quota.history("py-status", limit=5)
         self.assertIsInstance(history, list)
         self.assertLessEqual(len(history), 5)
@@ -98,20 +111,29 @@ class LiveClientTest(unittest.TestCase):
         self.assertIn(results[2]["code"], ("INVALID_AMOUNT", "BAD_INPUT"))
 
     def test_bad_input_wrong_key_and_reused_key_are_typed_errors(self) -> None:
-        error = self.assertApiError("INVALID_AMOUNT", 400, lambda: self.quota.consume("py-bad", "stock_reports", 0))
+        error = self.assertApiError(
+            "INVALID_AMOUNT", 400, lambda: self.quota.consume("py-bad", "stock_reports", 0)
+        )
         self.assertEqual(error.where, "amount")
         stranger = QuotaClockClient(self.server.url, "qck_" + "0" * 43, fail_mode="open")
-        self.assertApiError("UNAUTHENTICATED", 401, lambda: stranger.consume("py-bad", "stock_reports"))
+        self.assertApiError(
+            "UNAUTHENTICATED", 401, lambda: stranger.consume("py-bad", "stock_reports")
+        )
         self.quota.consume("py-bad", "stock_reports", 1, key="same")
         self.assertApiError(
-            "IDEMPOTENCY_KEY_REUSED", 422, lambda: self.quota.consume("py-bad", "stock_reports", 2, key="same")
+            "IDEMPOTENCY_KEY_REUSED",
+            422,
+            lambda: self.quota.consume("py-bad", "stock_reports", 2, key="same"),
         )
 
     def test_rate_limit_headers_match_the_services(self) -> None:
         request = urllib.request.Request(
             self.server.url + "/v1/check",
             data=json.dumps({"subject": "py-headers", "feature": "stock_reports"}).encode(),
-            headers={"Authorization": "Bearer " + self.server.api_key, "Content-Type": "application/json"},
+            headers={
+                "Authorization": "Bearer " + self.server.api_key,
+                "Content-Type": "application/json",
+            },
             method="POST",
         )
         with urllib.request.urlopen(request, timeout=5) as answer:
@@ -124,7 +146,9 @@ class LiveClientTest(unittest.TestCase):
 
     def test_concurrent_consumes_never_overshoot(self) -> None:
         with ThreadPoolExecutor(max_workers=8) as pool:
-            results = list(pool.map(lambda _: self.quota.consume("py-race", "stock_reports"), range(30)))
+            results = list(
+                pool.map(lambda _: self.quota.consume("py-race", "stock_reports"), range(30))
+            )
         self.assertEqual(sum(1 for r in results if r["granted"]), 10)
         self.assertEqual(self.quota.status("py-race")["features"]["stock_reports"]["used"], 10)
 

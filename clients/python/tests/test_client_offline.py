@@ -47,7 +47,9 @@ class ScriptedServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = "http://127.0.0.1:%d" % self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
 
     def close(self) -> None:
@@ -56,7 +58,9 @@ class ScriptedServer:
         self._thread.join()
 
 
-def answer(handler: BaseHTTPRequestHandler, status: int, body: Any, headers: Dict[str, str] = {}) -> None:
+def answer(
+    handler: BaseHTTPRequestHandler, status: int, body: Any, headers: Dict[str, str] = {}
+) -> None:
     data = json.dumps(body).encode()
     handler.send_response(status)
     content_type = "application/json" if status < 400 else "application/problem+json"
@@ -68,7 +72,9 @@ def answer(handler: BaseHTTPRequestHandler, status: int, body: Any, headers: Dic
     handler.wfile.write(data)
 
 
-def problem(handler: BaseHTTPRequestHandler, status: int, code: str, headers: Dict[str, str] = {}) -> None:
+def problem(
+    handler: BaseHTTPRequestHandler, status: int, code: str, headers: Dict[str, str] = {}
+) -> None:
     body = {"type": "about:blank", "title": code, "status": status, "code": code, "where": "amount"}
     answer(handler, status, body, headers)
 
@@ -113,7 +119,10 @@ class UnreachableTest(unittest.TestCase):
         self.assertRegex(refused["key"], r"^[0-9a-f-]{36}$")
 
         granted = client(url, "open").consume("u1", "stock_reports", key="report-7")
-        self.assertEqual((granted["granted"], granted["reason"], granted["key"]), (True, "unavailable", "report-7"))
+        self.assertEqual(
+            (granted["granted"], granted["reason"], granted["key"]),
+            (True, "unavailable", "report-7"),
+        )
         self.assertEqual(client(url, "closed").check("u1", "f")["allowed"], False)
         self.assertEqual(client(url, "open").check("u1", "f")["allowed"], True)
         self.assertEqual(to_rate_limit_headers(granted), {})
@@ -125,7 +134,9 @@ class UnreachableTest(unittest.TestCase):
         ):
             with self.assertRaises(QuotaClockUnavailableError) as caught:
                 call(client(url, "open"))
-            self.assertEqual((caught.exception.code, caught.exception.attempts), ("SERVICE_UNAVAILABLE", 3))
+            self.assertEqual(
+                (caught.exception.code, caught.exception.attempts), ("SERVICE_UNAVAILABLE", 3)
+            )
 
         results = client(url, "closed").batch(
             [
@@ -154,7 +165,13 @@ class RetryTest(unittest.TestCase):
         self.assertEqual(len({r["body"] for r in server.seen}), 1)
         self.assertEqual(
             json.loads(server.seen[0]["body"]),
-            {"subject": "u1", "feature": "stock_reports", "amount": 2, "key": result["key"], "meta": {"ticker": "ACME"}},
+            {
+                "subject": "u1",
+                "feature": "stock_reports",
+                "amount": 2,
+                "key": result["key"],
+                "meta": {"ticker": "ACME"},
+            },
         )
 
     def test_stalled_answer_times_out_per_attempt(self) -> None:
@@ -171,16 +188,22 @@ class RetryTest(unittest.TestCase):
         def script(n: int, h: BaseHTTPRequestHandler) -> None:
             if n == 1:
                 return problem(h, 503, "STORE_UNAVAILABLE", {"Retry-After": "1"})
-            answer(h, 200, {"allowed": True, "limit": 10, "used": 0, "remaining": 10, "period": None})
+            answer(
+                h, 200, {"allowed": True, "limit": 10, "used": 0, "remaining": 10, "period": None}
+            )
 
         server = self.serve(script)
         result = client(server.url).check("u1", "stock_reports")
-        self.assertEqual((result["allowed"], result["subject"], result["feature"]), (True, "u1", "stock_reports"))
+        self.assertEqual(
+            (result["allowed"], result["subject"], result["feature"]), (True, "u1", "stock_reports")
+        )
         self.assertEqual(len(server.seen), 2)
         self.assertGreaterEqual(server.seen[1]["at"] - server.seen[0]["at"], 0.95)
 
     def test_gives_up_when_retry_after_is_too_long(self) -> None:
-        server = self.serve(lambda n, h: problem(h, 503, "STORE_UNAVAILABLE", {"Retry-After": "60"}))
+        server = self.serve(
+            lambda n, h: problem(h, 503, "STORE_UNAVAILABLE", {"Retry-After": "60"})
+        )
         with self.assertRaises(QuotaClockUnavailableError) as caught:
             client(server.url, max_retry_delay=2.0).status("u1")
         self.assertEqual((caught.exception.attempts, caught.exception.last_status), (1, 503))
@@ -195,7 +218,18 @@ class RetryTest(unittest.TestCase):
                 h.end_headers()
                 h.wfile.write(b"oops")
                 return
-            answer(h, 200, {"granted": True, "used": 1, "limit": 10, "remaining": 9, "period": None, "replayed": True})
+            answer(
+                h,
+                200,
+                {
+                    "granted": True,
+                    "used": 1,
+                    "limit": 10,
+                    "remaining": 9,
+                    "period": None,
+                    "replayed": True,
+                },
+            )
 
         server = self.serve(script)
         result = client(server.url).consume("u1", "f", key="k1")
@@ -213,12 +247,19 @@ class RetryTest(unittest.TestCase):
 
 class RateLimitHeadersTest(unittest.TestCase):
     def test_draft_10_fields_with_t_rounded_up(self) -> None:
-        period = {"key": "2026-12", "start": "2026-12-01T00:00:00.000Z", "end": "2027-01-01T00:00:00.000Z"}
+        period = {
+            "key": "2026-12",
+            "start": "2026-12-01T00:00:00.000Z",
+            "end": "2027-01-01T00:00:00.000Z",
+        }
         result = {"feature": "stock_reports", "limit": 10, "remaining": 3, "period": period}
         now = 1798761600 - 1.8  # 1.8 s before the end
         self.assertEqual(
             to_rate_limit_headers(result, now),
-            {"RateLimit-Policy": '"stock_reports";q=10;w=2678400', "RateLimit": '"stock_reports";r=3;t=2'},
+            {
+                "RateLimit-Policy": '"stock_reports";q=10;w=2678400',
+                "RateLimit": '"stock_reports";r=3;t=2',
+            },
         )
         self.assertEqual(to_rate_limit_headers({**result, "limit": None}), {})
 

@@ -1,11 +1,11 @@
 """Client for the quotaclock service. Standard library only; Python >= 3.9.
 
-    from quotaclock_client import QuotaClockClient
+from quotaclock_client import QuotaClockClient
 
-    quota = QuotaClockClient("http://127.0.0.1:8787", api_key, fail_mode="closed")
-    result = quota.consume("user-1", "stock_reports", key=report_id)
-    if not result["granted"]:
-        ...
+quota = QuotaClockClient("http://127.0.0.1:8787", api_key, fail_mode="closed")
+result = quota.consume("user-1", "stock_reports", key=report_id)
+if not result["granted"]:
+    ...
 """
 
 from ._client import QuotaClockClient

@@ -8,7 +8,14 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, cast
 
 from ._errors import QuotaClockUnavailableError
 from ._transport import Settings, send
-from ._types import BatchResult, CheckResult, ConsumeResult, HistoryEntry, RefundResult, StatusResult
+from ._types import (
+    BatchResult,
+    CheckResult,
+    ConsumeResult,
+    HistoryEntry,
+    RefundResult,
+    StatusResult,
+)
 
 _FAIL_MODES = ("closed", "open")
 
@@ -18,8 +25,15 @@ def _new_key() -> str:
 
 
 def _number(name: str, value: Any, minimum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < minimum:
-        raise ValueError("QuotaClockClient: %s must be a number >= %s, got %r" % (name, minimum, value))
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or value != value
+        or value < minimum
+    ):
+        raise ValueError(
+            "QuotaClockClient: %s must be a number >= %s, got %r" % (name, minimum, value)
+        )
     return float(value)
 
 
@@ -52,14 +66,18 @@ class QuotaClockClient:
         max_retry_delay: float = 5.0,
     ) -> None:
         if fail_mode not in _FAIL_MODES:
-            raise ValueError("QuotaClockClient: fail_mode must be 'closed' or 'open', got %r" % (fail_mode,))
+            raise ValueError(
+                "QuotaClockClient: fail_mode must be 'closed' or 'open', got %r" % (fail_mode,)
+            )
         if not isinstance(api_key, str) or not api_key:
             raise ValueError("QuotaClockClient: api_key is required")
         parsed = urllib.parse.urlsplit(url) if isinstance(url, str) else None
         if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError("QuotaClockClient: url must be an http(s) URL, got %r" % (url,))
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError("QuotaClockClient: retries must be an integer >= 0, got %r" % (retries,))
+            raise ValueError(
+                "QuotaClockClient: retries must be an integer >= 0, got %r" % (retries,)
+            )
         self.fail_mode = fail_mode
         self._settings = Settings(
             base_url=url.rstrip("/"),
@@ -83,7 +101,12 @@ class QuotaClockClient:
         The returned ``key`` is the one the consume was counted under; pass it to ``refund``.
         """
         key = key if key is not None else _new_key()
-        body: Dict[str, Any] = {"subject": subject, "feature": feature, "amount": amount, "key": key}
+        body: Dict[str, Any] = {
+            "subject": subject,
+            "feature": feature,
+            "amount": amount,
+            "key": key,
+        }
         if meta is not None:
             body["meta"] = dict(meta)
         try:
@@ -103,7 +126,10 @@ class QuotaClockClient:
 
     def refund(self, subject: str, key: str) -> RefundResult:
         """Reverses the consume made with ``key``. Raises QuotaClockUnavailableError when unreachable."""
-        return cast(RefundResult, send(self._settings, "POST", "/v1/refund", {"subject": subject, "key": key}))
+        return cast(
+            RefundResult,
+            send(self._settings, "POST", "/v1/refund", {"subject": subject, "key": key}),
+        )
 
     def status(self, subject: str) -> StatusResult:
         """Plan, period and per-feature usage. QuotaClockApiError ``SUBJECT_NOT_FOUND`` when unknown."""
@@ -123,7 +149,11 @@ class QuotaClockClient:
         answer and refunds a ``SERVICE_UNAVAILABLE`` problem.
         """
         keyed = [
-            {**item, "key": _new_key()} if item.get("op") == "consume" and item.get("key") is None else dict(item)
+            (
+                {**item, "key": _new_key()}
+                if item.get("op") == "consume" and item.get("key") is None
+                else dict(item)
+            )
             for item in items
         ]
         try:
@@ -181,7 +211,12 @@ def _complete(item: Mapping[str, Any], result: Any) -> Any:
     if not isinstance(result, dict) or "code" in result:
         return result
     if item.get("op") == "consume":
-        return {"subject": item["subject"], "feature": item["feature"], **result, "key": item["key"]}
+        return {
+            "subject": item["subject"],
+            "feature": item["feature"],
+            **result,
+            "key": item["key"],
+        }
     if item.get("op") == "check":
         return {"subject": item["subject"], "feature": item["feature"], **result}
     return result

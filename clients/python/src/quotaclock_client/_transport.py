@@ -88,7 +88,9 @@ def send(
             raise QuotaClockUnavailableError(sent, value)
         delay = retry_after
         if delay is None:
-            delay = backoff_delay(sent - 1, settings.retry_base, settings.max_retry_delay, random.random())
+            delay = backoff_delay(
+                sent - 1, settings.retry_base, settings.max_retry_delay, random.random()
+            )
         # Honouring Retry-After means never retrying sooner; when that is too far off, give up now.
         if delay > settings.max_retry_delay:
             raise QuotaClockUnavailableError(sent, value)
