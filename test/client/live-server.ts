@@ -1,6 +1,6 @@
 /**
  * A real `quotaclock serve` on a temp SQLite database and a free loopback
- * port, with a quota:write key made by `keys create --json`. Stopped with
+ * port, after `init`, with a quota:write key made by `keys create --json`. Stopped with
  * SIGTERM and its folder removed by stop().
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -45,16 +45,18 @@ async function waitHealthy(url: string, child: ChildProcess, log: () => string):
   }
 }
 
-// TEMPORARY until keys-audit lands `keys create` in the CLI: the same key through the facade.
-async function TEMPORARY_keyFromFacade(db: string, dir: string, error: unknown) {
-  if (!String(error).includes("unknown command 'keys'")) throw error;
-  const { createQuotaClock } = await import('../../src/index.js');
-  const qc = createQuotaClock({ config: { store: db } });
-  await qc.init();
-  const key = await qc.keys.create({ name: 'client-tests', scopes: ['quota:write'] });
-  await qc.close();
-  void dir;
-  return { run: { code: 0, stderr: '' }, body: { key: key.key } };
+/** `init`, then `keys create --json` on the fresh database. */
+async function createKey(cli: LiveServer['cli'], db: string, dir: string): Promise<string> {
+  const init = await cli(['init']);
+  if (init.code !== 0) throw new Error(`quotaclock init failed (${init.code}): ${init.stderr}`);
+  const created = await json<{ key?: unknown }>(
+    ['keys', 'create', '--name', 'client-tests', '--scope', 'quota:write', '--db', db],
+    { cwd: dir },
+  );
+  if (created.run.code !== 0 || typeof created.body.key !== 'string') {
+    throw new Error(`keys create failed (${created.run.code}): ${created.run.stderr}`);
+  }
+  return created.body.key;
 }
 
 export async function startLiveServer(): Promise<LiveServer> {
@@ -62,18 +64,12 @@ export async function startLiveServer(): Promise<LiveServer> {
   const dir = tempDir('qc-client-');
   const db = `sqlite:${join(dir, 'q.db')}`;
   const cli = (args: string[]) => runCli([...args, '--db', db], { cwd: dir });
-  let created: { run: { code: number | null; stderr: string }; body: { key?: string } };
+  let apiKey: string;
   try {
-    created = await json<{ key: string }>(
-      ['keys', 'create', '--name', 'client-tests', '--scope', 'quota:write', '--db', db],
-      { cwd: dir },
-    );
+    apiKey = await createKey(cli, db, dir);
   } catch (error) {
-    created = await TEMPORARY_keyFromFacade(db, dir, error);
-  }
-  if (created.run.code !== 0 || typeof created.body.key !== 'string') {
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`keys create failed (${created.run.code}): ${created.run.stderr}`);
+    throw error;
   }
   const port = await freePort();
   const child = spawn(
@@ -101,5 +97,5 @@ export async function startLiveServer(): Promise<LiveServer> {
     await stop();
     throw error;
   }
-  return { url, apiKey: created.body.key, db, cli, stop };
+  return { url, apiKey, db, cli, stop };
 }

@@ -1,8 +1,8 @@
 """A real ``quotaclock serve`` for the Python tests.
 
 It runs ``node dist/cli/main.js serve`` from this repository on a temp SQLite
-database and a free loopback port, with a ``quota:write`` key made by
-``keys create --json``. ``stop()`` ends it with SIGTERM and removes the folder.
+database and a free loopback port, after ``init``, with a ``quota:write`` key
+made by ``keys create --json``. ``stop()`` ends it with SIGTERM and removes the folder.
 When node or the built CLI is missing the tests are skipped, except under
 CI=true, where they fail.
 """
@@ -69,12 +69,10 @@ class LiveServer:
         self._dir = tempfile.mkdtemp(prefix="qc-py-client-")
         try:
             self._db = "sqlite:" + os.path.join(self._dir, "q.db")
-            try:
-                created = self.cli(
-                    ["keys", "create", "--name", "python-tests", "--scope", "quota:write", "--json"]
-                )
-            except RuntimeError as error:
-                created = self._temporary_key_from_facade(error)
+            self.cli(["init"])
+            created = self.cli(
+                ["keys", "create", "--name", "python-tests", "--scope", "quota:write", "--json"]
+            )
             self.api_key = json.loads(created)["key"]
             port = free_port()
             self._log = open(os.path.join(self._dir, "serve.log"), "wb")
@@ -101,26 +99,6 @@ class LiveServer:
             self.stop()
             raise
         return self
-
-    def _temporary_key_from_facade(self, error: RuntimeError) -> str:
-        # TEMPORARY until keys-audit lands `keys create` in the CLI: the same key through the facade.
-        if "unknown command 'keys'" not in str(error):
-            raise error
-        script = (
-            "const m = await import(process.argv[1]);"
-            "const qc = m.createQuotaClock({ config: { store: process.argv[2] } });"
-            "await qc.init();"
-            "const k = await qc.keys.create({ name: 'python-tests', scopes: ['quota:write'] });"
-            "await qc.close(); console.log(JSON.stringify(k));"
-        )
-        index = (REPO / "dist" / "index.js").as_uri()
-        run = subprocess.run(
-            [self._node, "--input-type=module", "-e", script, index, self._db],
-            capture_output=True, text=True, timeout=60, env=_clean_env(),
-        )
-        if run.returncode != 0:
-            raise RuntimeError(run.stderr)
-        return run.stdout
 
     def cli(self, args: List[str]) -> str:
         """Runs a quotaclock command on the server's database; returns stdout, raises on failure."""
