@@ -80,6 +80,28 @@ describe('retry safety through a proxy that drops every other answer', () => {
     expect(status.features.stock_reports).toMatchObject({ used: CALLS, limit: 45 });
   });
 
+  it('a batch of consumes without keys counts each item once', async () => {
+    proxy = await startFaultProxy(server.url, { dropEveryOther: true });
+    const client = new QuotaClockClient({
+      url: proxy.url,
+      apiKey: server.apiKey,
+      failMode: 'closed',
+      retryBaseMs: 10,
+    });
+    const items = Array.from({ length: 5 }, () => ({
+      op: 'consume' as const,
+      subject: 'ts-batch-retry',
+      feature: 'stock_reports',
+    }));
+    const { results } = await client.batch(items);
+    expect(proxy.dropped).toBe(1);
+    expect(
+      results.map((r) => ['granted' in r && r.granted, 'replayed' in r && r.replayed]),
+    ).toEqual(Array.from({ length: 5 }, () => [true, true]));
+    const status = await direct().status('ts-batch-retry');
+    expect(status.features.stock_reports).toMatchObject({ used: 5 });
+  });
+
   it('a 4xx through the proxy is sent once and not retried', async () => {
     proxy = await startFaultProxy(server.url, { dropEveryOther: false });
     const client = new QuotaClockClient({
