@@ -25,6 +25,16 @@ type Outcome =
   | { readonly done: true; readonly value: unknown }
   | { readonly done: false; readonly error: unknown; readonly retryAfterMs?: number };
 
+/**
+ * The key as the draft's sf-string, so the service reads back exactly the
+ * key in the body. A key outside printable ASCII cannot be a header value at
+ * all; it then travels in the body alone, which the service reads the same way.
+ */
+function sfString(key: string): string | undefined {
+  if (!/^[\x20-\x7e]*$/.test(key)) return undefined;
+  return `"${key.replace(/[\\"]/g, '\\$&')}"`;
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function parseProblem(text: string): Partial<Problem> {
@@ -42,7 +52,8 @@ async function attempt(settings: TransportSettings, spec: RequestSpec): Promise<
     accept: 'application/json, application/problem+json',
   };
   if (spec.body !== undefined) headers['content-type'] = 'application/json';
-  if (spec.idempotencyKey !== undefined) headers['idempotency-key'] = spec.idempotencyKey;
+  const keyHeader = spec.idempotencyKey === undefined ? undefined : sfString(spec.idempotencyKey);
+  if (keyHeader !== undefined) headers['idempotency-key'] = keyHeader;
   try {
     const response = await settings.fetch(settings.baseUrl + spec.path, {
       method: spec.method,

@@ -86,7 +86,7 @@ describe('quotaclock/client bundle', () => {
         used: 1,
         key: expect.stringMatching(/^[0-9a-f-]{36}$/),
       });
-      expect(server.seen[0]!.idempotencyKey).toBe(result.key);
+      expect(server.seen[0]!.idempotencyKey).toBe(`"${result.key}"`);
     } finally {
       await server.close();
     }

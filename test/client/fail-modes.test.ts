@@ -99,7 +99,8 @@ describe('retries', () => {
     expect(result).toMatchObject({ granted: false, reason: 'unavailable' });
     expect(server.seen).toHaveLength(3);
     const keys = new Set(server.seen.map((r) => r.idempotencyKey));
-    expect(keys).toEqual(new Set([result.key]));
+    // Sent as the draft's sf-string: the quoted key.
+    expect(keys).toEqual(new Set([`"${result.key}"`]));
     expect(new Set(server.seen.map((r) => r.body)).size).toBe(1);
     expect(JSON.parse(server.seen[0]!.body)).toEqual({
       subject: 'u1',
@@ -174,7 +175,7 @@ describe('retries', () => {
     });
     const result = await client(server.url, 'closed').consume('u1', 'f', 1, { key: 'k1' });
     expect(result).toMatchObject({ granted: true, used: 1, replayed: true, key: 'k1' });
-    expect(server.seen.map((r) => r.idempotencyKey)).toEqual(['k1', 'k1', 'k1']);
+    expect(server.seen.map((r) => r.idempotencyKey)).toEqual(['"k1"', '"k1"', '"k1"']);
   });
 
   it('does not retry a 4xx: it throws a typed error carrying the problem code', async () => {

@@ -64,6 +64,18 @@ describe('QuotaClockClient against quotaclock serve', () => {
     });
   });
 
+  it('keeps keys with quotes, backslashes and non-ASCII characters exact', async () => {
+    for (const key of ['say "hi" \\ bye', 'rapport-été-№1']) {
+      const first = await quota.consume('ts-odd-keys', 'stock_reports', 1, { key });
+      expect(first).toMatchObject({ granted: true, key });
+      expect(await quota.consume('ts-odd-keys', 'stock_reports', 1, { key })).toMatchObject({
+        replayed: true,
+        used: first.used,
+      });
+      expect(await quota.refund('ts-odd-keys', key)).toMatchObject({ refunded: true });
+    }
+  });
+
   it('refuses as a result, checks without writing, and reports status and history', async () => {
     expect((await quota.consume('ts-full', 'stock_reports', 10)).granted).toBe(true);
     const refused = await quota.consume('ts-full', 'stock_reports');

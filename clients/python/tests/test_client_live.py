@@ -57,6 +57,14 @@ class LiveClientTest(unittest.TestCase):
         self.assertEqual((again["used"], again.get("replayed")), (3, True))
         self.assertEqual(self.quota.status("py-consume")["features"]["stock_reports"]["used"], 3)
 
+    def test_keys_with_quotes_backslashes_and_non_ascii_stay_exact(self) -> None:
+        for key in ('say "hi" \\ bye', "rapport-été-№1"):
+            first = self.quota.consume("py-odd-keys", "stock_reports", key=key)
+            self.assertEqual((first["granted"], first["key"]), (True, key))
+            again = self.quota.consume("py-odd-keys", "stock_reports", key=key)
+            self.assertEqual((again.get("replayed"), again["used"]), (True, first["used"]))
+            self.assertTrue(self.quota.refund("py-odd-keys", key)["refunded"])
+
     def test_refusal_is_a_result_not_an_error(self) -> None:
         self.assertTrue(self.quota.consume("py-full", "stock_reports", 10)["granted"])
         refused = self.quota.consume("py-full", "stock_reports")

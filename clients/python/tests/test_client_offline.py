@@ -161,7 +161,8 @@ class RetryTest(unittest.TestCase):
         result = client(server.url).consume("u1", "stock_reports", 2, meta={"ticker": "ACME"})
         self.assertEqual(result["reason"], "unavailable")
         self.assertEqual(len(server.seen), 3)
-        self.assertEqual({r["key"] for r in server.seen}, {result["key"]})
+        # Sent as the draft's sf-string: the quoted key.
+        self.assertEqual({r["key"] for r in server.seen}, {'"%s"' % result["key"]})
         self.assertEqual(len({r["body"] for r in server.seen}), 1)
         self.assertEqual(
             json.loads(server.seen[0]["body"]),
@@ -234,7 +235,7 @@ class RetryTest(unittest.TestCase):
         server = self.serve(script)
         result = client(server.url).consume("u1", "f", key="k1")
         self.assertEqual((result["granted"], result["replayed"], result["key"]), (True, True, "k1"))
-        self.assertEqual([r["key"] for r in server.seen], ["k1", "k1", "k1"])
+        self.assertEqual([r["key"] for r in server.seen], ['"k1"'] * 3)
 
     def test_4xx_is_not_retried_and_carries_the_code(self) -> None:
         server = self.serve(lambda n, h: problem(h, 400, "INVALID_AMOUNT"))

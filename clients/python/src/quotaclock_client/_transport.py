@@ -29,6 +29,16 @@ class Settings:
     max_retry_delay: float
 
 
+def _sf_string(key: str) -> Optional[str]:
+    """The key as the draft's sf-string, so the service reads back exactly the key in the body.
+
+    A key outside printable ASCII cannot be a header value; it then travels in the body alone.
+    """
+    if not all(" " <= c <= "~" for c in key):
+        return None
+    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _problem(body: bytes) -> Mapping[str, Any]:
     try:
         parsed = json.loads(body.decode("utf-8"))
@@ -73,8 +83,9 @@ def send(
     if body is not None:
         data = json.dumps(body, separators=(",", ":")).encode("utf-8")
         headers["Content-Type"] = "application/json"
-    if idempotency_key is not None:
-        headers["Idempotency-Key"] = idempotency_key
+    key_header = None if idempotency_key is None else _sf_string(idempotency_key)
+    if key_header is not None:
+        headers["Idempotency-Key"] = key_header
     sent = 0
     while True:
         request = urllib.request.Request(
