@@ -1,6 +1,7 @@
 """Drives the Python client for the vitest suites: consumes described on stdin, results on stdout.
 
-stdin: {"url", "apiKey", "failMode", "retries", "concurrency", "calls": [{"subject", "feature", "key"?}]}
+stdin: {"url", "apiKey", "failMode", "retries", "timeout"?, "concurrency",
+        "calls": [{"subject", "feature", "key"?}]}
 """
 
 import json
@@ -19,6 +20,7 @@ def main() -> None:
         spec["url"],
         spec["apiKey"],
         fail_mode=spec["failMode"],
+        timeout=spec.get("timeout", 2.0),
         retries=spec["retries"],
         retry_base=0.02,
     )

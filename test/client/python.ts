@@ -31,6 +31,8 @@ export interface PyConsumeSpec {
   apiKey: string;
   failMode: 'closed' | 'open';
   retries: number;
+  /** Seconds per attempt; the client's default (2) when absent. */
+  timeout?: number;
   concurrency: number;
   calls: Array<{ subject: string; feature: string; amount?: number; key?: string }>;
 }

@@ -27,6 +27,8 @@ describe.skipIf(skip !== null)('race through the clients', () => {
       apiKey: server.apiKey,
       failMode: 'closed',
       retries: 3,
+      // Generous: under CI's load a slow answer must not turn into a fail-mode answer.
+      timeoutMs: 15_000,
     });
     const before = await client.check(subject, 'stock_reports');
     expect(before).toMatchObject({ remaining: 10 });
@@ -36,6 +38,7 @@ describe.skipIf(skip !== null)('race through the clients', () => {
       apiKey: server.apiKey,
       failMode: 'closed',
       retries: 3,
+      timeout: 15,
       concurrency: 16,
       calls: Array.from({ length: 100 }, () => ({ subject, feature: 'stock_reports' })),
     });
