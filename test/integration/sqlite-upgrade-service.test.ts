@@ -1,5 +1,5 @@
 /**
- * A SQLite file made before the service's migration (3) upgrades with
+ * A SQLite file made before the service's migration upgrades with
  * `init`: its audit entries keep their history under the new action names,
  * its keyed consumes still replay, and keys, search and fingerprints work.
  */
@@ -18,7 +18,8 @@ import type { QuotaStore } from '../../src/store/quota-store.js';
 const NOV = at('2026-11-10T12:00:00Z');
 const START = at('2026-11-01T00:00:00Z');
 const END = at('2026-12-01T00:00:00Z');
-const SERVICE_VERSION = 3;
+// Found by name, so the test survives renumbering when other migrations land first.
+const SERVICE_VERSION = SQLITE_MIGRATIONS.find((m) => m.name.startsWith('the service'))!.version;
 const policy = policyFromConfig(parseConfig(TEST_CONFIG));
 
 describe('sqlite upgrade to the service schema', () => {
@@ -30,7 +31,7 @@ describe('sqlite upgrade to the service schema', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('upgrades a version 2 file with data in place', async () => {
+  it('upgrades a file from the migration before the service, with data in place', async () => {
     const old = new Database(path);
     old.exec(
       'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',

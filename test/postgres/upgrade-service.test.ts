@@ -1,5 +1,5 @@
 /**
- * A database made before the service's migration (4) upgrades with `init`:
+ * A database made before the service's migration upgrades with `init`:
  * its audit entries keep their history under the new action names, its keyed
  * consumes still replay, and keys, sessions, search and fingerprints work.
  * Skipped with its reason when PostgreSQL is missing; fails under CI=true.
@@ -16,7 +16,8 @@ import type { QuotaStore } from '../../src/store/quota-store.js';
 const NOV = at('2026-11-10T12:00:00Z');
 const policy = policyFromConfig(parseConfig(TEST_CONFIG));
 const suite = postgresEngine.missing === null || CI ? describe : describe.skip;
-const SERVICE_VERSION = 4;
+// Found by name, so the test survives renumbering when other migrations land first.
+const SERVICE_VERSION = PG_MIGRATIONS.find((m) => m.name.startsWith('the service'))!.version;
 
 suite(
   `postgres upgrade to the service schema${postgresEngine.missing ? ` (skipped: ${postgresEngine.missing})` : ''}`,
@@ -35,7 +36,7 @@ suite(
       await location?.destroy();
     });
 
-    it('upgrades a version 3 database with data in place', async () => {
+    it('upgrades a database from the migration before the service, with data in place', async () => {
       const s = `"${schema}"`;
       // The schema as the last release left it, written by its own migrations.
       await client.query(`CREATE SCHEMA ${s}`);
