@@ -79,5 +79,7 @@ export async function run(
   });
   const server = await listen(app, state, { host, port, logger });
   await server.closed;
+  // A cluster worker's IPC channel would keep it alive after the store closes.
+  if (isWorker()) process.disconnect?.();
   return { data: { stopped: true, url: server.url }, text: `stopped (${server.url})` };
 }
