@@ -30,3 +30,8 @@ export { runVerifyAndNotify } from './notify/verify-monitor.js';
 export { renderMetrics, PROMETHEUS_CONTENT_TYPE } from './metrics/prometheus.js';
 export { buildUsageReport } from './report/usage-report.js';
 export type { UsageReport, ReportOptions } from './report/usage-report.js';
+// The service side: API keys, sessions, the audit log.
+export type * from './core/admin-types.js';
+export { SCOPES, AUDIT_ACTIONS, CLI_ACTOR } from './core/admin-types.js';
+export { scopeAllows, parseScopes } from './core/api-key.js';
+export { ApiKeys, Sessions, AuditLog } from './quotaclock-admin.js';

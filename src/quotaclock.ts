@@ -11,6 +11,7 @@ import type {
   Metadata,
   NewSubject,
   Page,
+  PeriodView,
   RefundResult,
   ResetSubjectResult,
   StatusResult,
@@ -22,10 +23,17 @@ import {
   assertSubjectId,
   normaliseMeta,
 } from './core/validate.js';
+import {
+  CLI_ACTOR,
+  type Actor,
+  type EventListOptions,
+  type SubjectPatch,
+  type UsageEventView,
+} from './core/admin-types.js';
+import { ApiKeys, AuditLog, Sessions } from './quotaclock-admin.js';
 import { openStore, parseStoreUrl } from './store/open-store.js';
 import type { QuotaStore } from './store/quota-store.js';
-import type { Logger } from './log/logger.js';
-import { ThresholdWatcher } from './notify/thresholds.js';
+import type { QuotaObserver } from './observers.js';
 
 export type Clock = () => number;
 
@@ -36,8 +44,11 @@ export interface CreateQuotaClockOptions {
   readonly store?: QuotaStore;
   /** Epoch-ms clock; tests and backfills pin it. */
   readonly clock?: Clock;
-  /** Where background work (threshold notifications) logs; default: stderr at the configured level. */
-  readonly logger?: Logger;
+  /**
+   * Told about every consume (e.g. the threshold watcher from notify). Wired
+   * where the process is put together: the CLI context, the cloud entries, serve.
+   */
+  readonly observers?: readonly QuotaObserver[];
 }
 
 export type When = number | Date | undefined;
@@ -46,6 +57,8 @@ export interface ConsumeCallOptions {
   readonly key?: string;
   readonly meta?: Metadata;
   readonly now?: When;
+  /** What the request was; with `key`, a retry carrying another fingerprint is refused (IDEMPOTENCY_KEY_REUSED). */
+  readonly fingerprint?: string;
 }
 
 export interface CheckResult {
@@ -55,6 +68,8 @@ export interface CheckResult {
   readonly used: number;
   readonly remaining: number | null;
   readonly reason?: 'quota_exceeded' | 'suspended';
+  /** The period the answer is about (the subject's current one). */
+  readonly period: PeriodView;
 }
 
 export function policyFromConfig(config: QuotaClockConfig): QuotaPolicy {
@@ -76,16 +91,26 @@ export class QuotaClock {
   readonly policy: QuotaPolicy;
   private readonly clock: Clock;
   private storePromise: Promise<QuotaStore> | undefined;
-  /** null unless a notify target wants quota.threshold events. */
-  private readonly thresholds: ThresholdWatcher | null;
+  private readonly observers: readonly QuotaObserver[];
+  /** API keys: create, list, revoke, authenticate. */
+  readonly keys: ApiKeys;
+  /** Dashboard sessions, opaque tokens of which the store keeps a hash. */
+  readonly sessions: Sessions;
+  /** Every admin write, with who, when, before and after. */
+  readonly audit: AuditLog;
 
   constructor(opts: CreateQuotaClockOptions = {}) {
     // Parsing is idempotent, so an already-validated config passes through unchanged.
     this.config = parseConfig(opts.config ?? {});
     this.policy = policyFromConfig(this.config);
     this.clock = opts.clock ?? Date.now;
-    this.thresholds = ThresholdWatcher.create(this.config, () => this.store(), opts.logger);
+    this.observers = (opts.observers ?? []).filter((o) => o.onConsume || o.drain);
     if (opts.store) this.storePromise = Promise.resolve(opts.store);
+    const store = () => this.store();
+    const now = () => this.now();
+    this.keys = new ApiKeys(store, now);
+    this.sessions = new Sessions(store, now);
+    this.audit = new AuditLog(store);
   }
 
   /** The store, opened on first use. A failed open is not cached: a long-lived caller (the daemon) retries later. */
@@ -111,8 +136,8 @@ export class QuotaClock {
   }
 
   async close(): Promise<void> {
-    // Threshold notices still being delivered finish first.
-    await this.thresholds?.drain();
+    // Background work of observers (threshold notices being delivered) finishes first.
+    for (const o of this.observers) await o.drain?.();
     if (this.storePromise) await (await this.storePromise).close();
   }
 
@@ -130,16 +155,27 @@ export class QuotaClock {
     this.policy.catalog.assertFeature(feature);
     assertAmount(amount);
     assertIdempotencyKey(opts.key);
+    if (
+      opts.fingerprint !== undefined &&
+      (typeof opts.fingerprint !== 'string' || opts.fingerprint.length > 200)
+    )
+      throw new BadInputError(
+        'fingerprint: expected a string of at most 200 characters',
+        'fingerprint',
+      );
     const meta = normaliseMeta(opts.meta);
     const result = await (
       await this.store()
     ).consume(subject, feature, amount, {
       ...(opts.key === undefined ? {} : { key: opts.key }),
       ...(meta === undefined ? {} : { meta }),
+      ...(opts.fingerprint === undefined ? {} : { fingerprint: opts.fingerprint }),
       now: this.now(opts.now),
     });
-    // Arithmetic only, unless a threshold was crossed (then the notice is claimed and sent in the background).
-    this.thresholds?.observe(subject, feature, amount, result);
+    if (this.observers.length > 0) {
+      const event = { subject, feature, amount, result };
+      for (const o of this.observers) o.onConsume?.(event, this);
+    }
     return result;
   }
 
@@ -169,6 +205,7 @@ export class QuotaClock {
         used: f.used,
         remaining: f.remaining,
         reason: 'suspended',
+        period: s.period,
       };
     const allowed = f.limit === null || f.used + amount <= f.limit;
     return {
@@ -177,6 +214,7 @@ export class QuotaClock {
       used: f.used,
       remaining: f.remaining,
       ...(allowed ? {} : { reason: 'quota_exceeded' }),
+      period: s.period,
     };
   }
 
@@ -214,8 +252,29 @@ export class QuotaClock {
     return (await this.store()).history(subject);
   }
 
-  async addSubject(subject: NewSubject, opts: { now?: When } = {}): Promise<Subject> {
-    return (await this.store()).addSubject(subject, this.now(opts.now));
+  async addSubject(
+    subject: NewSubject,
+    opts: { now?: When } = {},
+    actor: Actor = CLI_ACTOR,
+  ): Promise<Subject> {
+    return (await this.store()).addSubject(subject, this.now(opts.now), actor);
+  }
+
+  /** Time zone, email or display name; fields left out are kept. */
+  async updateSubject(
+    subject: string,
+    patch: SubjectPatch,
+    actor: Actor = CLI_ACTOR,
+    opts: { now?: When } = {},
+  ): Promise<Subject> {
+    assertSubjectId(subject);
+    return (await this.store()).updateSubject(subject, patch, this.now(opts.now), actor);
+  }
+
+  /** The subject's usage ledger, newest first. */
+  async subjectEvents(subject: string, opts: EventListOptions = {}): Promise<Page<UsageEventView>> {
+    assertSubjectId(subject);
+    return (await this.store()).subjectEvents(subject, opts);
   }
 
   async importSubjects(
@@ -241,10 +300,15 @@ export class QuotaClock {
     return (await this.store()).subjectsAtLimit(this.now(opts.now), opts.limit);
   }
 
-  async setPlan(subject: string, plan: string, opts: { now?: When } = {}): Promise<Subject> {
+  async setPlan(
+    subject: string,
+    plan: string,
+    opts: { now?: When } = {},
+    actor: Actor = CLI_ACTOR,
+  ): Promise<Subject> {
     assertSubjectId(subject);
     this.policy.catalog.assertPlan(plan);
-    return (await this.store()).setPlan(subject, plan, this.now(opts.now));
+    return (await this.store()).setPlan(subject, plan, this.now(opts.now), actor);
   }
 
   /** limit undefined removes the override, so the plan's limit applies again. */
@@ -253,31 +317,43 @@ export class QuotaClock {
     feature: string,
     limit: Limit | undefined,
     opts: { now?: When } = {},
+    actor: Actor = CLI_ACTOR,
   ): Promise<Subject> {
     assertSubjectId(subject);
-    return (await this.store()).setOverride(subject, feature, limit, this.now(opts.now));
+    return (await this.store()).setOverride(subject, feature, limit, this.now(opts.now), actor);
   }
 
-  async suspend(subject: string, reason?: string, opts: { now?: When } = {}): Promise<Subject> {
+  async suspend(
+    subject: string,
+    reason?: string,
+    opts: { now?: When } = {},
+    actor: Actor = CLI_ACTOR,
+  ): Promise<Subject> {
     assertSubjectId(subject);
-    return (await this.store()).suspend(subject, reason ?? null, this.now(opts.now));
+    return (await this.store()).suspend(subject, reason ?? null, this.now(opts.now), actor);
   }
 
-  async unsuspend(subject: string, opts: { now?: When } = {}): Promise<Subject> {
+  async unsuspend(
+    subject: string,
+    opts: { now?: When } = {},
+    actor: Actor = CLI_ACTOR,
+  ): Promise<Subject> {
     assertSubjectId(subject);
-    return (await this.store()).unsuspend(subject, this.now(opts.now));
+    return (await this.store()).unsuspend(subject, this.now(opts.now), actor);
   }
 
   /** A manual mid-period reset of one subject, recorded as events and in the audit log. */
   async resetSubject(
     subject: string,
     opts: { now?: When; dryRun?: boolean; reason?: string; operation?: string } = {},
+    actor: Actor = CLI_ACTOR,
   ): Promise<ResetSubjectResult> {
     assertSubjectId(subject);
     return (await this.store()).resetSubject(subject, this.now(opts.now), {
       dryRun: opts.dryRun ?? false,
       ...(opts.reason ? { reason: opts.reason } : {}),
       ...(opts.operation ? { operation: opts.operation } : {}),
+      actor,
     });
   }
 }

@@ -41,16 +41,21 @@ export class CliContext {
 
   quotaclock(): Promise<QuotaClock> {
     this.qcPromise ??= (async () => {
-      const [{ loadConfig }, { createQuotaClock }] = await Promise.all([
+      const [{ loadConfig }, { createQuotaClock }, { notifyObservers }] = await Promise.all([
         import('../config/load.js'),
         import('../quotaclock.js'),
+        import('../notify/thresholds.js'),
       ]);
       const { config } = loadConfig({
         ...(this.opts.config ? { file: this.opts.config } : {}),
         ...(this.opts.db !== undefined ? { store: this.opts.db } : {}),
       });
       const fixed = this.nowMs;
-      return createQuotaClock({ config, ...(fixed === undefined ? {} : { clock: () => fixed }) });
+      return createQuotaClock({
+        config,
+        observers: notifyObservers(config),
+        ...(fixed === undefined ? {} : { clock: () => fixed }),
+      });
     })();
     return this.qcPromise;
   }

@@ -392,4 +392,41 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
     module: 'daemon',
   },
+  {
+    path: 'serve',
+    description:
+      'the HTTP API (/v1, /v1/admin), with /healthz, /readyz, /metrics and /openapi.json; needs a key from `keys create`',
+    options: [
+      { flags: '--host <address>', description: 'address to listen on', default: '127.0.0.1' },
+      {
+        flags: '--port <port>',
+        description: 'port to listen on (0: any free port)',
+        default: '8787',
+      },
+      {
+        flags: '--workers <n>',
+        description: 'processes sharing the port (node:cluster); 1 runs in this process',
+        default: '1',
+      },
+      {
+        flags: '--schedule',
+        description: 'also run the daemon’s lease-guarded close here (replicas close once)',
+      },
+      {
+        flags: '--trust-proxy',
+        description: 'take the client address from X-Forwarded-For (behind a reverse proxy)',
+      },
+      {
+        flags: '--session-ttl <seconds>',
+        description: 'dashboard session lifetime',
+        default: '28800',
+      },
+    ],
+    examples: [
+      'quotaclock keys create --name web --scope quota:write',
+      'quotaclock serve',
+      'quotaclock serve --host 0.0.0.0 --port 8787 --workers 2 --schedule --db postgres://127.0.0.1/app',
+    ],
+    module: 'serve',
+  },
 ];

@@ -160,6 +160,28 @@ export class LeaseHeldError extends QuotaClockError {
   }
 }
 
+export class NotFoundError extends QuotaClockError {
+  constructor(message: string, where?: string) {
+    super('NOT_FOUND', message, { where });
+  }
+}
+
+export class NotSupportedError extends QuotaClockError {
+  constructor(what: string) {
+    super('NOT_SUPPORTED', `${what} is not supported by this store`);
+  }
+}
+
+export class IdempotencyKeyReusedError extends QuotaClockError {
+  constructor(key: string) {
+    super(
+      'IDEMPOTENCY_KEY_REUSED',
+      `key: "${key}" was already used for this subject with another request`,
+      { where: 'key' },
+    );
+  }
+}
+
 export function isQuotaClockError(e: unknown): e is QuotaClockError {
   return e instanceof QuotaClockError;
 }

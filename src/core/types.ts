@@ -38,6 +38,11 @@ export interface ConsumeOptions {
   readonly meta?: Metadata;
   /** Epoch ms; defaults to the clock. */
   readonly now?: number;
+  /**
+   * What the request was (the service hashes its body). A retry with the same
+   * key and another fingerprint is refused with IDEMPOTENCY_KEY_REUSED.
+   */
+  readonly fingerprint?: string;
 }
 
 export type DenialReason = 'quota_exceeded' | 'suspended';
@@ -109,4 +114,6 @@ export interface ListOptions {
   readonly after?: string | null;
   readonly limit?: number;
   readonly plan?: string;
+  /** A prefix of the id or of the email; served by an index. */
+  readonly q?: string;
 }

@@ -4,7 +4,10 @@ import { resetAllUserQuotas, type ResetTrigger } from '../jobs/reset-all.js';
 import type { ResetReport } from '../jobs/reset-report.js';
 import { createLogger, flushLogger, type Logger } from '../log/logger.js';
 import { redact, redactDeep } from '../log/redact.js';
-import type { QuotaClock } from '../quotaclock.js';
+import { loadConfig } from '../config/load.js';
+import { parseConfig } from '../config/parse.js';
+import { notifyObservers } from '../notify/thresholds.js';
+import { createQuotaClock, type QuotaClock } from '../quotaclock.js';
 
 /** What every cloud entry accepts; by default the config comes from the environment (QUOTACLOCK_CONFIG, QUOTACLOCK_DB). */
 export interface EntryOptions {
@@ -70,13 +73,15 @@ export async function runEntryReset(
   run: { dryRun?: boolean } = {},
 ): Promise<ResetSummary> {
   const logger = opts.logger ?? createLogger({ level: process.env.QUOTACLOCK_LOG_LEVEL ?? 'info' });
+  let own: QuotaClock | undefined;
   try {
+    // The process is put together here: the service with notify's observers.
+    const qc = opts.quotaclock ?? (own = assemble(opts, logger));
     const report = await resetAllUserQuotas({
       trigger,
       logger,
       dryRun: run.dryRun === true,
-      ...(opts.quotaclock ? { quotaclock: opts.quotaclock } : {}),
-      ...(opts.config ? { config: opts.config } : {}),
+      quotaclock: qc,
     });
     return summarize(trigger, report);
   } catch (e) {
@@ -84,8 +89,14 @@ export async function runEntryReset(
     logger.error({ trigger, code: err.code }, `reset failed: ${err.message}`);
     throw err;
   } finally {
+    await own?.close();
     if (!opts.logger) await flushLogger(logger);
   }
+}
+
+function assemble(opts: EntryOptions, logger: Logger): QuotaClock {
+  const config = opts.config ? parseConfig(opts.config) : loadConfig().config;
+  return createQuotaClock({ config, observers: notifyObservers(config, logger) });
 }
 
 /** Reads a dry-run request from an event payload: {"dryRun": true}. */

@@ -11,7 +11,7 @@ import {
   footerSchema,
   headerSchema,
   recordSchemas,
-} from './backup-format.js';
+} from '../core/backup-format.js';
 
 function backupError(message: string, line?: number): QuotaClockError {
   return new QuotaClockError(

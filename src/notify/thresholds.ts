@@ -1,6 +1,7 @@
 import type { QuotaClockConfig } from '../config/schema.js';
 import type { ConsumeResult } from '../core/types.js';
 import type { Logger } from '../log/logger.js';
+import type { ConsumeEvent, ObserverContext, QuotaObserver } from '../observers.js';
 import type { QuotaStore } from '../store/quota-store.js';
 import type { Notifications } from './dispatcher.js';
 
@@ -21,7 +22,7 @@ export function thresholdsWanted(config: QuotaClockConfig): boolean {
  * processes), and the delivery runs in the background. `drain` waits for
  * deliveries still in flight (QuotaClock.close calls it).
  */
-export class ThresholdWatcher {
+export class ThresholdWatcher implements QuotaObserver {
   private readonly thresholds: readonly number[];
   private readonly pending = new Set<Promise<void>>();
   private readonly claimedHere = new Set<string>();
@@ -30,18 +31,13 @@ export class ThresholdWatcher {
 
   private constructor(
     private readonly config: QuotaClockConfig,
-    private readonly store: () => Promise<QuotaStore>,
     private readonly givenLogger: Logger | undefined,
   ) {
     this.thresholds = config.notify.thresholds;
   }
 
-  static create(
-    config: QuotaClockConfig,
-    store: () => Promise<QuotaStore>,
-    logger?: Logger,
-  ): ThresholdWatcher | null {
-    return thresholdsWanted(config) ? new ThresholdWatcher(config, store, logger) : null;
+  static create(config: QuotaClockConfig, logger?: Logger): ThresholdWatcher | null {
+    return thresholdsWanted(config) ? new ThresholdWatcher(config, logger) : null;
   }
 
   /** Thresholds (percent) that `amount` took the counter across, lowest first. */
@@ -56,15 +52,17 @@ export class ThresholdWatcher {
     return out;
   }
 
-  observe(subject: string, feature: string, amount: number, r: ConsumeResult): void {
+  onConsume({ subject, feature, amount, result: r }: ConsumeEvent, ctx: ObserverContext): void {
     const crossed = this.crossed(amount, r);
     if (crossed.length === 0) return;
-    const job = this.fire(subject, feature, r, crossed).catch(async (e: unknown) => {
-      (await this.log()).error(
-        { subject, feature, err: (e as Error).message },
-        `threshold notification failed: ${(e as Error).message}`,
-      );
-    });
+    const job = this.fire(() => ctx.store(), subject, feature, r, crossed).catch(
+      async (e: unknown) => {
+        (await this.log()).error(
+          { subject, feature, err: (e as Error).message },
+          `threshold notification failed: ${(e as Error).message}`,
+        );
+      },
+    );
     this.pending.add(job);
     void job.finally(() => this.pending.delete(job));
   }
@@ -83,12 +81,13 @@ export class ThresholdWatcher {
   }
 
   private async fire(
+    openStore: () => Promise<QuotaStore>,
     subject: string,
     feature: string,
     r: ConsumeResult,
     crossed: number[],
   ): Promise<void> {
-    const store = await this.store();
+    const store = await openStore();
     const startMs = Date.parse(r.period.start);
     const endMs = Date.parse(r.period.end);
     const nowMs = Date.now();
@@ -131,4 +130,10 @@ export class ThresholdWatcher {
     const failed = failureSamples(results);
     if (failed.length) await store.recordJobMetrics?.(failed, Date.now()).catch(() => undefined);
   }
+}
+
+/** The observers notify contributes to a process: the threshold watcher, when a target wants it. */
+export function notifyObservers(config: QuotaClockConfig, logger?: Logger): QuotaObserver[] {
+  const watcher = ThresholdWatcher.create(config, logger);
+  return watcher ? [watcher] : [];
 }

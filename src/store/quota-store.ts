@@ -12,6 +12,16 @@ import type {
   StatusResult,
   Subject,
 } from '../core/types.js';
+import type {
+  Actor,
+  ApiKeyInfo,
+  AuditEntry,
+  AuditListOptions,
+  EventListOptions,
+  Scope,
+  SubjectPatch,
+  UsageEventView,
+} from '../core/admin-types.js';
 
 /** What openCount found for one key. */
 export interface OpenCount {
@@ -145,7 +155,8 @@ export interface QuotaStore {
   migrate(): Promise<{ applied: number[]; current: number }>;
   close(): Promise<void>;
 
-  addSubject(subject: NewSubject, nowMs: number): Promise<Subject>;
+  /** Admin writes take the actor and record an audit entry with the change (default actor: cli). */
+  addSubject(subject: NewSubject, nowMs: number, actor?: Actor): Promise<Subject>;
   /** Adds or updates many subjects in one all-or-nothing step. */
   upsertSubjects(
     subjects: readonly NewSubject[],
@@ -153,15 +164,18 @@ export interface QuotaStore {
   ): Promise<{ added: number; updated: number }>;
   getSubject(id: string): Promise<Subject | null>;
   listSubjects(opts?: ListOptions): Promise<Page<Subject>>;
-  setPlan(id: string, plan: string, nowMs: number): Promise<Subject>;
+  setPlan(id: string, plan: string, nowMs: number, actor?: Actor): Promise<Subject>;
   setOverride(
     id: string,
     feature: string,
     limit: Limit | undefined,
     nowMs: number,
+    actor?: Actor,
   ): Promise<Subject>;
-  suspend(id: string, reason: string | null, nowMs: number): Promise<Subject>;
-  unsuspend(id: string, nowMs: number): Promise<Subject>;
+  suspend(id: string, reason: string | null, nowMs: number, actor?: Actor): Promise<Subject>;
+  unsuspend(id: string, nowMs: number, actor?: Actor): Promise<Subject>;
+  /** Time zone, email or display name; fields left out are kept. */
+  updateSubject(id: string, patch: SubjectPatch, nowMs: number, actor?: Actor): Promise<Subject>;
 
   consume(
     id: string,
@@ -180,8 +194,29 @@ export interface QuotaStore {
   resetSubject(
     id: string,
     nowMs: number,
-    opts?: { dryRun?: boolean; reason?: string; operation?: string },
+    opts?: { dryRun?: boolean; reason?: string; operation?: string; actor?: Actor },
   ): Promise<ResetSubjectResult>;
+  /** A subject's usage events (consumes, refunds, resets), newest first, keyset paged. */
+  subjectEvents(id: string, opts?: EventListOptions): Promise<Page<UsageEventView>>;
+
+  // --- the service: API keys, sessions, the audit log ---
+  /** Stores a key's hash with its audit entry, in one step. */
+  createApiKey(key: StoredApiKey, actor: Actor): Promise<ApiKeyInfo>;
+  /** Every key, newest first; never the hash. */
+  listApiKeys(): Promise<ApiKeyInfo[]>;
+  /** The key whose sha256 hash (hex) this is, revoked or not; null if none. */
+  apiKeyByHash(hash: string): Promise<(ApiKeyInfo & { readonly hash: string }) | null>;
+  /** Revokes by id or by prefix; NOT_FOUND if neither matches. Revoking twice keeps the first time. */
+  revokeApiKey(idOrPrefix: string, nowMs: number, actor: Actor): Promise<ApiKeyInfo>;
+  createSession(session: StoredSession): Promise<void>;
+  /** null when unknown, expired, or its key is revoked. */
+  lookupSession(
+    hash: string,
+    nowMs: number,
+  ): Promise<{ key: ApiKeyInfo; expiresMs: number } | null>;
+  deleteSession(hash: string): Promise<void>;
+  /** Newest first, keyset paged. */
+  listAudit(opts?: AuditListOptions): Promise<Page<AuditEntry>>;
 
   // --- the reset job ---
   acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<Lease | null>;
@@ -259,6 +294,24 @@ export interface QuotaStore {
   periodUsage?(key: string, endMs: number): AsyncIterable<SubjectUsage>;
   /** Net usage per subject from events in [fromMs, toMs); only subjects with activity. */
   windowUsage?(fromMs: number, toMs: number): AsyncIterable<SubjectUsage>;
+}
+
+export interface StoredApiKey {
+  readonly id: string;
+  readonly name: string;
+  readonly scopes: readonly Scope[];
+  readonly prefix: string;
+  /** sha256 of the key, hex. */
+  readonly hash: string;
+  readonly createdMs: number;
+}
+
+export interface StoredSession {
+  /** sha256 of the token, hex. */
+  readonly hash: string;
+  readonly keyId: string;
+  readonly createdMs: number;
+  readonly expiresMs: number;
 }
 
 export interface ThresholdNotice {

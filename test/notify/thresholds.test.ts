@@ -1,4 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/parse.js';
+import type { QuotaClockConfigInput } from '../../src/config/schema.js';
+import { notifyObservers } from '../../src/notify/thresholds.js';
 import { createQuotaClock } from '../../src/quotaclock.js';
 import { capturingLogger, FAST_RETRY, startReceiver, tempDir, type Receiver } from './helpers.js';
 import { join } from 'node:path';
@@ -18,17 +21,19 @@ describe('quota.threshold notices', () => {
 
   const open = (dir: string, thresholds?: number[]) => {
     const { logger, lines } = capturingLogger();
-    const qc = createQuotaClock({
-      config: {
-        store: `sqlite:${join(dir, 'q.db')}?synchronous=normal`,
-        notify: {
-          retry: FAST_RETRY,
-          targets: [{ type: 'webhook' }],
-          ...(thresholds ? { thresholds } : {}),
-        },
+    const config = parseConfig({
+      store: `sqlite:${join(dir, 'q.db')}?synchronous=normal`,
+      notify: {
+        retry: FAST_RETRY,
+        targets: [{ type: 'webhook' }],
+        ...(thresholds ? { thresholds } : {}),
       },
+    } satisfies QuotaClockConfigInput);
+    // Wired the way the CLI context, the cloud entries and serve wire it.
+    const qc = createQuotaClock({
+      config,
+      observers: notifyObservers(config, logger),
       clock: () => Date.parse('2026-10-10T12:00:00Z'),
-      logger,
     });
     return { qc, lines };
   };
@@ -108,11 +113,13 @@ describe('quota.threshold notices', () => {
       ['pat', 50, 23],
     ]);
 
+    const quietConfig = parseConfig({
+      store: `sqlite:${join(tempDir(), 'q.db')}`,
+      notify: { targets: [{ type: 'webhook', events: ['reset.failed'] }] },
+    });
     const quiet = createQuotaClock({
-      config: {
-        store: `sqlite:${join(tempDir(), 'q.db')}`,
-        notify: { targets: [{ type: 'webhook', events: ['reset.failed'] }] },
-      },
+      config: quietConfig,
+      observers: notifyObservers(quietConfig),
     });
     await quiet.init();
     await quiet.consume('zed', 'stock_reports', 10);

@@ -3,7 +3,7 @@ import { BadInputError } from '../../core/errors.js';
 import type { Limit } from '../../core/plans.js';
 import type { Period } from '../../core/period.js';
 import { isAtLimit } from '../../core/policy.js';
-import { recordSchemas } from '../../jobs/backup-format.js';
+import { recordSchemas } from '../../core/backup-format.js';
 import type { BackupRecord } from '../quota-store.js';
 import { toRun } from './close.js';
 import type { FsContext } from './context.js';

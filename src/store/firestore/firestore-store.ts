@@ -1,3 +1,15 @@
+import { NotSupportedError } from '../../core/errors.js';
+import type {
+  Actor,
+  ApiKeyInfo,
+  AuditEntry,
+  AuditListOptions,
+  EventListOptions,
+  SubjectPatch,
+  UsageEventView,
+} from '../../core/admin-types.js';
+import type { Page, Subject } from '../../core/types.js';
+import type { StoredApiKey, StoredSession } from '../quota-store.js';
 import { createHash } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import type { Limit } from '../../core/plans.js';
@@ -277,5 +289,45 @@ export class FirestoreStore implements QuotaStore {
         throw e;
       }
     });
+  }
+
+  // --- the service (seam; filled in per engine) ---
+  async updateSubject(
+    _id: string,
+    _patch: SubjectPatch,
+    _nowMs: number,
+    _actor?: Actor,
+  ): Promise<Subject> {
+    throw new NotSupportedError('updateSubject');
+  }
+  async subjectEvents(_id: string, _opts?: EventListOptions): Promise<Page<UsageEventView>> {
+    throw new NotSupportedError('subjectEvents');
+  }
+  async createApiKey(_key: StoredApiKey, _actor: Actor): Promise<ApiKeyInfo> {
+    throw new NotSupportedError('createApiKey');
+  }
+  async listApiKeys(): Promise<ApiKeyInfo[]> {
+    throw new NotSupportedError('listApiKeys');
+  }
+  async apiKeyByHash(_hash: string): Promise<(ApiKeyInfo & { hash: string }) | null> {
+    throw new NotSupportedError('apiKeyByHash');
+  }
+  async revokeApiKey(_idOrPrefix: string, _nowMs: number, _actor: Actor): Promise<ApiKeyInfo> {
+    throw new NotSupportedError('revokeApiKey');
+  }
+  async createSession(_session: StoredSession): Promise<void> {
+    throw new NotSupportedError('createSession');
+  }
+  async lookupSession(
+    _hash: string,
+    _nowMs: number,
+  ): Promise<{ key: ApiKeyInfo; expiresMs: number } | null> {
+    throw new NotSupportedError('lookupSession');
+  }
+  async deleteSession(_hash: string): Promise<void> {
+    throw new NotSupportedError('deleteSession');
+  }
+  async listAudit(_opts?: AuditListOptions): Promise<Page<AuditEntry>> {
+    throw new NotSupportedError('listAudit');
   }
 }

@@ -1,4 +1,9 @@
-import { BadInputError, SubjectNotFoundError } from '../../core/errors.js';
+import {
+  BadInputError,
+  IdempotencyKeyReusedError,
+  SubjectNotFoundError,
+} from '../../core/errors.js';
+import { fingerprintDiffers } from '../../core/idempotency.js';
 import { periodView, remainingOf, type QuotaPolicy } from '../../core/policy.js';
 import { resolveNewSubject } from '../../core/subject-rules.js';
 import type { ConsumeResult, Metadata } from '../../core/types.js';
@@ -28,7 +33,7 @@ import type { PgSubjects } from './subjects.js';
  * $1 rid, $2 start, $3 end, $4 period key, $5 feature, $6 amount, $7 limit
  * (null = unlimited), $8 suspended, $9 at, $10 idempotency key, $11 meta,
  * $12 period view JSON, $13 accept a stale denial (last attempt only),
- * $14 subject id, $15 plan, $16 overrides (as stored).
+ * $14 subject id, $15 plan, $16 overrides (as stored), $17 request fingerprint.
  */
 export function consumeSql(s: string): string {
   const remaining = `CASE WHEN $7::bigint IS NULL THEN NULL ELSE GREATEST(0, $7::bigint - d.used) END`;
@@ -36,7 +41,7 @@ export function consumeSql(s: string): string {
   SELECT 1 FROM ${s}.subjects
   WHERE rid = $1::bigint AND id = $14::text AND plan = $15::text AND overrides = $16::text AND suspended = $8::boolean
 ), prior AS (
-  SELECT outcome FROM ${s}.events
+  SELECT outcome, fingerprint FROM ${s}.events
   WHERE $10::text IS NOT NULL AND subject_rid = $1::bigint AND idem_key = $10::text AND outcome IS NOT NULL
     AND EXISTS (SELECT 1 FROM subj)
 ), up AS (
@@ -59,7 +64,7 @@ export function consumeSql(s: string): string {
   ) x
   WHERE EXISTS (SELECT 1 FROM subj) AND NOT EXISTS (SELECT 1 FROM prior)
 ), ev AS (
-  INSERT INTO ${s}.events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta)
+  INSERT INTO ${s}.events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta, fingerprint)
   SELECT $1::bigint, 'consume', $5::text, $2::bigint, $3::bigint, $9::bigint, $6::bigint,
          CASE WHEN d.granted THEN $6::bigint ELSE 0 END, d.used, $7::bigint, $10::text,
          CASE
@@ -70,10 +75,11 @@ export function consumeSql(s: string): string {
              'remaining', ${remaining}, 'period', $12::json,
              'reason', CASE WHEN $8::boolean THEN 'suspended' ELSE 'quota_exceeded' END)::text
          END,
-         $11::text
+         $11::text, CASE WHEN $10::text IS NULL THEN NULL ELSE $17::text END
   FROM d WHERE d.final
 )
-SELECT EXISTS (SELECT 1 FROM subj) AS fresh, (SELECT outcome FROM prior) AS prior, d.granted, d.used, d.final
+SELECT EXISTS (SELECT 1 FROM subj) AS fresh, (SELECT outcome FROM prior) AS prior,
+       (SELECT fingerprint FROM prior) AS prior_fingerprint, d.granted, d.used, d.final
 FROM (SELECT 1) one LEFT JOIN d ON true`;
 }
 
@@ -87,7 +93,7 @@ FROM (SELECT 1) one LEFT JOIN d ON true`;
  *
  * $1 rid, $2 start, $3 end, $4 period key, $5 feature, $6 amount, $7 limit,
  * $8 at, $9 meta, $10 subject id, $11 plan, $12 overrides, $13 idempotency
- * key, $14 period view JSON.
+ * key, $14 period view JSON, $15 request fingerprint.
  */
 export function grantSql(s: string): string {
   return `WITH up AS (
@@ -100,14 +106,14 @@ export function grantSql(s: string): string {
   WHERE $7::bigint IS NULL OR c.used + excluded.used <= $7::bigint
   RETURNING c.used
 )
-INSERT INTO ${s}.events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta)
+INSERT INTO ${s}.events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta, fingerprint)
 SELECT $1::bigint, 'consume', $5::text, $2::bigint, $3::bigint, $8::bigint, $6::bigint, $6::bigint, up.used, $7::bigint, $13::text,
   CASE WHEN $13::text IS NULL THEN NULL
        ELSE json_build_object('granted', true, 'used', up.used, 'limit', $7::bigint,
          'remaining', CASE WHEN $7::bigint IS NULL THEN NULL ELSE GREATEST(0, $7::bigint - up.used) END,
          'period', $14::json)::text
   END,
-  $9::text
+  $9::text, $15::text
 FROM up
 RETURNING used_after`;
 }
@@ -115,6 +121,7 @@ RETURNING used_after`;
 interface ConsumeRow {
   fresh: boolean;
   prior: string | null;
+  prior_fingerprint: string | null;
   granted: boolean | null;
   used: number | null;
   final: boolean | null;
@@ -207,11 +214,14 @@ export class PgConsume {
     key: string | undefined,
     meta: Metadata | undefined,
     nowMs: number,
+    fingerprint: string | null = null,
   ): Promise<ConsumeResult> {
     let s = this.cache.get(id) ?? (await this.load(id, nowMs));
     const metaText = meta === undefined ? null : JSON.stringify(meta);
+    // Only a keyed consume keeps its fingerprint: it is what a retry is compared with.
+    const fp = key === undefined ? null : fingerprint;
     if (!s.suspended) {
-      const granted = await this.tryGrant(s, feature, amount, key, metaText, nowMs);
+      const granted = await this.tryGrant(s, feature, amount, key, metaText, nowMs, fp);
       if (granted) return granted;
     }
     let stale = 0;
@@ -239,6 +249,7 @@ export class PgConsume {
         s.id,
         s.plan,
         s.overrides,
+        fp,
       ];
       let row: ConsumeRow;
       try {
@@ -250,7 +261,7 @@ export class PgConsume {
         row = res.rows[0]!;
       } catch (e) {
         if (key !== undefined && isUniqueViolation(e, 'events_idem'))
-          return this.replay(s, id, key);
+          return this.replay(s, id, key, fp);
         throw e;
       }
       if (!row.fresh) {
@@ -259,8 +270,11 @@ export class PgConsume {
         s = await this.load(id, nowMs);
         continue;
       }
-      if (row.prior !== null)
+      if (row.prior !== null) {
+        if (fingerprintDiffers(row.prior_fingerprint, fp))
+          throw new IdempotencyKeyReusedError(key!);
         return { ...(JSON.parse(row.prior) as ConsumeResult), replayed: true };
+      }
       if (!row.final) {
         stale += 1;
         continue;
@@ -286,6 +300,7 @@ export class PgConsume {
     key: string | undefined,
     metaText: string | null,
     nowMs: number,
+    fingerprint: string | null,
   ): Promise<ConsumeResult | undefined> {
     const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
     const limit = this.policy.catalog.limitFor(s.plan, parseOverrides(s.overrides), feature);
@@ -306,18 +321,26 @@ export class PgConsume {
       s.overrides,
       key ?? null,
       key === undefined ? null : this.viewJson(view),
+      fingerprint,
     ]);
     if (used === undefined) return undefined;
     return { granted: true, used, limit, remaining: remainingOf(limit, used), period: view };
   }
 
   /** A concurrent call with the same key committed first: its outcome is the answer. */
-  private async replay(s: CachedSubject, id: string, key: string): Promise<ConsumeResult> {
-    const res = await this.db.query<{ outcome: string | null }>(
-      `SELECT outcome FROM ${this.db.s}.events WHERE subject_rid = $1 AND idem_key = $2`,
+  private async replay(
+    s: CachedSubject,
+    id: string,
+    key: string,
+    fingerprint: string | null,
+  ): Promise<ConsumeResult> {
+    const res = await this.db.query<{ outcome: string | null; fingerprint: string | null }>(
+      `SELECT outcome, fingerprint FROM ${this.db.s}.events WHERE subject_rid = $1 AND idem_key = $2`,
       [s.rid, key],
     );
     const outcome = res.rows[0]?.outcome;
+    if (outcome && fingerprintDiffers(res.rows[0]!.fingerprint, fingerprint))
+      throw new IdempotencyKeyReusedError(key);
     if (!outcome) {
       throw new BadInputError(
         `key: "${key}" is already used by another event of subject "${id}"`,

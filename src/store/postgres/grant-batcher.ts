@@ -4,7 +4,7 @@ import { isUniqueViolation } from './pool.js';
 /**
  * The values of one grant, in the order of the single-grant statement
  * (grantSql): rid, start, end, period key, feature, amount, limit, at, meta,
- * subject id, plan, overrides, idempotency key, period view JSON.
+ * subject id, plan, overrides, idempotency key, period view JSON, request fingerprint.
  */
 export type GrantValues = [
   rid: number,
@@ -21,6 +21,7 @@ export type GrantValues = [
   overrides: string,
   key: string | null,
   view: string | null,
+  fingerprint: string | null,
 ];
 
 /**
@@ -41,23 +42,23 @@ export function grantBatchSql(s: string): string {
          COALESCE((SELECT s.id = r.id AND s.plan = r.plan AND s.overrides = r.overrides AND NOT s.suspended
                    FROM ${s}.subjects s WHERE s.rid = r.rid), false) AS fresh
   FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
-              $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
-    WITH ORDINALITY AS r(rid, start_ms, end_ms, period_key, feature, amount, lim, at_ms, meta, id, plan, overrides, idem_key, view, ord)
+              $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+    WITH ORDINALITY AS r(rid, start_ms, end_ms, period_key, feature, amount, lim, at_ms, meta, id, plan, overrides, idem_key, view, fingerprint, ord)
 ), upd AS (
   UPDATE ${s}.counters c SET used = c.used + r.amount
   FROM req r
   WHERE r.fresh AND c.subject_rid = r.rid AND c.period_start_ms = r.start_ms AND c.feature = r.feature
     AND (r.lim IS NULL OR c.used + r.amount <= r.lim)
-  RETURNING r.ord, c.used, r.rid, r.start_ms, r.end_ms, r.feature, r.amount, r.lim, r.at_ms, r.meta, r.idem_key, r.view
+  RETURNING r.ord, c.used, r.rid, r.start_ms, r.end_ms, r.feature, r.amount, r.lim, r.at_ms, r.meta, r.idem_key, r.view, r.fingerprint
 ), ev AS (
-  INSERT INTO ${s}.events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta)
+  INSERT INTO ${s}.events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta, fingerprint)
   SELECT u.rid, 'consume', u.feature, u.start_ms, u.end_ms, u.at_ms, u.amount, u.amount, u.used, u.lim, u.idem_key,
     CASE WHEN u.idem_key IS NULL THEN NULL
          ELSE json_build_object('granted', true, 'used', u.used, 'limit', u.lim,
            'remaining', CASE WHEN u.lim IS NULL THEN NULL ELSE GREATEST(0, u.lim - u.used) END,
            'period', u.view::json)::text
     END,
-    u.meta
+    u.meta, u.fingerprint
   FROM upd u ORDER BY u.ord
 )
 SELECT ord, used FROM upd`;
@@ -159,7 +160,7 @@ export class GrantBatcher {
     }
     // A fixed order of row locks, so two batches never wait on each other in a cycle.
     batch.sort((a, b) => (a.counter < b.counter ? -1 : a.counter > b.counter ? 1 : 0));
-    const columns = Array.from({ length: 14 }, (_, i) => batch.map((p) => p.values[i]));
+    const columns = Array.from({ length: 15 }, (_, i) => batch.map((p) => p.values[i]));
     try {
       const res = await this.db.query<{ ord: number; used: number }>(this.batch.text, columns, {
         // Safe to resend after an unknown outcome only if every grant in it carries a key.

@@ -159,6 +159,57 @@ ALTER TABLE ${s}.subjects SET (fillfactor = 50);
 CREATE INDEX subjects_overridden ON ${s}.subjects (rid) WHERE overrides <> '{}';
 `,
   },
+  {
+    version: 4,
+    name: 'the service: API keys, sessions, audit actors, subject search, event pages, request fingerprints',
+    sql: (s) => `
+-- Keys are stored as their sha256 (hex) and a short prefix for display; never the key.
+CREATE TABLE ${s}.api_keys (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  name TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  prefix TEXT COLLATE "C" NOT NULL,
+  hash TEXT COLLATE "C" NOT NULL UNIQUE,
+  created_ms BIGINT NOT NULL,
+  revoked_ms BIGINT
+);
+CREATE INDEX api_keys_prefix ON ${s}.api_keys (prefix);
+
+-- Dashboard sessions: the token's sha256, never the token.
+CREATE TABLE ${s}.sessions (
+  hash TEXT COLLATE "C" PRIMARY KEY,
+  key_id TEXT COLLATE "C" NOT NULL REFERENCES ${s}.api_keys (id),
+  created_ms BIGINT NOT NULL,
+  expires_ms BIGINT NOT NULL
+);
+CREATE INDEX sessions_expires ON ${s}.sessions (expires_ms);
+CREATE INDEX sessions_key ON ${s}.sessions (key_id);
+
+-- Who made each change, and the value before and after it.
+ALTER TABLE ${s}.audit
+  ADD COLUMN actor TEXT COLLATE "C" NOT NULL DEFAULT 'cli',
+  ADD COLUMN before_json TEXT,
+  ADD COLUMN after_json TEXT,
+  ADD COLUMN reason TEXT;
+UPDATE ${s}.audit SET action = 'subject.create' WHERE action = 'subject.add';
+UPDATE ${s}.audit SET action = 'plan.set' WHERE action = 'subject.set_plan';
+UPDATE ${s}.audit SET action = 'override.set' WHERE action = 'subject.set_override';
+UPDATE ${s}.audit SET after_json = detail WHERE after_json IS NULL;
+DROP INDEX ${s}.audit_subject;
+CREATE INDEX audit_subject ON ${s}.audit (subject, id);
+CREATE INDEX audit_actor ON ${s}.audit (actor, id);
+
+-- The admin search: a prefix of the id (the unique index) or of the email,
+-- compared in byte order like ids. Not a mark column, so closes stay heap-only.
+CREATE INDEX subjects_email ON ${s}.subjects ((email COLLATE "C"), id);
+
+-- A subject's ledger, newest first.
+CREATE INDEX events_subject ON ${s}.events (subject_rid, id);
+
+-- What the request that first used an idempotency key was (the service hashes its body).
+ALTER TABLE ${s}.events ADD COLUMN fingerprint TEXT;
+`,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

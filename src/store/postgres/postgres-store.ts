@@ -1,3 +1,11 @@
+import type {
+  Actor,
+  AuditListOptions,
+  EventListOptions,
+  SubjectPatch,
+} from '../../core/admin-types.js';
+import type { StoredApiKey, StoredSession } from '../quota-store.js';
+import { PgService } from './service.js';
 import { QuotaClockError } from '../../core/errors.js';
 import type { Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
@@ -57,6 +65,7 @@ export class PostgresStore implements QuotaStore {
   private readonly ledger: PgLedger;
   private readonly closer: PgClose;
   private readonly monitoring: PgMonitoring;
+  private readonly service: PgService;
   private ready: Promise<void> | undefined;
 
   constructor(
@@ -70,6 +79,7 @@ export class PostgresStore implements QuotaStore {
     this.ledger = new PgLedger(this.db);
     this.closer = new PgClose(this.db, policy);
     this.monitoring = new PgMonitoring(this.db, policy);
+    this.service = new PgService(this.db, this.subjects);
   }
 
   /** Checks the schema version once, on first use (migrate may be about to create it). */
@@ -113,8 +123,8 @@ export class PostgresStore implements QuotaStore {
     await this.db.end();
   }
 
-  addSubject(s: NewSubject, nowMs: number) {
-    return this.run(() => this.subjects.add(s, nowMs));
+  addSubject(s: NewSubject, nowMs: number, actor?: Actor) {
+    return this.run(() => this.subjects.add(s, nowMs, actor));
   }
   upsertSubjects(s: readonly NewSubject[], nowMs: number) {
     return this.changing(
@@ -128,22 +138,30 @@ export class PostgresStore implements QuotaStore {
   listSubjects(opts?: ListOptions) {
     return this.run(() => this.subjects.list(opts));
   }
-  setPlan(id: string, plan: string, nowMs: number) {
-    return this.changing([id], () => this.subjects.setPlan(id, plan, nowMs));
+  setPlan(id: string, plan: string, nowMs: number, actor?: Actor) {
+    return this.changing([id], () => this.subjects.setPlan(id, plan, nowMs, actor));
   }
-  setOverride(id: string, feature: string, limit: Limit | undefined, nowMs: number) {
-    return this.changing([id], () => this.subjects.setOverride(id, feature, limit, nowMs));
+  setOverride(id: string, feature: string, limit: Limit | undefined, nowMs: number, actor?: Actor) {
+    return this.changing([id], () => this.subjects.setOverride(id, feature, limit, nowMs, actor));
   }
-  suspend(id: string, reason: string | null, nowMs: number) {
-    return this.changing([id], () => this.subjects.suspend(id, reason, nowMs));
+  suspend(id: string, reason: string | null, nowMs: number, actor?: Actor) {
+    return this.changing([id], () => this.subjects.suspend(id, reason, nowMs, actor));
   }
-  unsuspend(id: string, nowMs: number) {
-    return this.changing([id], () => this.subjects.unsuspend(id, nowMs));
+  unsuspend(id: string, nowMs: number, actor?: Actor) {
+    return this.changing([id], () => this.subjects.unsuspend(id, nowMs, actor));
   }
 
   consume(id: string, feature: string, amount: number, opts: ConsumeOptions & { now: number }) {
     return this.run(() =>
-      this.consumer.consume(id, feature, amount, opts.key, opts.meta, opts.now),
+      this.consumer.consume(
+        id,
+        feature,
+        amount,
+        opts.key,
+        opts.meta,
+        opts.now,
+        opts.fingerprint ?? null,
+      ),
     );
   }
   refund(id: string, key: string, nowMs: number) {
@@ -158,10 +176,17 @@ export class PostgresStore implements QuotaStore {
   resetSubject(
     id: string,
     nowMs: number,
-    opts: { dryRun?: boolean; reason?: string; operation?: string } = {},
+    opts: { dryRun?: boolean; reason?: string; operation?: string; actor?: Actor } = {},
   ) {
     return this.run(() =>
-      this.usage.resetSubject(id, nowMs, opts.dryRun ?? false, opts.reason, opts.operation),
+      this.usage.resetSubject(
+        id,
+        nowMs,
+        opts.dryRun ?? false,
+        opts.reason,
+        opts.operation,
+        opts.actor,
+      ),
     );
   }
   subjectsAtLimit(nowMs: number, limit = 1000) {
@@ -260,5 +285,37 @@ export class PostgresStore implements QuotaStore {
     } catch (e) {
       throw mapError(e);
     }
+  }
+
+  // --- the service ---
+  updateSubject(id: string, patch: SubjectPatch, nowMs: number, actor?: Actor) {
+    return this.changing([id], () => this.subjects.update(id, patch, nowMs, actor));
+  }
+  subjectEvents(id: string, opts: EventListOptions = {}) {
+    return this.run(() => this.usage.events(id, opts));
+  }
+  createApiKey(key: StoredApiKey, actor: Actor) {
+    return this.run(() => this.service.createKey(key, actor));
+  }
+  listApiKeys() {
+    return this.run(() => this.service.listKeys());
+  }
+  apiKeyByHash(hash: string) {
+    return this.run(() => this.service.keyByHash(hash));
+  }
+  revokeApiKey(idOrPrefix: string, nowMs: number, actor: Actor) {
+    return this.run(() => this.service.revokeKey(idOrPrefix, nowMs, actor));
+  }
+  createSession(session: StoredSession) {
+    return this.run(() => this.service.createSession(session));
+  }
+  lookupSession(hash: string, nowMs: number) {
+    return this.run(() => this.service.lookupSession(hash, nowMs));
+  }
+  deleteSession(hash: string) {
+    return this.run(() => this.service.deleteSession(hash));
+  }
+  listAudit(opts: AuditListOptions = {}) {
+    return this.run(() => this.service.listAudit(opts));
   }
 }

@@ -4,6 +4,18 @@ import type { QuotaPolicy } from '../../core/policy.js';
 import { resolveNewSubject, type ResolvedSubject } from '../../core/subject-rules.js';
 import type { ListOptions, NewSubject, Page, Subject } from '../../core/types.js';
 import { isUniqueViolation, type Client, type PgDb } from './pool.js';
+import { CLI_ACTOR, type Actor, type SubjectPatch } from '../../core/admin-types.js';
+import { resolveSubjectPatch, withOverride } from '../../core/subject-rules.js';
+import {
+  AUDIT_INSERT_COLUMNS,
+  AUDIT_OF,
+  SYSTEM_ACTOR,
+  auditValues,
+  mergeById,
+  prefixEnd,
+  subjectOfResolved,
+  type AuditDraft,
+} from '../admin-mapping.js';
 import {
   SUBJECT_COLUMNS,
   parseOverrides,
@@ -62,7 +74,8 @@ export class PgSubjects {
   async insertResolved(
     c: Runner | null,
     s: ResolvedSubject,
-    action: string,
+    action: 'subject.create' | 'subject.auto_create',
+    actor: Actor = CLI_ACTOR,
   ): Promise<SubjectDbRow | undefined> {
     const text = `WITH ins AS (
         INSERT INTO ${this.s}.subjects (id, plan, overrides, time_zone, anchor_ms, email, name, created_ms, closed_through_ms, open_end_ms, open_key)
@@ -70,7 +83,8 @@ export class PgSubjects {
         ON CONFLICT (id) DO NOTHING
         RETURNING ${SUBJECT_COLUMNS}
       ), audit AS (
-        INSERT INTO ${this.s}.audit (at_ms, action, subject, detail) SELECT $8, $12, id, $13 FROM ins
+        INSERT INTO ${this.s}.audit (at_ms, action, subject, actor, after_json, detail)
+        SELECT $8, $12, id, $13, $14, NULL FROM ins
       )
       SELECT * FROM ins`;
     const values = [
@@ -86,7 +100,8 @@ export class PgSubjects {
       s.openEndMs,
       s.openKey,
       action,
-      JSON.stringify({ plan: s.plan }),
+      action === 'subject.auto_create' ? SYSTEM_ACTOR.actor : actor.actor,
+      JSON.stringify(action === 'subject.auto_create' ? { plan: s.plan } : subjectOfResolved(s)),
     ];
     const res = c
       ? await c.query<SubjectDbRow>(text, values)
@@ -94,22 +109,17 @@ export class PgSubjects {
     return res.rows[0];
   }
 
-  async recordAudit(
-    c: Runner,
-    nowMs: number,
-    action: string,
-    subject: string | null,
-    detail: unknown,
-  ): Promise<void> {
+  /** Written on the caller's transaction, so the entry commits or rolls back with its change. */
+  async recordAudit(c: Runner, nowMs: number, draft: AuditDraft, actor?: Actor): Promise<void> {
     await c.query(
-      `INSERT INTO ${this.s}.audit (at_ms, action, subject, detail) VALUES ($1, $2, $3, $4)`,
-      [nowMs, action, subject, detail === undefined ? null : JSON.stringify(detail)],
+      `INSERT INTO ${this.s}.audit (${AUDIT_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      auditValues(nowMs, draft, actor),
     );
   }
 
-  async add(input: NewSubject, nowMs: number): Promise<Subject> {
+  async add(input: NewSubject, nowMs: number, actor?: Actor): Promise<Subject> {
     const resolved = resolveNewSubject(this.policy, input, nowMs);
-    const row = await this.insertResolved(null, resolved, 'subject.add');
+    const row = await this.insertResolved(null, resolved, 'subject.create', actor);
     if (!row) throw new SubjectExistsError(resolved.id);
     return publicSubject(toSubject(row));
   }
@@ -233,7 +243,12 @@ export class PgSubjects {
         ],
       );
     }
-    await this.recordAudit(c, nowMs, 'subject.import', null, { added, updated });
+    await this.recordAudit(c, nowMs, {
+      action: 'subject.import',
+      subject: null,
+      before: null,
+      after: { added, updated },
+    });
     return { added, updated };
   }
 
@@ -242,43 +257,78 @@ export class PgSubjects {
     return r ? publicSubject(toSubject(r)) : null;
   }
 
+  /**
+   * Keyset by id. With q, two index ranges (the id's unique index and the
+   * (email, id) index), each bounded by the page size, merged by id.
+   */
   async list(opts: ListOptions = {}): Promise<Page<Subject>> {
     const limit = Math.min(Math.max(opts.limit ?? 100, 1), 10_000);
-    const values: unknown[] = [opts.after ?? '', limit + 1];
-    if (opts.plan) values.push(opts.plan);
-    const res = await this.db.query<SubjectDbRow>(
-      `SELECT ${SUBJECT_COLUMNS} FROM ${this.s}.subjects WHERE id > $1 ${opts.plan ? 'AND plan = $3' : ''} ORDER BY id LIMIT $2`,
-      values,
-    );
-    const items = res.rows.slice(0, limit).map((r) => publicSubject(toSubject(r)));
-    return { items, next: res.rows.length > limit ? items[items.length - 1]!.id : null };
+    const values: unknown[] = [opts.after ?? '', limit + 1, opts.plan ?? null];
+    const plan = opts.plan ? 'AND plan = $3' : 'AND $3::text IS NULL';
+    let rows: SubjectDbRow[];
+    if (opts.q) {
+      const range = [...values, opts.q, prefixEnd(opts.q)];
+      const [byId, byEmail] = await Promise.all([
+        this.db.query<SubjectDbRow>(
+          `SELECT ${SUBJECT_COLUMNS} FROM ${this.s}.subjects
+           WHERE id >= $4 AND id < $5 AND id > $1 ${plan} ORDER BY id LIMIT $2`,
+          range,
+          { idempotent: true },
+        ),
+        this.db.query<SubjectDbRow>(
+          `SELECT ${SUBJECT_COLUMNS} FROM ${this.s}.subjects
+           WHERE email COLLATE "C" >= $4 AND email COLLATE "C" < $5 AND id > $1 ${plan} ORDER BY id LIMIT $2`,
+          range,
+          { idempotent: true },
+        ),
+      ]);
+      rows = mergeById(byId.rows, byEmail.rows, limit + 1);
+    } else {
+      rows = (
+        await this.db.query<SubjectDbRow>(
+          `SELECT ${SUBJECT_COLUMNS} FROM ${this.s}.subjects WHERE id > $1 ${plan} ORDER BY id LIMIT $2`,
+          values,
+          { idempotent: true },
+        )
+      ).rows;
+    }
+    const items = rows.slice(0, limit).map((r) => publicSubject(toSubject(r)));
+    return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
   }
 
-  /** One statement: update the row, write the audit record, return the new row. */
-  private async update(
+  /** Under the row lock: read the subject, change it, record the audit entry, in one transaction. */
+  private async change(
     id: string,
-    set: string,
-    values: readonly unknown[],
     nowMs: number,
-    action: string,
-    detail: unknown,
+    actor: Actor | undefined,
+    audit: (before: Subject, after: Subject) => AuditDraft,
+    apply: (c: Client, r: SubjectDbRow) => Promise<SubjectDbRow>,
   ): Promise<Subject> {
-    const n = values.length;
-    const res = await this.db.query<SubjectDbRow>(
-      `WITH u AS (UPDATE ${this.s}.subjects SET ${set} WHERE id = $${n + 1} RETURNING ${SUBJECT_COLUMNS}),
-            a AS (INSERT INTO ${this.s}.audit (at_ms, action, subject, detail) SELECT $${n + 2}, $${n + 3}, id, $${n + 4} FROM u)
-       SELECT * FROM u`,
-      [...values, id, nowMs, action, detail === undefined ? null : JSON.stringify(detail)],
+    return this.db.tx(
+      async (c) => {
+        const r = await this.require(c, id, true);
+        const before = publicSubject(toSubject(r));
+        const after = publicSubject(toSubject(await apply(c, r)));
+        await this.recordAudit(c, nowMs, audit(before, after), actor);
+        return after;
+      },
       { idempotent: false },
     );
-    const row = res.rows[0];
-    if (!row) throw new SubjectNotFoundError(id);
-    return publicSubject(toSubject(row));
   }
 
-  async setPlan(id: string, plan: string, nowMs: number): Promise<Subject> {
+  private async set(c: Client, rid: number, set: string, values: readonly unknown[]) {
+    const res = await c.query<SubjectDbRow>(
+      `UPDATE ${this.s}.subjects SET ${set} WHERE rid = $${values.length + 1} RETURNING ${SUBJECT_COLUMNS}`,
+      [...values, rid],
+    );
+    return res.rows[0]!;
+  }
+
+  async setPlan(id: string, plan: string, nowMs: number, actor?: Actor): Promise<Subject> {
     this.policy.catalog.assertPlan(plan);
-    return this.update(id, 'plan = $1', [plan], nowMs, 'subject.set_plan', { plan });
+    return this.change(id, nowMs, actor, AUDIT_OF.plan, (c, r) =>
+      this.set(c, r.rid, 'plan = $1', [plan]),
+    );
   }
 
   async setOverride(
@@ -286,49 +336,34 @@ export class PgSubjects {
     feature: string,
     limit: Limit | undefined,
     nowMs: number,
+    actor?: Actor,
   ): Promise<Subject> {
     this.policy.catalog.assertFeature(feature);
     if (limit !== undefined) assertLimitValue(limit, 'limit');
-    return this.db.tx(
-      async (c) => {
-        // Read-modify-write of the overrides document under the row lock keeps key order as SQLite does.
-        const r = await this.require(c, id, true);
-        const o: Record<string, Limit> = { ...parseOverrides(r.overrides) };
-        if (limit === undefined) delete o[feature];
-        else o[feature] = limit;
-        const res = await c.query<SubjectDbRow>(
-          `UPDATE ${this.s}.subjects SET overrides = $1 WHERE rid = $2 RETURNING ${SUBJECT_COLUMNS}`,
-          [JSON.stringify(o), r.rid],
-        );
-        await this.recordAudit(c, nowMs, 'subject.set_override', id, {
-          feature,
-          limit: limit ?? 'plan',
-        });
-        return publicSubject(toSubject(res.rows[0]!));
-      },
-      { idempotent: false },
+    // Read-modify-write of the overrides document under the row lock keeps key order as SQLite does.
+    return this.change(id, nowMs, actor, AUDIT_OF.override, (c, r) =>
+      this.set(c, r.rid, 'overrides = $1', [
+        JSON.stringify(withOverride(parseOverrides(r.overrides), feature, limit)),
+      ]),
     );
   }
 
-  async suspend(id: string, reason: string | null, nowMs: number): Promise<Subject> {
-    return this.update(
-      id,
-      'suspended = true, suspended_reason = $1',
-      [reason],
-      nowMs,
-      'subject.suspend',
-      { reason },
+  async suspend(id: string, reason: string | null, nowMs: number, actor?: Actor): Promise<Subject> {
+    return this.change(id, nowMs, actor, AUDIT_OF.suspend, (c, r) =>
+      this.set(c, r.rid, 'suspended = true, suspended_reason = $1', [reason]),
     );
   }
 
-  async unsuspend(id: string, nowMs: number): Promise<Subject> {
-    return this.update(
-      id,
-      'suspended = false, suspended_reason = NULL',
-      [],
-      nowMs,
-      'subject.unsuspend',
-      undefined,
+  async unsuspend(id: string, nowMs: number, actor?: Actor): Promise<Subject> {
+    return this.change(id, nowMs, actor, AUDIT_OF.unsuspend, (c, r) =>
+      this.set(c, r.rid, 'suspended = false, suspended_reason = NULL', []),
     );
+  }
+
+  async update(id: string, patch: SubjectPatch, nowMs: number, actor?: Actor): Promise<Subject> {
+    return this.change(id, nowMs, actor, AUDIT_OF.update, (c, r) => {
+      const next = resolveSubjectPatch(this.policy, toSubject(r), patch);
+      return this.set(c, r.rid, 'email = $1, name = $2', [next.email, next.name]);
+    });
   }
 }

@@ -2,6 +2,7 @@ import { RefundKeyNotFoundError } from '../../core/errors.js';
 import { assembleHistory } from '../../core/history.js';
 import { featureStatus, periodView, type QuotaPolicy } from '../../core/policy.js';
 import type {
+  Page,
   HistoryEntry,
   RefundResult,
   ResetSubjectResult,
@@ -10,6 +11,19 @@ import type {
 import { isUniqueViolation, type Client, type PgDb } from './pool.js';
 import { parseOverrides, type SubjectDbRow } from './rows.js';
 import type { PgSubjects } from './subjects.js';
+import {
+  CLI_ACTOR,
+  type Actor,
+  type EventListOptions,
+  type UsageEventView,
+} from '../../core/admin-types.js';
+import {
+  idCursor,
+  pageLimit,
+  resetAudit,
+  toEventView,
+  type EventViewRow,
+} from '../admin-mapping.js';
 
 interface EventRow {
   id: number;
@@ -202,6 +216,7 @@ export class PgUsage {
     dryRun: boolean,
     reason: string | undefined,
     operation?: string,
+    actor?: Actor,
   ): Promise<ResetSubjectResult> {
     const run = async (c: Client): Promise<ResetSubjectResult> => {
       // The subject lock serialises two resets of one subject, so an operation skips it exactly once.
@@ -249,12 +264,20 @@ export class PgUsage {
         });
       }
       if (!dryRun) {
-        await this.subjects.recordAudit(c, nowMs, 'subject.reset', id, {
-          period: period.key,
-          cleared,
-          reason: reason ?? null,
-          operation: operation ?? null,
-        });
+        await this.subjects.recordAudit(
+          c,
+          nowMs,
+          {
+            ...resetAudit(id, period.key, cleared),
+            detail: {
+              period: period.key,
+              cleared,
+              reason: reason ?? null,
+              operation: operation ?? null,
+            },
+          },
+          reason ? { ...(actor ?? CLI_ACTOR), reason } : actor,
+        );
       }
       return { subject: id, period: periodView(period), cleared };
     };
@@ -286,5 +309,24 @@ export class PgUsage {
       if (limit !== null && r.used >= limit && ids[ids.length - 1] !== r.id) ids.push(r.id);
     }
     return ids;
+  }
+
+  /** Newest first: a walk down the (subject_rid, id) index from the cursor. */
+  async events(id: string, opts: EventListOptions): Promise<Page<UsageEventView>> {
+    const s = await this.subjects.require(null, id);
+    const limit = pageLimit(opts.limit);
+    const before = idCursor(opts.after);
+    const rows = (
+      await this.db.query<EventViewRow>(
+        `SELECT id, at_ms, kind, feature, amount, delta, idem_key, meta, period_start_ms FROM ${this.s}.events
+         WHERE subject_rid = $1 AND id < $2 ORDER BY id DESC LIMIT $3`,
+        [s.rid, before ?? Number.MAX_SAFE_INTEGER, limit + 1],
+        { idempotent: true },
+      )
+    ).rows;
+    const items = rows
+      .slice(0, limit)
+      .map((r) => toEventView(r, s.id, this.keyOf(s, Number(r.period_start_ms))));
+    return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
   }
 }

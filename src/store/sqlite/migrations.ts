@@ -127,6 +127,54 @@ CREATE TABLE job_metrics (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 3,
+    name: 'the service: API keys, sessions, audit actors, subject search, event pages, request fingerprints',
+    sql: `
+-- Keys are stored as their sha256 (hex) and a short prefix for display; never the key.
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  prefix TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  created_ms INTEGER NOT NULL,
+  revoked_ms INTEGER
+);
+CREATE INDEX api_keys_prefix ON api_keys (prefix);
+
+-- Dashboard sessions: the token's sha256, never the token.
+CREATE TABLE sessions (
+  hash TEXT PRIMARY KEY,
+  key_id TEXT NOT NULL REFERENCES api_keys (id),
+  created_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_expires ON sessions (expires_ms);
+
+-- Who made each change, and the value before and after it.
+ALTER TABLE audit ADD COLUMN actor TEXT NOT NULL DEFAULT 'cli';
+ALTER TABLE audit ADD COLUMN before_json TEXT;
+ALTER TABLE audit ADD COLUMN after_json TEXT;
+ALTER TABLE audit ADD COLUMN reason TEXT;
+UPDATE audit SET action = 'subject.create' WHERE action = 'subject.add';
+UPDATE audit SET action = 'plan.set' WHERE action = 'subject.set_plan';
+UPDATE audit SET action = 'override.set' WHERE action = 'subject.set_override';
+UPDATE audit SET after_json = detail WHERE after_json IS NULL;
+DROP INDEX audit_subject;
+CREATE INDEX audit_subject ON audit (subject, id);
+CREATE INDEX audit_actor ON audit (actor, id);
+
+-- The admin search: a prefix of the id (the unique index) or of the email.
+CREATE INDEX subjects_email ON subjects (email);
+
+-- A subject's ledger, newest first.
+CREATE INDEX events_subject ON events (subject_rid, id);
+
+-- What the request that first used an idempotency key was (the service hashes its body).
+ALTER TABLE events ADD COLUMN fingerprint TEXT;
+`,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]!.version;

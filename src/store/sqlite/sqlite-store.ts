@@ -1,3 +1,9 @@
+import type {
+  Actor,
+  AuditListOptions,
+  EventListOptions,
+  SubjectPatch,
+} from '../../core/admin-types.js';
 import type { Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
 import type { ConsumeOptions, ListOptions, NewSubject } from '../../core/types.js';
@@ -10,6 +16,8 @@ import type {
   SubjectUsage,
   ThresholdNotice,
   RunCheckpoint,
+  StoredApiKey,
+  StoredSession,
 } from '../quota-store.js';
 import { SqliteClose } from './close.js';
 import { assertMigrated, migrate, openSqlite, type Db, type SqliteOptions } from './connection.js';
@@ -17,6 +25,7 @@ import { exportSqlite, importSqlite } from './backup.js';
 import { SqliteSubjects } from './subjects.js';
 import { SqliteUsage } from './usage.js';
 import { SqliteMonitoring } from './monitoring.js';
+import { SqliteAdmin } from './admin.js';
 import { verifySqlite } from './verify.js';
 
 /**
@@ -39,6 +48,7 @@ export class SqliteStore implements QuotaStore {
         usage: SqliteUsage;
         close: SqliteClose;
         monitoring: SqliteMonitoring;
+        admin: SqliteAdmin;
       }
     | undefined;
 
@@ -59,6 +69,7 @@ export class SqliteStore implements QuotaStore {
         usage: new SqliteUsage(this.db, this.policy, subjects),
         close: new SqliteClose(this.db, this.policy),
         monitoring: new SqliteMonitoring(this.db, this.policy),
+        admin: new SqliteAdmin(this.db, subjects),
       };
     }
     return this.parts;
@@ -72,8 +83,8 @@ export class SqliteStore implements QuotaStore {
     if (this.db.open) this.db.close();
   }
 
-  async addSubject(s: NewSubject, nowMs: number) {
-    return this.p.subjects.add(s, nowMs);
+  async addSubject(s: NewSubject, nowMs: number, actor?: Actor) {
+    return this.p.subjects.add(s, nowMs, actor);
   }
   async upsertSubjects(s: readonly NewSubject[], nowMs: number) {
     return this.p.subjects.upsertMany(s, nowMs);
@@ -84,17 +95,23 @@ export class SqliteStore implements QuotaStore {
   async listSubjects(opts?: ListOptions) {
     return this.p.subjects.list(opts);
   }
-  async setPlan(id: string, plan: string, nowMs: number) {
-    return this.p.subjects.setPlan(id, plan, nowMs);
+  async setPlan(id: string, plan: string, nowMs: number, actor?: Actor) {
+    return this.p.subjects.setPlan(id, plan, nowMs, actor);
   }
-  async setOverride(id: string, feature: string, limit: Limit | undefined, nowMs: number) {
-    return this.p.subjects.setOverride(id, feature, limit, nowMs);
+  async setOverride(
+    id: string,
+    feature: string,
+    limit: Limit | undefined,
+    nowMs: number,
+    actor?: Actor,
+  ) {
+    return this.p.subjects.setOverride(id, feature, limit, nowMs, actor);
   }
-  async suspend(id: string, reason: string | null, nowMs: number) {
-    return this.p.subjects.suspend(id, reason, nowMs);
+  async suspend(id: string, reason: string | null, nowMs: number, actor?: Actor) {
+    return this.p.subjects.suspend(id, reason, nowMs, actor);
   }
-  async unsuspend(id: string, nowMs: number) {
-    return this.p.subjects.unsuspend(id, nowMs);
+  async unsuspend(id: string, nowMs: number, actor?: Actor) {
+    return this.p.subjects.unsuspend(id, nowMs, actor);
   }
 
   async consume(
@@ -103,7 +120,15 @@ export class SqliteStore implements QuotaStore {
     amount: number,
     opts: ConsumeOptions & { now: number },
   ) {
-    return this.p.usage.consume(id, feature, amount, opts.key, opts.meta, opts.now);
+    return this.p.usage.consume(
+      id,
+      feature,
+      amount,
+      opts.key,
+      opts.meta,
+      opts.now,
+      opts.fingerprint,
+    );
   }
   async refund(id: string, key: string, nowMs: number) {
     return this.p.usage.refund(id, key, nowMs);
@@ -117,9 +142,16 @@ export class SqliteStore implements QuotaStore {
   async resetSubject(
     id: string,
     nowMs: number,
-    opts: { dryRun?: boolean; reason?: string; operation?: string } = {},
+    opts: { dryRun?: boolean; reason?: string; operation?: string; actor?: Actor } = {},
   ) {
-    return this.p.usage.resetSubject(id, nowMs, opts.dryRun ?? false, opts.reason, opts.operation);
+    return this.p.usage.resetSubject(
+      id,
+      nowMs,
+      opts.dryRun ?? false,
+      opts.reason,
+      opts.operation,
+      opts.actor,
+    );
   }
   async subjectsAtLimit(nowMs: number, limit = 1000) {
     const ids = this.p.usage.atLimit(nowMs, limit);
@@ -213,5 +245,37 @@ export class SqliteStore implements QuotaStore {
   }
   async *windowUsage(fromMs: number, toMs: number): AsyncIterable<SubjectUsage> {
     yield* this.p.monitoring.windowUsage(fromMs, toMs);
+  }
+
+  // --- the service ---
+  async updateSubject(id: string, patch: SubjectPatch, nowMs: number, actor?: Actor) {
+    return this.p.subjects.update(id, patch, nowMs, actor);
+  }
+  async subjectEvents(id: string, opts: EventListOptions = {}) {
+    return this.p.usage.events(id, opts);
+  }
+  async createApiKey(key: StoredApiKey, actor: Actor) {
+    return this.p.admin.createKey(key, actor);
+  }
+  async listApiKeys() {
+    return this.p.admin.listKeys();
+  }
+  async apiKeyByHash(hash: string) {
+    return this.p.admin.keyByHashOf(hash);
+  }
+  async revokeApiKey(idOrPrefix: string, nowMs: number, actor: Actor) {
+    return this.p.admin.revokeKey(idOrPrefix, nowMs, actor);
+  }
+  async createSession(session: StoredSession) {
+    this.p.admin.createSession(session);
+  }
+  async lookupSession(hash: string, nowMs: number) {
+    return this.p.admin.lookupSession(hash, nowMs);
+  }
+  async deleteSession(hash: string) {
+    this.p.admin.deleteSession(hash);
+  }
+  async listAudit(opts: AuditListOptions = {}) {
+    return this.p.admin.listAudit(opts);
   }
 }

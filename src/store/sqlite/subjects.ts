@@ -5,6 +5,17 @@ import { resolveNewSubject, type ResolvedSubject } from '../../core/subject-rule
 import type { ListOptions, NewSubject, Page, Subject } from '../../core/types.js';
 import { assertLimitValue } from '../../core/plans.js';
 import type { SubjectRow } from '../quota-store.js';
+import type { Actor, SubjectPatch } from '../../core/admin-types.js';
+import { resolveSubjectPatch, withOverride } from '../../core/subject-rules.js';
+import {
+  AUDIT_INSERT_COLUMNS,
+  AUDIT_OF,
+  auditValues,
+  createdAudit,
+  mergeById,
+  prefixEnd,
+  type AuditDraft,
+} from '../admin-mapping.js';
 import type { Db } from './connection.js';
 import {
   SUBJECT_COLUMNS,
@@ -30,7 +41,7 @@ export class SqliteSubjects {
        RETURNING ${SUBJECT_COLUMNS}`,
     );
     this.audit = db.prepare(
-      'INSERT INTO audit (at_ms, action, subject, detail) VALUES (?, ?, ?, ?)',
+      `INSERT INTO audit (${AUDIT_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
@@ -48,18 +59,19 @@ export class SqliteSubjects {
     return this.insert.get({ ...s, overrides: JSON.stringify(s.overrides) }) as SubjectDbRow;
   }
 
-  recordAudit(nowMs: number, action: string, subject: string | null, detail: unknown): void {
-    this.audit.run(nowMs, action, subject, detail === undefined ? null : JSON.stringify(detail));
+  /** Written inside the caller's transaction, so the entry commits or rolls back with its change. */
+  recordAudit(nowMs: number, draft: AuditDraft, actor?: Actor): void {
+    this.audit.run(auditValues(nowMs, draft, actor));
   }
 
-  add(input: NewSubject, nowMs: number): Subject {
+  add(input: NewSubject, nowMs: number, actor?: Actor): Subject {
     const resolved = resolveNewSubject(this.policy, input, nowMs);
     return this.db
       .transaction(() => {
         if (this.row(resolved.id)) throw new SubjectExistsError(resolved.id);
-        const row = this.insertResolved(resolved);
-        this.recordAudit(nowMs, 'subject.add', resolved.id, { plan: resolved.plan });
-        return publicSubject(toSubject(row));
+        const created = publicSubject(toSubject(this.insertResolved(resolved)));
+        this.recordAudit(nowMs, createdAudit(created), actor);
+        return created;
       })
       .immediate();
   }
@@ -98,7 +110,12 @@ export class SqliteSubjects {
           });
           updated += 1;
         });
-        this.recordAudit(nowMs, 'subject.import', null, { added, updated });
+        this.recordAudit(nowMs, {
+          action: 'subject.import',
+          subject: null,
+          before: null,
+          after: { added, updated },
+        });
         return { added, updated };
       })
       .immediate();
@@ -109,13 +126,36 @@ export class SqliteSubjects {
     return r ? publicSubject(toSubject(r)) : null;
   }
 
+  /**
+   * Keyset by id. With q, two index ranges (the id's unique index and the
+   * email index), each bounded by the page size, merged by id.
+   */
   list(opts: ListOptions = {}): Page<Subject> {
     const limit = Math.min(Math.max(opts.limit ?? 100, 1), 10_000);
-    const rows = this.db
-      .prepare(
-        `SELECT ${SUBJECT_COLUMNS} FROM subjects WHERE id > ? ${opts.plan ? 'AND plan = ?' : ''} ORDER BY id LIMIT ?`,
-      )
-      .all(...[opts.after ?? '', ...(opts.plan ? [opts.plan] : []), limit + 1]) as SubjectDbRow[];
+    const after = opts.after ?? '';
+    const plan = opts.plan ? 'AND plan = @plan' : '';
+    const params = { after, plan: opts.plan ?? null, limit: limit + 1 };
+    let rows: SubjectDbRow[];
+    if (opts.q) {
+      const range = { ...params, lo: opts.q, hi: prefixEnd(opts.q) };
+      const byId = this.db
+        .prepare(
+          `SELECT ${SUBJECT_COLUMNS} FROM subjects WHERE id >= @lo AND id < @hi AND id > @after ${plan} ORDER BY id LIMIT @limit`,
+        )
+        .all(range) as SubjectDbRow[];
+      const byEmail = this.db
+        .prepare(
+          `SELECT ${SUBJECT_COLUMNS} FROM subjects INDEXED BY subjects_email WHERE email >= @lo AND email < @hi AND id > @after ${plan} ORDER BY id LIMIT @limit`,
+        )
+        .all(range) as SubjectDbRow[];
+      rows = mergeById(byId, byEmail, limit + 1);
+    } else {
+      rows = this.db
+        .prepare(
+          `SELECT ${SUBJECT_COLUMNS} FROM subjects WHERE id > @after ${plan} ORDER BY id LIMIT @limit`,
+        )
+        .all(params) as SubjectDbRow[];
+    }
     const items = rows.slice(0, limit).map((r) => publicSubject(toSubject(r)));
     return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
   }
@@ -123,59 +163,67 @@ export class SqliteSubjects {
   private change(
     id: string,
     nowMs: number,
-    action: string,
-    detail: unknown,
+    actor: Actor | undefined,
+    audit: (before: Subject, after: Subject) => AuditDraft,
     apply: (r: SubjectDbRow) => void,
   ): Subject {
     return this.db
       .transaction(() => {
         const r = this.require(id);
+        const before = publicSubject(toSubject(r));
         apply(r);
-        this.recordAudit(nowMs, action, id, detail);
-        return publicSubject(toSubject(this.require(id)));
+        const after = publicSubject(toSubject(this.require(id)));
+        this.recordAudit(nowMs, audit(before, after), actor);
+        return after;
       })
       .immediate();
   }
 
-  setPlan(id: string, plan: string, nowMs: number): Subject {
+  setPlan(id: string, plan: string, nowMs: number, actor?: Actor): Subject {
     this.policy.catalog.assertPlan(plan);
-    return this.change(id, nowMs, 'subject.set_plan', { plan }, (r) => {
+    return this.change(id, nowMs, actor, AUDIT_OF.plan, (r) => {
       this.db.prepare('UPDATE subjects SET plan = ? WHERE rid = ?').run(plan, r.rid);
     });
   }
 
-  setOverride(id: string, feature: string, limit: Limit | undefined, nowMs: number): Subject {
+  setOverride(
+    id: string,
+    feature: string,
+    limit: Limit | undefined,
+    nowMs: number,
+    actor?: Actor,
+  ): Subject {
     this.policy.catalog.assertFeature(feature);
     if (limit !== undefined) assertLimitValue(limit, 'limit');
-    return this.change(
-      id,
-      nowMs,
-      'subject.set_override',
-      { feature, limit: limit ?? 'plan' },
-      (r) => {
-        const o: Record<string, Limit> = { ...parseOverrides(r.overrides) };
-        if (limit === undefined) delete o[feature];
-        else o[feature] = limit;
-        this.db
-          .prepare('UPDATE subjects SET overrides = ? WHERE rid = ?')
-          .run(JSON.stringify(o), r.rid);
-      },
-    );
+    return this.change(id, nowMs, actor, AUDIT_OF.override, (r) => {
+      this.db
+        .prepare('UPDATE subjects SET overrides = ? WHERE rid = ?')
+        .run(JSON.stringify(withOverride(parseOverrides(r.overrides), feature, limit)), r.rid);
+    });
   }
 
-  suspend(id: string, reason: string | null, nowMs: number): Subject {
-    return this.change(id, nowMs, 'subject.suspend', { reason }, (r) => {
+  suspend(id: string, reason: string | null, nowMs: number, actor?: Actor): Subject {
+    return this.change(id, nowMs, actor, AUDIT_OF.suspend, (r) => {
       this.db
         .prepare('UPDATE subjects SET suspended = 1, suspended_reason = ? WHERE rid = ?')
         .run(reason, r.rid);
     });
   }
 
-  unsuspend(id: string, nowMs: number): Subject {
-    return this.change(id, nowMs, 'subject.unsuspend', undefined, (r) => {
+  unsuspend(id: string, nowMs: number, actor?: Actor): Subject {
+    return this.change(id, nowMs, actor, AUDIT_OF.unsuspend, (r) => {
       this.db
         .prepare('UPDATE subjects SET suspended = 0, suspended_reason = NULL WHERE rid = ?')
         .run(r.rid);
+    });
+  }
+
+  update(id: string, patch: SubjectPatch, nowMs: number, actor?: Actor): Subject {
+    return this.change(id, nowMs, actor, AUDIT_OF.update, (r) => {
+      const next = resolveSubjectPatch(this.policy, toSubject(r), patch);
+      this.db
+        .prepare('UPDATE subjects SET email = ?, name = ? WHERE rid = ?')
+        .run(next.email, next.name, r.rid);
     });
   }
 }

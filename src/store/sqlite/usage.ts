@@ -1,4 +1,9 @@
-import { BadInputError, RefundKeyNotFoundError, SubjectNotFoundError } from '../../core/errors.js';
+import {
+  BadInputError,
+  IdempotencyKeyReusedError,
+  RefundKeyNotFoundError,
+  SubjectNotFoundError,
+} from '../../core/errors.js';
 import type { Limits } from '../../core/plans.js';
 import { featureStatus, periodView, remainingOf, type QuotaPolicy } from '../../core/policy.js';
 import type { Period } from '../../core/period.js';
@@ -6,6 +11,7 @@ import { resolveNewSubject } from '../../core/subject-rules.js';
 import { assembleHistory } from '../../core/history.js';
 import { REFUND_KEY_PREFIX } from '../../core/validate.js';
 import type {
+  Page,
   ConsumeResult,
   HistoryEntry,
   Metadata,
@@ -17,6 +23,21 @@ import type {
 import type { Db } from './connection.js';
 import { parseOverrides, type SubjectDbRow } from './rows.js';
 import type { SqliteSubjects } from './subjects.js';
+import {
+  CLI_ACTOR,
+  type Actor,
+  type EventListOptions,
+  type UsageEventView,
+} from '../../core/admin-types.js';
+import { fingerprintDiffers } from '../../core/idempotency.js';
+import {
+  SYSTEM_ACTOR,
+  idCursor,
+  pageLimit,
+  resetAudit,
+  toEventView,
+  type EventViewRow,
+} from '../admin-mapping.js';
 
 /** The columns a consume decides on. */
 type ConsumeSubjectRow = Pick<
@@ -32,6 +53,7 @@ interface EventRow {
   period_end_ms: number;
   delta: number;
   outcome: string | null;
+  fingerprint: string | null;
 }
 
 /** Consume, refund, status, history and manual reset: everything that moves a counter. */
@@ -73,15 +95,15 @@ export class SqliteUsage {
        VALUES (@rid, @kind, @feature, @start, @end, @at, @amount, @delta, @usedAfter, @limit, @key, @outcome, @meta)`,
     );
     this.eventByKey = db.prepare(
-      'SELECT id, kind, feature, period_start_ms, period_end_ms, delta, outcome FROM events WHERE subject_rid = ? AND idem_key = ?',
+      'SELECT id, kind, feature, period_start_ms, period_end_ms, delta, outcome, fingerprint FROM events WHERE subject_rid = ? AND idem_key = ?',
     );
     // The hot path binds positionally and reads only what a consume decides on.
     this.consumeSubject = db.prepare(
       'SELECT rid, plan, overrides, suspended, time_zone, anchor_ms FROM subjects WHERE id = ?',
     );
     this.insertConsumeEvent = db.prepare(
-      `INSERT INTO events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta)
-       VALUES (?, 'consume', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta, fingerprint)
+       VALUES (?, 'consume', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.consumeTx = db.transaction(this.consumeInTx.bind(this));
   }
@@ -112,7 +134,11 @@ export class SqliteUsage {
     if (row) return row;
     if (!this.policy.autoCreateSubjects) throw new SubjectNotFoundError(id);
     const created = this.subjects.insertResolved(resolveNewSubject(this.policy, { id }, nowMs));
-    this.subjects.recordAudit(nowMs, 'subject.auto_create', id, { plan: created.plan });
+    this.subjects.recordAudit(
+      nowMs,
+      { action: 'subject.auto_create', subject: id, before: null, after: { plan: created.plan } },
+      SYSTEM_ACTOR,
+    );
     return created;
   }
 
@@ -129,6 +155,7 @@ export class SqliteUsage {
     key: string | undefined,
     meta: string | null,
     nowMs: number,
+    fingerprint: string | null,
   ): ConsumeResult {
     const s = this.subjectFor(id, nowMs);
     if (key !== undefined) {
@@ -136,8 +163,11 @@ export class SqliteUsage {
       // The key is taken by a refund record: never replay it as a consume nor hit the unique index.
       if (prior && prior.kind !== 'consume')
         throw new BadInputError(`key: "${key}" is reserved for a refund`, 'key');
-      if (prior?.outcome)
+      if (prior?.outcome) {
+        if (fingerprintDiffers(prior.fingerprint, fingerprint))
+          throw new IdempotencyKeyReusedError(key);
         return { ...(JSON.parse(prior.outcome) as ConsumeResult), replayed: true };
+      }
     }
     const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
     const limit = this.policy.catalog.limitFor(s.plan, this.overridesOf(s.overrides), feature);
@@ -182,6 +212,7 @@ export class SqliteUsage {
       key ?? null,
       key === undefined ? null : JSON.stringify(result),
       meta,
+      key === undefined ? null : fingerprint,
     );
     return result;
   }
@@ -193,6 +224,7 @@ export class SqliteUsage {
     key: string | undefined,
     meta: Metadata | undefined,
     nowMs: number,
+    fingerprint?: string,
   ): ConsumeResult {
     return this.consumeTx.immediate(
       id,
@@ -201,6 +233,7 @@ export class SqliteUsage {
       key,
       meta === undefined ? null : JSON.stringify(meta),
       nowMs,
+      fingerprint ?? null,
     );
   }
 
@@ -325,6 +358,7 @@ export class SqliteUsage {
     dryRun: boolean,
     reason: string | undefined,
     operation?: string,
+    actor?: Actor,
   ): ResetSubjectResult {
     const run = (): ResetSubjectResult => {
       const s = this.subjects.require(id);
@@ -371,12 +405,19 @@ export class SqliteUsage {
         });
       }
       if (!dryRun) {
-        this.subjects.recordAudit(nowMs, 'subject.reset', id, {
-          period: period.key,
-          cleared,
-          reason: reason ?? null,
-          operation: operation ?? null,
-        });
+        this.subjects.recordAudit(
+          nowMs,
+          {
+            ...resetAudit(id, period.key, cleared),
+            detail: {
+              period: period.key,
+              cleared,
+              reason: reason ?? null,
+              operation: operation ?? null,
+            },
+          },
+          reason ? { ...(actor ?? CLI_ACTOR), reason } : actor,
+        );
       }
       return { subject: id, period: periodView(period), cleared };
     };
@@ -405,5 +446,22 @@ export class SqliteUsage {
       if (limit !== null && r.used >= limit && ids[ids.length - 1] !== r.id) ids.push(r.id);
     }
     return ids;
+  }
+
+  /** Newest first: a walk down the (subject_rid, id) index from the cursor. */
+  events(id: string, opts: EventListOptions): Page<UsageEventView> {
+    const s = this.subjects.require(id);
+    const limit = pageLimit(opts.limit);
+    const before = idCursor(opts.after);
+    const rows = this.db
+      .prepare(
+        `SELECT id, at_ms, kind, feature, amount, delta, idem_key, meta, period_start_ms FROM events
+         WHERE subject_rid = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+      )
+      .all(s.rid, before ?? Number.MAX_SAFE_INTEGER, limit + 1) as EventViewRow[];
+    const items = rows
+      .slice(0, limit)
+      .map((r) => toEventView(r, s.id, this.keyOf(s, Number(r.period_start_ms))));
+    return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
   }
 }

@@ -1,0 +1,68 @@
+import type { CliContext } from '../context.js';
+import type { CommandResult } from '../output.js';
+
+export async function run(
+  ctx: CliContext,
+  _args: string[],
+  opts: Record<string, unknown>,
+): Promise<CommandResult> {
+  const { BadInputError } = await import('../../core/errors.js');
+  const flag = (name: string, value: unknown, min: number, max: number): number => {
+    const n = Number(value);
+    if (typeof value !== 'string' || !/^\d+$/.test(value) || n < min || n > max)
+      throw new BadInputError(`${name}: expected a whole number from ${min} to ${max}`, name);
+    return n;
+  };
+  const port = flag('--port', opts.port, 0, 65_535);
+  const workers = flag('--workers', opts.workers, 1, 64);
+  const sessionTtlSeconds = flag('--session-ttl', opts.sessionTtl, 60, 31_536_000);
+  const host = typeof opts.host === 'string' ? opts.host : '127.0.0.1';
+  if (opts.schedule === true && ctx.nowMs !== undefined)
+    throw new BadInputError(
+      '--now: the scheduler runs on the real clock; drop --now or --schedule',
+      '--now',
+    );
+
+  const { isWorker, runPrimary } = await import('../../server/cluster.js');
+  if (workers > 1 && !isWorker()) {
+    // Check the config and the store URL once here, so a mistake is one clear error, not N.
+    await ctx.quotaclock();
+    const code = await runPrimary(workers, await ctx.logger());
+    return { data: { stopped: true, workers }, text: 'stopped', exitCode: code };
+  }
+
+  const qc = await ctx.quotaclock();
+  const logger = await ctx.logger();
+  let daemon: import('../../schedule/daemon.js').ResetDaemon | undefined;
+  if (opts.schedule === true) {
+    const { ResetDaemon } = await import('../../schedule/daemon.js');
+    daemon = new ResetDaemon({ quotaclock: qc, logger }).start();
+  }
+  const [{ buildServer }, { listen }, { daemonMetrics }] = await Promise.all([
+    import('../../server/app.js'),
+    import('../../server/listen.js'),
+    import('../../metrics/daemon-plugin.js'),
+  ]);
+  const { app, state } = await buildServer({
+    qc,
+    logger,
+    trustProxy: opts.trustProxy === true,
+    sessionTtlSeconds,
+    ...(daemon
+      ? {
+          health: () => {
+            const s = daemon.status();
+            return { ok: s.healthy && !daemon.stopping, schedule: s };
+          },
+          extraMetrics: () => daemonMetrics(daemon),
+        }
+      : {}),
+  });
+  // The scheduler stops after the last request is answered, before the store closes.
+  app.addHook('onClose', async () => {
+    await daemon?.stop();
+  });
+  const server = await listen(app, state, { host, port, logger });
+  await server.closed;
+  return { data: { stopped: true, url: server.url }, text: `stopped (${server.url})` };
+}

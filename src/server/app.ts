@@ -1,0 +1,115 @@
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+} from 'fastify';
+import { QuotaClockError } from '../core/errors.js';
+import type { Logger } from '../log/logger.js';
+import type { QuotaClock } from '../quotaclock.js';
+import { requireKey } from './auth.js';
+import { FailedAuthLimiter } from './failed-auth.js';
+import { sendProblem, toProblem } from './problem.js';
+import { RequestMetrics } from './request-metrics.js';
+import { adminRoutes } from './routes/admin.js';
+import { opsRoutes, type Health } from './routes/ops.js';
+import { quotaRoutes } from './routes/quota.js';
+
+/** 64 KiB: a body of exactly 65,536 bytes is accepted, one byte more is 413. */
+export const BODY_LIMIT = 65_536;
+
+export interface ServerOptions {
+  readonly qc: QuotaClock;
+  readonly logger: Logger;
+  /** Take the client address from X-Forwarded-For (behind a proxy); it keys the failed-auth limit. */
+  readonly trustProxy?: boolean;
+  /** The scheduler's state, with --schedule: /healthz turns 503 when its last run failed. */
+  readonly health?: () => Health;
+  /** More Prometheus text for /metrics (the scheduler's gauges). */
+  readonly extraMetrics?: () => string | Promise<string>;
+  /** Dashboard session lifetime (serve --session-ttl). */
+  readonly sessionTtlSeconds?: number;
+  /** Failed-auth limiter; tests pass one with their own clock. */
+  readonly limiter?: FailedAuthLimiter;
+}
+
+export interface ServerState {
+  /** Set on SIGTERM: requests read from now on get 503 with Connection: close. */
+  draining: boolean;
+  readonly metrics: RequestMetrics;
+}
+
+const routeOf = (request: FastifyRequest) => request.routeOptions.url ?? 'unmatched';
+
+/** The HTTP service: /v1, /v1/admin, and the operational routes. Listening is the caller's job. */
+export async function buildServer(opts: ServerOptions): Promise<{
+  app: FastifyInstance;
+  state: ServerState;
+}> {
+  const state: ServerState = { draining: false, metrics: new RequestMetrics() };
+  const app = Fastify({
+    loggerInstance: opts.logger as FastifyBaseLogger,
+    // One line per request is written in onResponse, with no headers (keys, cookies) in it.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    trustProxy: opts.trustProxy ?? false,
+    // Late requests are answered by our own hook, as problem+json with Connection: close.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    // Ids of 10 KB are refused by the routes with a named field, not by the router with a bare 414.
+    routerOptions: { maxParamLength: 20_000 },
+  });
+  const limiter = opts.limiter ?? new FailedAuthLimiter();
+
+  // JSON only: without the text/plain parser, any other content type is 415.
+  app.removeContentTypeParser('text/plain');
+
+  app.addHook('onRequest', async (_request, reply) => {
+    if (state.draining) {
+      void reply.header('Connection', 'close');
+      return sendProblem(
+        reply,
+        new QuotaClockError('STORE_UNAVAILABLE', 'the server is shutting down; retry shortly'),
+      );
+    }
+  });
+  app.addHook(
+    'preHandler',
+    requireKey((k) => opts.qc.keys.authenticate(k), limiter),
+  );
+  app.addHook('onResponse', async (request, reply) => {
+    const route = routeOf(request);
+    const seconds = reply.elapsedTime / 1000;
+    state.metrics.observe(request.method, route, reply.statusCode, seconds);
+    request.log.info(
+      {
+        method: request.method,
+        route,
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 100) / 100,
+        ...(request.apiKey ? { key: request.apiKey.name } : {}),
+      },
+      'request',
+    );
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const problem = toProblem(error);
+    if (problem.status >= 500 && problem.code !== 'STORE_UNAVAILABLE')
+      request.log.error({ err: error, route: routeOf(request) }, 'request failed');
+    return sendProblem(reply, error);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      Object.assign(new Error(`no route ${request.method} ${request.url.split('?')[0]}`), {
+        statusCode: 404,
+      }),
+    ),
+  );
+
+  await app.register(opsRoutes, { ...opts, state });
+  await app.register(quotaRoutes, { qc: opts.qc, prefix: '/v1' });
+  await app.register(adminRoutes, { qc: opts.qc, prefix: '/v1/admin' });
+  return { app, state };
+}

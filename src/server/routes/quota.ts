@@ -1,0 +1,123 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { BadInputError } from '../../core/errors.js';
+import type { QuotaClock } from '../../quotaclock.js';
+import { fingerprint, headerKey, resolveKey } from '../idempotency.js';
+import { toProblem } from '../problem.js';
+import { rateLimitHeaders } from '../rate-limit-headers.js';
+import {
+  BatchItem,
+  BatchRequest,
+  CheckRequest,
+  ConsumeRequest,
+  HistoryQuery,
+  RefundRequest,
+  SubjectParams,
+} from '../schemas.js';
+import { parse } from '../validate.js';
+import type { z } from 'zod';
+
+type Consume = z.output<typeof ConsumeRequest>;
+type Check = z.output<typeof CheckRequest>;
+
+const keyHeader = (request: FastifyRequest) => headerKey(request.headers['idempotency-key']);
+
+/** The operations, shared by the single routes and the batch. */
+function operations(qc: QuotaClock) {
+  return {
+    async consume(body: Consume, key: string | undefined) {
+      const result = await qc.consume(body.subject, body.feature, body.amount, {
+        ...(key === undefined ? {} : { key, fingerprint: fingerprint('consume', body) }),
+        ...(body.meta === undefined ? {} : { meta: body.meta }),
+      });
+      return { subject: body.subject, feature: body.feature, ...result };
+    },
+    check(body: Check) {
+      return qc.check(body.subject, body.feature, body.amount);
+    },
+    refund(subject: string, key: string | undefined) {
+      if (key === undefined)
+        throw new BadInputError(
+          'key: required, the idempotency key of the consume to refund (or the Idempotency-Key header)',
+          'key',
+        );
+      return qc.refund(subject, key);
+    },
+  };
+}
+
+const withLimits = (
+  reply: FastifyReply,
+  qc: QuotaClock,
+  feature: string,
+  r: Parameters<typeof rateLimitHeaders>[1],
+) => reply.headers(rateLimitHeaders(feature, r, qc.now()));
+
+/** /v1: consume, check, refund, batch, a subject's status and history. Every decision is 200. */
+export const quotaRoutes: FastifyPluginAsync<{ qc: QuotaClock }> = async (app, { qc }) => {
+  const ops = operations(qc);
+
+  app.post('/consume', { config: { scope: 'quota:write' } }, async (request, reply) => {
+    const body = parse(ConsumeRequest, request.body);
+    const key = resolveKey(keyHeader(request), body.key);
+    const out = await ops.consume(body, key);
+    if (out.replayed) void reply.header('Idempotent-Replayed', 'true');
+    withLimits(reply, qc, body.feature, out);
+    return out;
+  });
+
+  app.post('/check', { config: { scope: 'quota:read' } }, async (request, reply) => {
+    const body = parse(CheckRequest, request.body);
+    const out = await ops.check(body);
+    withLimits(reply, qc, body.feature, out);
+    return out;
+  });
+
+  app.post('/refund', { config: { scope: 'quota:write' } }, async (request) => {
+    const body = parse(RefundRequest, request.body);
+    return ops.refund(body.subject, resolveKey(keyHeader(request), body.key));
+  });
+
+  app.post('/batch', { config: { scope: 'quota:write' } }, async (request) => {
+    if (request.headers['idempotency-key'] !== undefined)
+      throw new BadInputError(
+        'Idempotency-Key: not taken by /v1/batch; give each item its own "key"',
+        'Idempotency-Key',
+      );
+    const { items } = parse(BatchRequest, request.body);
+    const results: unknown[] = [];
+    // In order, one at a time: each item stands alone, and a later one sees the earlier ones' effect.
+    for (const [i, raw] of items.entries()) {
+      try {
+        const item = parse(BatchItem, raw, `items.${i}`);
+        if (item.op === 'consume') {
+          const { op: _op, ...body } = item;
+          results.push(await ops.consume(body, body.key));
+        } else if (item.op === 'check') results.push(await ops.check(item));
+        else results.push(await ops.refund(item.subject, item.key));
+      } catch (e) {
+        const problem = toProblem(e);
+        // The store being down is the whole batch's problem, not one item's.
+        if (problem.code === 'STORE_UNAVAILABLE') throw e;
+        results.push(problem);
+      }
+    }
+    return { results };
+  });
+
+  app.get('/subjects/:id', { config: { scope: 'quota:read' } }, async (request) => {
+    const { id } = parse(SubjectParams, request.params, 'id');
+    // Reading never creates a subject, and an unknown one is 404 (the library's status would show a fresh one).
+    await qc.getSubject(id);
+    return qc.status(id);
+  });
+
+  app.get('/subjects/:id/history', { config: { scope: 'quota:read' } }, async (request) => {
+    const { id } = parse(SubjectParams, request.params, 'id');
+    const { limit } = parse(HistoryQuery, request.query, 'query');
+    await qc.getSubject(id);
+    const entries = [...(await qc.history(id))].sort((a, b) =>
+      a.start < b.start ? 1 : a.start > b.start ? -1 : 0,
+    );
+    return limit === undefined ? entries : entries.slice(0, limit);
+  });
+};
