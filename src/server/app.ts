@@ -12,6 +12,7 @@ import { FailedAuthLimiter } from './failed-auth.js';
 import { sendProblem, toProblem } from './problem.js';
 import { RequestMetrics } from './request-metrics.js';
 import { adminRoutes } from './routes/admin.js';
+import { dashboardPlugin } from './dashboard/plugin.js';
 import { opsRoutes, type Health } from './routes/ops.js';
 import { quotaRoutes } from './routes/quota.js';
 
@@ -111,5 +112,6 @@ export async function buildServer(opts: ServerOptions): Promise<{
   await app.register(opsRoutes, { ...opts, state });
   await app.register(quotaRoutes, { qc: opts.qc, prefix: '/v1' });
   await app.register(adminRoutes, { qc: opts.qc, prefix: '/v1/admin' });
+  await app.register(dashboardPlugin, { qc: opts.qc, limiter, prefix: '/admin', sessionTtlSeconds: opts.sessionTtlSeconds });
   return { app, state };
 }

@@ -1,22 +1,11 @@
+import type { AuditEntry } from '../../../core/admin-types.js';
 import { card, empty, pager, pill, subjectLink, type Tone } from '../components.js';
 import { html, query, type Html } from '../html.js';
 import { pageHead } from '../layout.js';
 import { describeChange, type ViewContext } from '../view.js';
 
-/** One audit entry (the admin API's AuditEntry). */
-export interface AuditRow {
-  readonly id: string;
-  readonly at: string;
-  readonly actor: string;
-  readonly action: string;
-  readonly subject?: string;
-  readonly before: unknown;
-  readonly after: unknown;
-  readonly reason?: string;
-}
-
 export interface AuditView {
-  readonly entries: readonly AuditRow[];
+  readonly entries: readonly AuditEntry[];
   readonly next: string | null;
   readonly actor: string;
   readonly subject: string;
@@ -30,7 +19,7 @@ function actionTone(action: string): Tone {
   return 'neutral';
 }
 
-function change(e: AuditRow): Html {
+function change(e: AuditEntry): Html {
   const parts = describeChange(e.before, e.after);
   return html`<div class="diff">${parts.map(
     (p, i) => html`${i ? html`<br />` : ''}${p.field ? html`${p.field}: ` : ''}${p.from ? html`<span class="from">${p.from}</span> → ` : ''}<span class="to">${p.to}</span>`,

@@ -1,25 +1,14 @@
+import { SCOPES, type ApiKeyInfo, type NewApiKey } from '../../../core/admin-types.js';
 import { card, empty, pill } from '../components.js';
 import { html, type Html } from '../html.js';
 import { pageHead } from '../layout.js';
 import type { ViewContext } from '../view.js';
 
-export const SCOPE_LIST = ['quota:read', 'quota:write', 'admin:read', 'admin:write'] as const;
-
-/** One key as listed (the admin API's ApiKeyInfo: never the key itself). */
-export interface KeyRow {
-  readonly id: string;
-  readonly name: string;
-  readonly scopes: readonly string[];
-  readonly prefix: string;
-  readonly createdAt: string;
-  readonly revokedAt: string | null;
-  readonly lastUsedAt?: string | null;
-}
 
 export interface KeysView {
-  readonly keys: readonly KeyRow[];
+  readonly keys: readonly ApiKeyInfo[];
   /** A key just created: its secret is shown this once. */
-  readonly created: (KeyRow & { readonly key: string }) | null;
+  readonly created: NewApiKey | null;
   /** The id of the key this session was opened with. */
   readonly currentKeyId: string;
 }
@@ -36,7 +25,7 @@ export function renderKeys(v: KeysView, ctx: ViewContext): Html {
   const form = html`<form method="post" action="/admin/keys" data-confirm="Create this API key?">
     <div class="field"><label for="key-name">Name</label><input id="key-name" name="name" type="text" required maxlength="100" autocomplete="off" placeholder="e.g. web-app" /><div class="help">Shown in the audit log as the actor.</div></div>
     <fieldset class="field scopes"><legend>Scopes</legend>
-      ${SCOPE_LIST.map(
+      ${SCOPES.map(
         (s) => html`<label class="check"><input type="checkbox" name="scopes" value="${s}"${s === 'quota:write' ? html` checked` : ''} /> <code>${s}</code></label>`,
       )}
     </fieldset>

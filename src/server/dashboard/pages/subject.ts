@@ -1,3 +1,4 @@
+import type { UsageEventView } from '../../../core/admin-types.js';
 import type { HistoryEntry, StatusResult, Subject } from '../../../core/types.js';
 import type { CheckResult } from '../../../quotaclock.js';
 import { dailyChart, type DailySeries } from '../charts.js';
@@ -6,23 +7,11 @@ import { html, type Html } from '../html.js';
 import { pageHead } from '../layout.js';
 import type { ViewContext } from '../view.js';
 
-/** One row of the subject's usage ledger (the admin API's UsageEventView). */
-export interface LedgerEvent {
-  readonly id: string;
-  readonly at: string;
-  readonly feature: string;
-  readonly kind: 'consume' | 'refund' | 'reset';
-  readonly amount: number;
-  readonly periodKey: string;
-  readonly key: string | null;
-  readonly meta: Readonly<Record<string, unknown>>;
-}
-
 export interface SubjectView {
   readonly subject: Subject;
   readonly status: StatusResult;
   readonly history: readonly HistoryEntry[];
-  readonly events: { readonly items: readonly LedgerEvent[]; readonly next: string | null; readonly paged: boolean };
+  readonly events: { readonly items: readonly UsageEventView[]; readonly next: string | null; readonly paged: boolean };
   readonly daily: DailySeries;
   readonly plans: readonly string[];
   readonly check: { readonly feature: string; readonly amount: number; readonly result: CheckResult } | null;
@@ -92,13 +81,14 @@ function ledger(v: SubjectView, ctx: ViewContext): Html {
     <caption class="sr-only">Usage ledger, newest first</caption>
     <thead><tr><th scope="col">When</th><th scope="col">Event</th><th scope="col" class="num">Units</th><th scope="col" class="hide-sm">Key and details</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead>
     <tbody>${items.map((e) => {
-      const kindTone = e.kind === 'consume' ? (e.amount > 0 ? 'accent' : 'danger') : e.kind === 'refund' ? 'ok' : 'warn';
-      const kindText = e.kind === 'consume' && e.amount === 0 ? 'denied' : e.kind;
-      const canRefund = e.kind === 'consume' && e.amount > 0 && e.key !== null && !refunded.has(`${e.feature}\u0000${e.key}`);
+      const denied = e.kind === 'consume' && e.granted === false;
+      const kindTone = denied ? 'danger' : e.kind === 'consume' ? 'accent' : e.kind === 'refund' ? 'ok' : 'warn';
+      const kindText = denied ? 'denied' : e.kind;
+      const canRefund = e.kind === 'consume' && !denied && e.key !== null && !refunded.has(`${e.feature}\u0000${e.key}`);
       return html`<tr>
         <td class="nowrap">${fmt.instant(e.at, v.status.timeZone)}</td>
         <td>${pill(kindText, kindTone)}${Object.keys(v.status.features).length > 1 ? html` <span class="muted small">${e.feature}</span>` : ''}</td>
-        <td class="num">${e.kind === 'consume' ? '' : e.amount > 0 ? '−' : ''}${fmt.num(Math.abs(e.amount))}</td>
+        <td class="num${denied ? ' muted' : ''}">${e.kind === 'consume' ? (denied ? '' : '+') : '−'}${fmt.num(Math.abs(e.amount))}</td>
         <td class="hide-sm wrap">${e.key ? html`<code>${e.key}</code>` : html`<span class="muted">no key</span>`}${metaText(e.meta) ? html`<div class="muted small">${metaText(e.meta)}</div>` : ''}</td>
         <td class="num">${canRefund
           ? html`<form method="post" action="${base(v.subject.id)}/refund" data-confirm="${`Refund ${e.amount} unit(s) of ${e.feature} (key ${e.key})?`}"><input type="hidden" name="key" value="${e.key}" /><button class="btn small" type="submit" aria-label="${`Refund event ${e.key}`}">Refund</button></form>`
