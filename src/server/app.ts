@@ -11,7 +11,7 @@ import { requireKey } from './auth.js';
 import { FailedAuthLimiter } from './failed-auth.js';
 import { sendProblem, toProblem } from './problem.js';
 import { RequestMetrics } from './request-metrics.js';
-import { adminRoutes } from './routes/admin.js';
+import { adminRoutes, type AdminJobs } from './routes/admin.js';
 import { dashboardPlugin } from './dashboard/plugin.js';
 import { opsRoutes, type Health } from './routes/ops.js';
 import { quotaRoutes } from './routes/quota.js';
@@ -30,6 +30,8 @@ export interface ServerOptions {
   readonly extraMetrics?: () => string | Promise<string>;
   /** Dashboard session lifetime (serve --session-ttl). */
   readonly sessionTtlSeconds?: number;
+  /** The close, verify and report, for /v1/admin (handed in by serve). */
+  readonly jobs?: AdminJobs;
   /** Failed-auth limiter; tests pass one with their own clock. */
   readonly limiter?: FailedAuthLimiter;
 }
@@ -111,7 +113,11 @@ export async function buildServer(opts: ServerOptions): Promise<{
 
   await app.register(opsRoutes, { ...opts, state });
   await app.register(quotaRoutes, { qc: opts.qc, prefix: '/v1' });
-  await app.register(adminRoutes, { qc: opts.qc, prefix: '/v1/admin' });
+  await app.register(adminRoutes, {
+    qc: opts.qc,
+    ...(opts.jobs ? { jobs: opts.jobs } : {}),
+    prefix: '/v1/admin',
+  });
   await app.register(dashboardPlugin, { qc: opts.qc, limiter, prefix: '/admin', sessionTtlSeconds: opts.sessionTtlSeconds });
   return { app, state };
 }

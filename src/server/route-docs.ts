@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type { Scope } from '../core/admin-types.js';
+import { AuditQuery, PageQuery, ReportQuery, RunsQuery, SubjectsQuery } from './admin-schemas.js';
 import { HistoryQuery } from './schemas.js';
 
 export interface RouteDoc {
@@ -159,4 +160,141 @@ export const OPS_ROUTES: readonly RouteDoc[] = [
   },
 ];
 
-export const ROUTES: readonly RouteDoc[] = [...OPS_ROUTES, ...QUOTA_ROUTES];
+const admin = (
+  method: RouteDoc['method'],
+  path: string,
+  operationId: string,
+  summary: string,
+  rest: Partial<RouteDoc> & Pick<RouteDoc, 'success'>,
+): RouteDoc => ({
+  method,
+  path: `/v1/admin${path}`,
+  operationId,
+  summary,
+  tag: 'admin',
+  scope: method === 'GET' ? 'admin:read' : 'admin:write',
+  errors: {},
+  ...rest,
+});
+const notFound = { '404': 'Unknown subject (SUBJECT_NOT_FOUND).' };
+
+export const ADMIN_ROUTES: readonly RouteDoc[] = [
+  admin('GET', '/plans', 'listPlans', 'The plan catalog', {
+    success: { description: 'Plans.', schema: { type: 'array', items: ref('Plan') } },
+  }),
+  admin('GET', '/subjects', 'listSubjects', 'Subjects, a keyset page (q: id or email prefix)', {
+    query: SubjectsQuery,
+    success: { description: 'A page.', schema: ref('SubjectPage') },
+    errors: { '400': 'Bad query (an unknown plan, a bad limit).' },
+  }),
+  admin('POST', '/subjects', 'createSubject', 'Add a subject (audited)', {
+    body: 'CreateSubjectRequest',
+    success: { status: 201, description: 'The subject.', schema: ref('Subject') },
+    errors: { '409': 'The subject exists (SUBJECT_EXISTS).' },
+  }),
+  admin('GET', '/subjects/{id}', 'getSubject', 'One subject', {
+    success: { description: 'The subject.', schema: ref('Subject') },
+    errors: notFound,
+  }),
+  admin(
+    'PATCH',
+    '/subjects/{id}',
+    'updateSubject',
+    'Set the plan, overrides, time zone, email or name (audited)',
+    {
+      body: 'PatchSubjectRequest',
+      success: { description: 'The subject after the change.', schema: ref('Subject') },
+      errors: notFound,
+    },
+  ),
+  admin('POST', '/subjects/{id}/suspend', 'suspendSubject', 'Suspend: every consume is refused', {
+    body: 'SuspendRequest',
+    success: { description: 'The subject.', schema: ref('Subject') },
+    errors: notFound,
+  }),
+  admin('POST', '/subjects/{id}/unsuspend', 'unsuspendSubject', 'Lift a suspension', {
+    success: { description: 'The subject.', schema: ref('Subject') },
+    errors: notFound,
+  }),
+  admin(
+    'POST',
+    '/subjects/{id}/reset',
+    'resetSubject',
+    'A manual mid-period reset with a reason (audited)',
+    {
+      body: 'ResetSubjectRequest',
+      success: { description: 'Units cleared.', schema: ref('ResetSubjectResult') },
+      errors: notFound,
+    },
+  ),
+  admin(
+    'GET',
+    '/subjects/{id}/events',
+    'subjectEvents',
+    'The subject’s usage ledger, newest first',
+    {
+      query: PageQuery,
+      success: { description: 'A page of events.', schema: ref('EventPage') },
+      errors: notFound,
+    },
+  ),
+  admin('GET', '/runs', 'listRuns', 'The run ledger, newest first', {
+    query: RunsQuery,
+    success: { description: 'Runs.', schema: { type: 'array', items: ref('Run') } },
+  }),
+  admin('GET', '/runs/{id}', 'getRun', 'One run, by period key', {
+    success: { description: 'The run.', schema: ref('Run') },
+    errors: { '404': 'No such run (NOT_FOUND).' },
+  }),
+  admin(
+    'POST',
+    '/reset',
+    'close',
+    'Close every ended period, with catch-up, under the CLI’s lease',
+    {
+      body: 'CloseRequest',
+      success: {
+        description: 'The reset report (as `quotaclock reset --json`).',
+        schema: { type: 'object' },
+      },
+      errors: { '409': 'Another close holds the lease (LEASE_HELD).' },
+    },
+  ),
+  admin('POST', '/verify', 'verify', 'Check invariants and configuration', {
+    scope: 'admin:read',
+    success: {
+      description: 'The verify report (as `quotaclock verify --json`).',
+      schema: { type: 'object' },
+    },
+  }),
+  admin('GET', '/report', 'report', 'The usage report for a period', {
+    query: ReportQuery,
+    success: {
+      description: 'The report (as `quotaclock report --json`).',
+      schema: { type: 'object' },
+    },
+  }),
+  admin('GET', '/audit', 'listAudit', 'The audit log, newest first', {
+    query: AuditQuery,
+    success: { description: 'A page of entries.', schema: ref('AuditPage') },
+  }),
+  admin('GET', '/keys', 'listKeys', 'API keys (never the key itself)', {
+    success: { description: 'Keys.', schema: { type: 'array', items: ref('ApiKeyInfo') } },
+  }),
+  admin('POST', '/keys', 'createKey', 'Create a key; the answer shows it once', {
+    body: 'CreateKeyRequest',
+    success: { status: 201, description: 'The key.', schema: ref('NewApiKey') },
+  }),
+  admin(
+    'DELETE',
+    '/keys/{id}',
+    'revokeKey',
+    'Revoke a key (by id or prefix); it stops working at once',
+    {
+      success: { status: 204, description: 'Revoked.' },
+      errors: { '404': 'No such key (NOT_FOUND).' },
+    },
+  ),
+];
+
+export const ROUTES: readonly RouteDoc[] = [...OPS_ROUTES, ...QUOTA_ROUTES, ...ADMIN_ROUTES];

@@ -209,3 +209,12 @@ export function subjectOfResolved(r: ResolvedSubject): Subject {
     createdAt: toIso(r.createdMs),
   };
 }
+
+/** Parses an `after` cursor that must be a Firestore seq (see layout.newSeq); null for the first page. */
+export function seqCursor(after: string | null | undefined): string | null {
+  if (after === undefined || after === null || after === '') return null;
+  if (!/^[0-9a-z]{16,40}$/.test(after)) {
+    throw new BadInputError('after: expected the `next` value of the previous page', 'after');
+  }
+  return after;
+}

@@ -46,6 +46,21 @@ export async function run(
   const { app, state } = await buildServer({
     qc,
     logger,
+    jobs: {
+      // The same paths as `quotaclock reset`, `verify` and `report`: the lease, notifications, heartbeats.
+      async close(dryRun) {
+        const { runScheduledReset } = await import('../../jobs/reset-all.js');
+        return runScheduledReset(qc, { trigger: 'http', dryRun, logger });
+      },
+      async verify() {
+        const { runVerifyAndNotify } = await import('../../notify/verify-monitor.js');
+        return runVerifyAndNotify(qc, { logger, trigger: 'http' });
+      },
+      async report(period) {
+        const { buildUsageReport } = await import('../../report/usage-report.js');
+        return buildUsageReport(qc, period === undefined ? {} : { period });
+      },
+    },
     trustProxy: opts.trustProxy === true,
     sessionTtlSeconds,
     ...(daemon

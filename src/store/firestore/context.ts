@@ -7,6 +7,8 @@ import type {
 } from '@google-cloud/firestore';
 import { SubjectNotFoundError } from '../../core/errors.js';
 import type { QuotaPolicy } from '../../core/policy.js';
+import { CLI_ACTOR, type Actor } from '../../core/admin-types.js';
+import type { AuditDraft } from '../admin-mapping.js';
 import { COLLECTIONS, jsonText, newSeq, parseQuotaDoc, ts, type QuotaDoc } from './layout.js';
 
 /** What every part of the Firestore store shares: the client, the policy and the paths. */
@@ -87,13 +89,12 @@ export class FsContext {
     return d;
   }
 
-  /** An audit entry, written with the change it records. */
+  /** An audit entry, written with the change it records (same transaction or batch). */
   audit(
     w: Transaction | WriteBatch,
     nowMs: number,
-    action: string,
-    subject: string | null,
-    detail: unknown,
+    draft: AuditDraft,
+    actor: Actor = CLI_ACTOR,
     id?: string,
   ): void {
     const seq = newSeq();
@@ -101,9 +102,21 @@ export class FsContext {
     (w as WriteBatch).set(this.auditCollection().doc(id ?? `a_${seq}`), {
       seq,
       at: ts(nowMs),
-      action,
-      subject,
-      detail_json: jsonText(detail),
+      action: draft.action,
+      subject: draft.subject,
+      actor: actor.actor,
+      before_json: jsonText(draft.before),
+      after_json: jsonText(draft.after),
+      reason: actor.reason ?? null,
+      detail_json: jsonText(draft.detail),
     });
+  }
+
+  apiKeys(): CollectionReference {
+    return this.db.collection(COLLECTIONS.apiKeys);
+  }
+
+  sessions(): CollectionReference {
+    return this.db.collection(COLLECTIONS.sessions);
   }
 }

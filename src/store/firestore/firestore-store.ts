@@ -1,15 +1,11 @@
-import { NotSupportedError } from '../../core/errors.js';
 import type {
   Actor,
-  ApiKeyInfo,
-  AuditEntry,
   AuditListOptions,
   EventListOptions,
   SubjectPatch,
-  UsageEventView,
 } from '../../core/admin-types.js';
-import type { Page, Subject } from '../../core/types.js';
 import type { StoredApiKey, StoredSession } from '../quota-store.js';
+import { FsService } from './service.js';
 import { createHash } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import type { Limit } from '../../core/plans.js';
@@ -55,6 +51,7 @@ export class FirestoreStore implements QuotaStore {
   private readonly subjects: FsSubjects;
   private readonly usage: FsUsage;
   private readonly closer: FsClose;
+  private readonly service: FsService;
 
   constructor(
     readonly options: FirestoreOptions,
@@ -65,6 +62,7 @@ export class FirestoreStore implements QuotaStore {
     this.subjects = new FsSubjects(this.ctx);
     this.usage = new FsUsage(this.ctx);
     this.closer = new FsClose(this.ctx, options.bulkOpsPerSecond);
+    this.service = new FsService(this.ctx);
   }
 
   /** Every call maps driver errors to coded ones (and never echoes credentials). */
@@ -129,8 +127,8 @@ export class FirestoreStore implements QuotaStore {
     await this.db.terminate().catch(() => undefined);
   }
 
-  addSubject(s: NewSubject, nowMs: number) {
-    return this.run(() => this.subjects.add(s, nowMs));
+  addSubject(s: NewSubject, nowMs: number, actor?: Actor) {
+    return this.run(() => this.subjects.add(s, nowMs, actor));
   }
   upsertSubjects(s: readonly NewSubject[], nowMs: number) {
     return this.run(() => this.subjects.upsertMany(s, nowMs));
@@ -141,21 +139,31 @@ export class FirestoreStore implements QuotaStore {
   listSubjects(opts: ListOptions = {}) {
     return this.run(() => this.subjects.list(opts, Date.now()));
   }
-  setPlan(id: string, plan: string, nowMs: number) {
-    return this.run(() => this.subjects.setPlan(id, plan, nowMs));
+  setPlan(id: string, plan: string, nowMs: number, actor?: Actor) {
+    return this.run(() => this.subjects.setPlan(id, plan, nowMs, actor));
   }
-  setOverride(id: string, feature: string, limit: Limit | undefined, nowMs: number) {
-    return this.run(() => this.subjects.setOverride(id, feature, limit, nowMs));
+  setOverride(id: string, feature: string, limit: Limit | undefined, nowMs: number, actor?: Actor) {
+    return this.run(() => this.subjects.setOverride(id, feature, limit, nowMs, actor));
   }
-  suspend(id: string, reason: string | null, nowMs: number) {
-    return this.run(() => this.subjects.suspend(id, reason, nowMs));
+  suspend(id: string, reason: string | null, nowMs: number, actor?: Actor) {
+    return this.run(() => this.subjects.suspend(id, reason, nowMs, actor));
   }
-  unsuspend(id: string, nowMs: number) {
-    return this.run(() => this.subjects.unsuspend(id, nowMs));
+  unsuspend(id: string, nowMs: number, actor?: Actor) {
+    return this.run(() => this.subjects.unsuspend(id, nowMs, actor));
   }
 
   consume(id: string, feature: string, amount: number, opts: ConsumeOptions & { now: number }) {
-    return this.run(() => this.usage.consume(id, feature, amount, opts.key, opts.meta, opts.now));
+    return this.run(() =>
+      this.usage.consume(
+        id,
+        feature,
+        amount,
+        opts.key,
+        opts.meta,
+        opts.now,
+        opts.fingerprint ?? null,
+      ),
+    );
   }
   refund(id: string, key: string, nowMs: number) {
     return this.run(() => this.usage.refund(id, key, nowMs));
@@ -169,10 +177,17 @@ export class FirestoreStore implements QuotaStore {
   resetSubject(
     id: string,
     nowMs: number,
-    opts: { dryRun?: boolean; reason?: string; operation?: string } = {},
+    opts: { dryRun?: boolean; reason?: string; operation?: string; actor?: Actor } = {},
   ) {
     return this.run(() =>
-      this.usage.resetSubject(id, nowMs, opts.dryRun ?? false, opts.reason, opts.operation),
+      this.usage.resetSubject(
+        id,
+        nowMs,
+        opts.dryRun ?? false,
+        opts.reason,
+        opts.operation,
+        opts.actor,
+      ),
     );
   }
   subjectsAtLimit(nowMs: number, limit = 1000) {
@@ -291,43 +306,35 @@ export class FirestoreStore implements QuotaStore {
     });
   }
 
-  // --- the service (seam; filled in per engine) ---
-  async updateSubject(
-    _id: string,
-    _patch: SubjectPatch,
-    _nowMs: number,
-    _actor?: Actor,
-  ): Promise<Subject> {
-    throw new NotSupportedError('updateSubject');
+  // --- the service ---
+  updateSubject(id: string, patch: SubjectPatch, nowMs: number, actor?: Actor) {
+    return this.run(() => this.subjects.update(id, patch, nowMs, actor));
   }
-  async subjectEvents(_id: string, _opts?: EventListOptions): Promise<Page<UsageEventView>> {
-    throw new NotSupportedError('subjectEvents');
+  subjectEvents(id: string, opts: EventListOptions = {}) {
+    return this.run(() => this.usage.events(id, opts, Date.now()));
   }
-  async createApiKey(_key: StoredApiKey, _actor: Actor): Promise<ApiKeyInfo> {
-    throw new NotSupportedError('createApiKey');
+  createApiKey(key: StoredApiKey, actor: Actor) {
+    return this.run(() => this.service.createKey(key, actor));
   }
-  async listApiKeys(): Promise<ApiKeyInfo[]> {
-    throw new NotSupportedError('listApiKeys');
+  listApiKeys() {
+    return this.run(() => this.service.listKeys());
   }
-  async apiKeyByHash(_hash: string): Promise<(ApiKeyInfo & { hash: string }) | null> {
-    throw new NotSupportedError('apiKeyByHash');
+  apiKeyByHash(hash: string) {
+    return this.run(() => this.service.keyByHash(hash));
   }
-  async revokeApiKey(_idOrPrefix: string, _nowMs: number, _actor: Actor): Promise<ApiKeyInfo> {
-    throw new NotSupportedError('revokeApiKey');
+  revokeApiKey(idOrPrefix: string, nowMs: number, actor: Actor) {
+    return this.run(() => this.service.revokeKey(idOrPrefix, nowMs, actor));
   }
-  async createSession(_session: StoredSession): Promise<void> {
-    throw new NotSupportedError('createSession');
+  createSession(session: StoredSession) {
+    return this.run(() => this.service.createSession(session));
   }
-  async lookupSession(
-    _hash: string,
-    _nowMs: number,
-  ): Promise<{ key: ApiKeyInfo; expiresMs: number } | null> {
-    throw new NotSupportedError('lookupSession');
+  lookupSession(hash: string, nowMs: number) {
+    return this.run(() => this.service.lookupSession(hash, nowMs));
   }
-  async deleteSession(_hash: string): Promise<void> {
-    throw new NotSupportedError('deleteSession');
+  deleteSession(hash: string) {
+    return this.run(() => this.service.deleteSession(hash));
   }
-  async listAudit(_opts?: AuditListOptions): Promise<Page<AuditEntry>> {
-    throw new NotSupportedError('listAudit');
+  listAudit(opts: AuditListOptions = {}) {
+    return this.run(() => this.service.listAudit(opts));
   }
 }

@@ -16,6 +16,7 @@ import type { Subject } from '../../core/types.js';
  *   userQuotas/{uid}/usage_history/{key}   one per period: period, user_uid, summary (+ quotaclock map)
  *   userQuotas/{uid}/usage_events/{id}     one per consume, refund or manual reset
  *   quotaclockRuns/{key}, quotaclockLeases/{name}, quotaclockAudit/{id}, quotaclockMeta/schema
+ *   quotaclockApiKeys/{id} (sha256 and prefix, never the key), quotaclockSessions/{sha256 of the token}
  */
 export const COLLECTIONS = {
   quotas: 'userQuotas',
@@ -24,6 +25,8 @@ export const COLLECTIONS = {
   runs: 'quotaclockRuns',
   leases: 'quotaclockLeases',
   audit: 'quotaclockAudit',
+  apiKeys: 'quotaclockApiKeys',
+  sessions: 'quotaclockSessions',
   meta: 'quotaclockMeta',
 } as const;
 

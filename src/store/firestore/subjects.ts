@@ -4,6 +4,9 @@ import { assertLimitValue, type Limit, type Limits } from '../../core/plans.js';
 import { resolveNewSubject, type ResolvedSubject } from '../../core/subject-rules.js';
 import type { ListOptions, NewSubject, Page, Subject } from '../../core/types.js';
 import { runTx } from './client.js';
+import type { Actor, SubjectPatch } from '../../core/admin-types.js';
+import { resolveSubjectPatch, withOverride } from '../../core/subject-rules.js';
+import { AUDIT_OF, createdAudit, mergeById, prefixEnd, type AuditDraft } from '../admin-mapping.js';
 import type { FsContext } from './context.js';
 import {
   adoptionFields,
@@ -36,6 +39,13 @@ const resolvedSubject = (s: ResolvedSubject): Subject => ({
   createdAt: new Date(s.createdMs).toISOString(),
 });
 
+const importAudit = (added: number, updated: number): AuditDraft => ({
+  action: 'subject.import',
+  subject: null,
+  before: null,
+  after: { added, updated },
+});
+
 /** Writes the display name where the document keeps it (new documents get both spellings). */
 function nameFields(d: QuotaDoc | null, name: string): DocFields {
   if (d?.nameField) return { [d.nameField]: name };
@@ -49,7 +59,7 @@ export class FsSubjects {
     return this.ctx.policy;
   }
 
-  async add(input: NewSubject, nowMs: number): Promise<Subject> {
+  async add(input: NewSubject, nowMs: number, actor?: Actor): Promise<Subject> {
     const resolved = resolveNewSubject(this.policy, input, nowMs);
     const ref = this.ctx.quotaRef(resolved.id);
     return this.ctx.serial(resolved.id, () =>
@@ -57,8 +67,9 @@ export class FsSubjects {
         const snap = await tx.get(ref);
         if (snap.exists) throw new SubjectExistsError(resolved.id);
         tx.create(ref, newQuotaDocument(this.policy, resolved, nowMs, newSeq()));
-        this.ctx.audit(tx, nowMs, 'subject.add', resolved.id, { plan: resolved.plan });
-        return resolvedSubject(resolved);
+        const created = resolvedSubject(resolved);
+        this.ctx.audit(tx, nowMs, createdAudit(created), actor);
+        return created;
       }),
     );
   }
@@ -82,10 +93,7 @@ export class FsSubjects {
           if (w.create) tx.create(this.ctx.quotaRef(id), w.create);
           else tx.update(this.ctx.quotaRef(id), w.update!);
         }
-        this.ctx.audit(tx, nowMs, 'subject.import', null, {
-          added: plan.added,
-          updated: plan.updated,
-        });
+        this.ctx.audit(tx, nowMs, importAudit(plan.added, plan.updated));
         return { added: plan.added, updated: plan.updated };
       });
     }
@@ -107,10 +115,7 @@ export class FsSubjects {
         else batch.update(this.ctx.quotaRef(id), w.update!, { lastUpdateTime: snap!.updateTime! });
       }
       if (i + TX_ROWS >= entries.length) {
-        this.ctx.audit(batch, nowMs, 'subject.import', null, {
-          added: plan.added,
-          updated: plan.updated,
-        });
+        this.ctx.audit(batch, nowMs, importAudit(plan.added, plan.updated));
       }
       await batch.commit();
     }
@@ -214,6 +219,7 @@ export class FsSubjects {
   }
 
   async list(opts: ListOptions, nowMs: number): Promise<Page<Subject>> {
+    if (opts.q) return this.search(opts, opts.q, nowMs);
     const limit = Math.min(Math.max(opts.limit ?? 100, 1), 10_000);
     const items: Subject[] = [];
     let after = opts.after ?? null;
@@ -238,11 +244,60 @@ export class FsSubjects {
     return { items: out, next: items.length > limit ? out[out.length - 1]!.id : null };
   }
 
+  /**
+   * q is a prefix of the document id or of user_email: two range queries on
+   * their indexes (the id's keyset from the cursor; the email range read
+   * whole, so its cost is the number of emails with that prefix), merged by id.
+   */
+  private async search(opts: ListOptions, q: string, nowMs: number): Promise<Page<Subject>> {
+    const limit = Math.min(Math.max(opts.limit ?? 100, 1), 10_000);
+    const after = opts.after ?? '';
+    const hi = prefixEnd(q);
+    const keep = (d: QuotaDoc) => d.id > after && (opts.plan === undefined || d.plan === opts.plan);
+    const byId: Subject[] = [];
+    let cursor = after >= q ? after : null;
+    for (;;) {
+      let query = this.ctx
+        .quotas()
+        .where(FieldPath.documentId(), '>=', q)
+        .where(FieldPath.documentId(), '<', hi)
+        .orderBy(FieldPath.documentId());
+      if (cursor) query = query.startAfter(cursor);
+      const page = await query.limit(1000).get();
+      for (const snap of page.docs) {
+        const d = parseQuotaDoc(this.policy, snap, nowMs);
+        if (keep(d)) byId.push(subjectOf(d));
+      }
+      if (byId.length > limit || page.size < 1000) break;
+      cursor = page.docs[page.docs.length - 1]!.id;
+    }
+    const byEmail: Subject[] = [];
+    let emailCursor: DocumentSnapshot | null = null;
+    for (;;) {
+      let query = this.ctx
+        .quotas()
+        .where('user_email', '>=', q)
+        .where('user_email', '<', hi)
+        .orderBy('user_email');
+      if (emailCursor) query = query.startAfter(emailCursor);
+      const page = await query.limit(1000).get();
+      for (const snap of page.docs) {
+        const d = parseQuotaDoc(this.policy, snap, nowMs);
+        if (keep(d)) byEmail.push(subjectOf(d));
+      }
+      if (page.size < 1000) break;
+      emailCursor = page.docs[page.docs.length - 1]!;
+    }
+    const rows = mergeById(byId, byEmail, limit + 1);
+    const items = rows.slice(0, limit);
+    return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
+  }
+
   private async change(
     id: string,
     nowMs: number,
-    action: string,
-    detail: unknown,
+    actor: Actor | undefined,
+    audit: (before: Subject, after: Subject) => AuditDraft,
     apply: (d: QuotaDoc, fields: DocFields) => Partial<Subject>,
   ): Promise<Subject> {
     return this.ctx.serial(id, () =>
@@ -252,15 +307,17 @@ export class FsSubjects {
         const changed = apply(d, fields);
         fields.updated_at = ts(nowMs);
         tx.update(this.ctx.quotaRef(id), fields);
-        this.ctx.audit(tx, nowMs, action, id, detail);
-        return { ...subjectOf(d), ...changed };
+        const before = subjectOf(d);
+        const after = { ...before, ...changed };
+        this.ctx.audit(tx, nowMs, audit(before, after), actor);
+        return after;
       }),
     );
   }
 
-  setPlan(id: string, plan: string, nowMs: number): Promise<Subject> {
+  setPlan(id: string, plan: string, nowMs: number, actor?: Actor): Promise<Subject> {
     this.policy.catalog.assertPlan(plan);
-    return this.change(id, nowMs, 'subject.set_plan', { plan }, (d, fields) => {
+    return this.change(id, nowMs, actor, AUDIT_OF.plan, (d, fields) => {
       fields.plan_type = plan;
       fields.plan_updated_at = ts(nowMs);
       fields.quota_limits = legacyLimitsMap(limitsOf(this.policy, plan, d.overrides));
@@ -274,38 +331,42 @@ export class FsSubjects {
     feature: string,
     limit: Limit | undefined,
     nowMs: number,
+    actor?: Actor,
   ): Promise<Subject> {
     this.policy.catalog.assertFeature(feature);
     if (limit !== undefined) assertLimitValue(limit, 'limit');
-    return this.change(
-      id,
-      nowMs,
-      'subject.set_override',
-      { feature, limit: limit ?? 'plan' },
-      (d, fields) => {
-        const o: Record<string, Limit> = { ...d.overrides };
-        if (limit === undefined) delete o[feature];
-        else o[feature] = limit;
-        setQc(fields, 'overrides', o);
-        fields.quota_limits = legacyLimitsMap(limitsOf(this.policy, d.plan, o));
-        return { overrides: o };
-      },
-    );
+    return this.change(id, nowMs, actor, AUDIT_OF.override, (d, fields) => {
+      const o = withOverride(d.overrides, feature, limit);
+      setQc(fields, 'overrides', o);
+      fields.quota_limits = legacyLimitsMap(limitsOf(this.policy, d.plan, o));
+      return { overrides: o };
+    });
   }
 
-  suspend(id: string, reason: string | null, nowMs: number): Promise<Subject> {
-    return this.change(id, nowMs, 'subject.suspend', { reason }, (_d, fields) => {
+  suspend(id: string, reason: string | null, nowMs: number, actor?: Actor): Promise<Subject> {
+    return this.change(id, nowMs, actor, AUDIT_OF.suspend, (_d, fields) => {
       fields.is_suspended = true;
       fields.suspension_reason = reason;
       return { suspended: true, suspendedReason: reason };
     });
   }
 
-  unsuspend(id: string, nowMs: number): Promise<Subject> {
-    return this.change(id, nowMs, 'subject.unsuspend', undefined, (_d, fields) => {
+  unsuspend(id: string, nowMs: number, actor?: Actor): Promise<Subject> {
+    return this.change(id, nowMs, actor, AUDIT_OF.unsuspend, (_d, fields) => {
       fields.is_suspended = false;
       fields.suspension_reason = null;
       return { suspended: false, suspendedReason: null };
+    });
+  }
+
+  update(id: string, patch: SubjectPatch, nowMs: number, actor?: Actor): Promise<Subject> {
+    return this.change(id, nowMs, actor, AUDIT_OF.update, (d, fields) => {
+      const next = resolveSubjectPatch(this.policy, subjectOf(d), patch);
+      // The earlier system's documents hold the email in user_email; an absent one reads as null.
+      fields.user_email = next.email;
+      // An empty name reads as none, in the field the document already uses.
+      if (next.name !== d.name) Object.assign(fields, nameFields(d, next.name ?? ''));
+      return { email: next.email, name: next.name };
     });
   }
 }

@@ -1,11 +1,17 @@
 import type { DocumentSnapshot, Transaction } from '@google-cloud/firestore';
-import { BadInputError, RefundKeyNotFoundError, SubjectNotFoundError } from '../../core/errors.js';
+import {
+  BadInputError,
+  IdempotencyKeyReusedError,
+  RefundKeyNotFoundError,
+  SubjectNotFoundError,
+} from '../../core/errors.js';
 import type { Limit } from '../../core/plans.js';
 import type { Period } from '../../core/period.js';
 import { featureStatus, fits, periodView, remainingOf } from '../../core/policy.js';
 import { resolveNewSubject } from '../../core/subject-rules.js';
 import { historyOf, type HistoryPeriod } from '../../core/history.js';
 import type {
+  Page,
   ConsumeResult,
   HistoryEntry,
   Metadata,
@@ -16,6 +22,15 @@ import type {
 } from '../../core/types.js';
 import { REFUND_KEY_PREFIX } from '../../core/validate.js';
 import { runTx } from './client.js';
+import {
+  CLI_ACTOR,
+  type Actor,
+  type EventListOptions,
+  type UsageEventView,
+} from '../../core/admin-types.js';
+import { fingerprintDiffers } from '../../core/idempotency.js';
+import { toIso } from '../../core/period.js';
+import { SYSTEM_ACTOR, pageLimit, resetAudit, seqCursor } from '../admin-mapping.js';
 import type { FsContext } from './context.js';
 import {
   adoptionFields,
@@ -60,6 +75,8 @@ export interface EventFields {
   key: string | null;
   outcome: unknown;
   meta: unknown;
+  /** Keyed consumes: what the request was, compared on a retry. */
+  fingerprint?: string | null;
 }
 
 /** One usage event document; `seq` orders events across the store for export. */
@@ -82,6 +99,7 @@ export function eventDocument(uid: string, e: EventFields, seq: string) {
     key: e.key,
     outcome_json: e.outcome === null || e.outcome === undefined ? null : JSON.stringify(e.outcome),
     meta_json: e.meta === null || e.meta === undefined ? null : JSON.stringify(e.meta),
+    ...(e.fingerprint ? { fingerprint: e.fingerprint } : {}),
   };
 }
 
@@ -211,6 +229,7 @@ export class FsUsage {
     key: string | undefined,
     meta: Metadata | undefined,
     nowMs: number,
+    fingerprint: string | null = null,
   ): Promise<ConsumeResult> {
     const ref = this.ctx.quotaRef(id);
     const keyRef = key === undefined ? null : this.ctx.eventsOf(id).doc(keyedEventId(key));
@@ -233,6 +252,8 @@ export class FsUsage {
           if (prior.kind !== 'consume')
             throw new BadInputError(`key: "${key}" is reserved for a refund`, 'key');
           if (typeof prior.outcome_json === 'string') {
+            const stored = typeof prior.fingerprint === 'string' ? prior.fingerprint : null;
+            if (fingerprintDiffers(stored, fingerprint)) throw new IdempotencyKeyReusedError(key!);
             return { ...(JSON.parse(prior.outcome_json) as ConsumeResult), replayed: true };
           }
         }
@@ -278,7 +299,12 @@ export class FsUsage {
             (doc.lifetime_stats as Record<string, unknown>)[lifetimeField(feature)] = amount;
           }
           tx.create(ref, doc);
-          this.ctx.audit(tx, nowMs, 'subject.auto_create', id, { plan: d.plan });
+          this.ctx.audit(
+            tx,
+            nowMs,
+            { action: 'subject.auto_create', subject: id, before: null, after: { plan: d.plan } },
+            SYSTEM_ACTOR,
+          );
         } else if (granted || rolled || Object.keys(fields).length > 0) {
           fields.updated_at = ts(nowMs);
           tx.update(ref, fields);
@@ -300,6 +326,7 @@ export class FsUsage {
               key: key ?? null,
               outcome: key === undefined ? null : result,
               meta: meta ?? null,
+              fingerprint: key === undefined ? null : fingerprint,
             },
             seq,
           ),
@@ -422,6 +449,7 @@ export class FsUsage {
     dryRun: boolean,
     reason: string | undefined,
     operation?: string,
+    actor?: Actor,
   ): Promise<ResetSubjectResult> {
     const work = async (tx: Transaction | null): Promise<ResetSubjectResult> => {
       const get = (ref: FirebaseFirestore.DocumentReference) => (tx ? tx.get(ref) : ref.get());
@@ -484,9 +512,16 @@ export class FsUsage {
       this.ctx.audit(
         tx,
         nowMs,
-        'subject.reset',
-        id,
-        { period: period.key, cleared, reason: reason ?? null, operation: operation ?? null },
+        {
+          ...resetAudit(id, period.key, cleared),
+          detail: {
+            period: period.key,
+            cleared,
+            reason: reason ?? null,
+            operation: operation ?? null,
+          },
+        },
+        reason ? { ...(actor ?? CLI_ACTOR), reason } : actor,
         opRef?.id,
       );
       return { subject: id, period: view, cleared };
@@ -518,6 +553,44 @@ export class FsUsage {
       if (page.size < 1000) return out;
       after = page.docs[page.docs.length - 1]!.id;
     }
+  }
+
+  /** Newest first by seq (the event's creation order), from the cursor's seq. */
+  async events(id: string, opts: EventListOptions, nowMs: number): Promise<Page<UsageEventView>> {
+    const d = await this.ctx.require(id, nowMs);
+    const limit = pageLimit(opts.limit);
+    const after = seqCursor(opts.after);
+    let q = this.ctx.eventsOf(id).orderBy('seq', 'desc');
+    if (after) q = q.startAfter(after);
+    const page = await q.limit(limit + 1).get();
+    const views = page.docs.slice(0, limit).map((snap) => {
+      const e = snap.data();
+      const startMs = toMs(e.period_start) ?? 0;
+      const kind = e.kind as UsageEventView['kind'];
+      return {
+        view: {
+          id: snap.id,
+          at: toIso(toMs(e.at) ?? 0),
+          subject: id,
+          feature: String(e.feature),
+          kind,
+          amount: Number(e.amount ?? 0),
+          periodKey:
+            typeof e.period_key === 'string'
+              ? e.period_key
+              : this.policy.periods.at(ctxOf(d), startMs).key,
+          key: typeof e.key === 'string' ? e.key : null,
+          meta:
+            typeof e.meta_json === 'string'
+              ? (JSON.parse(e.meta_json) as Record<string, unknown>)
+              : {},
+          ...(kind === 'consume' ? { granted: Number(e.delta ?? 0) > 0 } : {}),
+        } satisfies UsageEventView,
+        seq: String(e.seq),
+      };
+    });
+    const items = views.map((v) => v.view);
+    return { items, next: page.size > limit ? views[views.length - 1]!.seq : null };
   }
 }
 
