@@ -50,7 +50,7 @@ export async function dailyChartSvg(
         type: 'bar',
         data: s.values,
         itemStyle: { color: PALETTE[i % PALETTE.length], borderRadius: [3, 3, 0, 0] },
-        barMaxWidth: narrow ? 8 : 14,
+        barMaxWidth: narrow ? 7 : 12,
         barGap: '15%',
       })),
     });
@@ -72,13 +72,13 @@ export async function dailyChart(
   formatNumber: (n: number) => string,
 ): Promise<Html> {
   const [wide, narrow] = await Promise.all([
-    dailyChartSvg(data, { width: 860, height: 240 }, dayLabel, formatNumber),
-    dailyChartSvg(data, { width: 380, height: 220 }, dayLabel, formatNumber),
+    dailyChartSvg(data, { width: 640, height: 260 }, dayLabel, formatNumber),
+    dailyChartSvg(data, { width: 360, height: 220 }, dayLabel, formatNumber),
   ]);
   return html`<figure class="chart" role="group" aria-label="${alt}">
     <picture>
       <source media="(max-width: 640px)" srcset="${dataUri(narrow)}" />
-      <img src="${dataUri(wide)}" alt="${alt}" width="860" height="240" />
+      <img src="${dataUri(wide)}" alt="${alt}" width="640" height="260" />
     </picture>
   </figure>
   <div class="legend" aria-hidden="true">${data.series.map((s, i) => html`<span class="c${i % PALETTE.length}">${s.name}</span>`)}</div>`;

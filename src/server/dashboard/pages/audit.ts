@@ -35,7 +35,7 @@ export function renderAudit(v: AuditView, ctx: ViewContext): Html {
     ${v.actor || v.subject ? html`<a class="btn" href="/admin/audit">Clear</a>` : ''}
   </form>`;
   const table = v.entries.length
-    ? html`<div class="table-wrap"><table class="data">
+    ? html`<div class="table-wrap" tabindex="0" role="region" aria-label="Audit log entries"><table class="data">
         <caption class="sr-only">Audit log, newest first</caption>
         <thead><tr><th scope="col">When</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Subject</th><th scope="col" class="hide-sm">Change</th><th scope="col">Reason</th></tr></thead>
         <tbody>${v.entries.map(

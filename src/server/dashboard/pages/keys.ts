@@ -32,7 +32,7 @@ export function renderKeys(v: KeysView, ctx: ViewContext): Html {
     <button class="btn primary" type="submit">Create key</button>
   </form>`;
   const table = v.keys.length
-    ? html`<div class="table-wrap"><table class="data">
+    ? html`<div class="table-wrap" tabindex="0" role="region" aria-label="API keys"><table class="data">
         <caption class="sr-only">API keys, newest first</caption>
         <thead><tr><th scope="col">Name</th><th scope="col">Prefix</th><th scope="col" class="hide-sm">Scopes</th><th scope="col" class="hide-sm">Created</th><th scope="col">Status</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead>
         <tbody>${v.keys.map(

@@ -39,7 +39,7 @@ export async function renderOverview(v: OverviewView, ctx: ViewContext): Promise
     c.changePct === null ? 'no earlier data' : `${c.changePct > 0 ? '+' : ''}${fmt.num(c.changePct)} % vs previous period`;
 
   const near = r.nearLimit.length
-    ? html`<div class="table-wrap"><table class="data">
+    ? html`<div class="table-wrap" tabindex="0" role="region" aria-label="Subjects near their limit"><table class="data">
         <thead><tr><th scope="col">Subject</th><th scope="col">Plan</th>${r.features.length > 1 ? html`<th scope="col">Feature</th>` : ''}<th scope="col" class="num">Used</th><th scope="col" class="hide-sm">Of limit</th></tr></thead>
         <tbody>${r.nearLimit.map(
           (l) => html`<tr>

@@ -15,7 +15,7 @@ export interface PlansView {
 
 export function renderPlans(v: PlansView, ctx: ViewContext): Html {
   const { fmt } = ctx;
-  const table = html`<div class="table-wrap"><table class="data">
+  const table = html`<div class="table-wrap" tabindex="0" role="region" aria-label="Plans and limits"><table class="data">
     <caption class="sr-only">Plans and their limits per period</caption>
     <thead><tr><th scope="col">Plan</th>${v.features.map((f) => html`<th scope="col" class="num">${f}</th>`)}</tr></thead>
     <tbody>${v.plans.map(

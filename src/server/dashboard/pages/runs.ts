@@ -47,7 +47,7 @@ function previewBody(p: ResetReport, ctx: ViewContext): Html {
   const { fmt } = ctx;
   if (!p.periods.length)
     return html`<p class="muted">Nothing to close: no period has ended since the last run.</p>`;
-  return html`<div class="table-wrap"><table class="data">
+  return html`<div class="table-wrap" tabindex="0" role="region" aria-label="What the next close would do"><table class="data">
     <caption class="sr-only">What the next close would do</caption>
     <thead><tr><th scope="col">Period</th><th scope="col" class="num">Subjects</th><th scope="col" class="num">Units</th><th scope="col" class="num">At limit</th></tr></thead>
     <tbody>${p.periods.map(

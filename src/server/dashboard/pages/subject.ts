@@ -52,7 +52,7 @@ function historyTable(v: SubjectView, ctx: ViewContext): Html {
   if (!v.history.length) return empty('No period yet.');
   const { fmt } = ctx;
   const features = Object.keys(v.status.features);
-  return html`<div class="table-wrap"><table class="data">
+  return html`<div class="table-wrap" tabindex="0" role="region" aria-label="Period history"><table class="data">
     <caption class="sr-only">Period history, newest first</caption>
     <thead><tr><th scope="col">Period</th><th scope="col" class="hide-sm">Plan</th>${features.map((f) => html`<th scope="col" class="num">${f}</th>`)}<th scope="col">State</th></tr></thead>
     <tbody>${v.history.map(
@@ -77,7 +77,7 @@ function ledger(v: SubjectView, ctx: ViewContext): Html {
     const entries = Object.entries(m).filter(([k]) => !k.startsWith('_'));
     return entries.length ? entries.map(([k, x]) => `${k}=${typeof x === 'string' ? x : JSON.stringify(x)}`).join(' · ') : '';
   };
-  return html`<div class="table-wrap"><table class="data">
+  return html`<div class="table-wrap" tabindex="0" role="region" aria-label="Usage ledger"><table class="data">
     <caption class="sr-only">Usage ledger, newest first</caption>
     <thead><tr><th scope="col">When</th><th scope="col">Event</th><th scope="col" class="num">Units</th><th scope="col" class="hide-sm">Key and details</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead>
     <tbody>${items.map((e) => {

@@ -54,7 +54,7 @@ export function renderSubjects(v: SubjectsView, ctx: ViewContext): Html {
     <button class="btn" type="submit">Apply</button>
   </form>`;
   const table = v.rows.length
-    ? html`<div class="table-wrap"><table class="data">
+    ? html`<div class="table-wrap" tabindex="0" role="region" aria-label="Subjects"><table class="data">
         <caption class="sr-only">Subjects${v.q ? `, matching “${v.q}”` : ''}${v.plan ? `, on ${v.plan}` : ''}</caption>
         <thead><tr><th scope="col">Subject</th><th scope="col" class="hide-sm">Email</th><th scope="col">Plan</th><th scope="col">This period</th><th scope="col" class="hide-sm">Status</th></tr></thead>
         <tbody>${v.rows.map(

@@ -55,7 +55,7 @@ p { margin: 0 0 8px; }
 .skip:focus { top: 12px; }
 
 /* shell */
-.shell { display: grid; grid-template-columns: 240px minmax(0, 1fr); min-height: 100vh; }
+.shell { display: grid; grid-template-columns: 240px minmax(0, 1fr); min-height: 100vh; background: linear-gradient(to right, var(--side) 240px, transparent 240px); }
 .side { background: var(--side); color: var(--side-text); padding: 20px 14px; display: flex; flex-direction: column; gap: 20px; position: sticky; top: 0; height: 100vh; }
 .brand { display: flex; align-items: center; gap: 10px; color: #fff; font-weight: 700; font-size: 17px; padding: 2px 8px; letter-spacing: -0.01em; }
 .brand:hover { text-decoration: none; }
@@ -83,7 +83,8 @@ p { margin: 0 0 8px; }
 .card-head .hint { color: var(--muted); font-size: 13px; }
 .card-body { padding: 16px 20px 20px; }
 .card-body.flush { padding: 12px 0 4px; }
-.stack { display: grid; gap: 20px; }
+.stack { display: grid; gap: 20px; align-content: start; }
+.stack > *, .grid-2 > *, .grid-3-1 > *, .stats > * { min-width: 0; }
 .grid-2 { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 20px; }
 .grid-3-1 { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 1fr); gap: 20px; }
 .stats { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 16px; }
@@ -179,7 +180,7 @@ details.action > form { padding: 4px 14px 14px; border-top: 1px solid var(--bord
 details.action.danger > summary { color: var(--danger); }
 
 /* charts */
-.chart { width: 100%; }
+.chart { width: 100%; margin: 0; }
 .chart img { display: block; width: 100%; height: auto; }
 .legend { display: flex; gap: 16px; font-size: 13px; color: var(--muted); flex-wrap: wrap; }
 .legend span::before { content: ''; display: inline-block; width: 10px; height: 10px; border-radius: 3px; margin-right: 6px; vertical-align: -1px; background: var(--accent); }
@@ -227,7 +228,7 @@ label.check input { width: 16px; height: 16px; accent-color: var(--accent); marg
 }
 @media (max-width: 760px) {
   body { font-size: 14.5px; }
-  .shell { grid-template-columns: minmax(0, 1fr); }
+  .shell { grid-template-columns: minmax(0, 1fr); background: none; }
   .side { position: static; height: auto; padding: 12px 12px 0; gap: 10px; }
   .brand { padding: 0 4px; }
   .nav { flex-direction: row; overflow-x: auto; gap: 4px; padding-bottom: 10px; scrollbar-width: none; }
