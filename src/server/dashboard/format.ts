@@ -84,6 +84,17 @@ export class Formatter {
     return html`<time datetime="${iso}" title="${utcText(iso)}">${this.instantText(iso, zone)}</time>`;
   }
 
+  /** A compact <time> for dense tables ("Nov 24, 2:34 PM"); the zone is named once, in the table's heading. */
+  instantShort(iso: string, zone: string): Html {
+    const key = `short ${zone}`;
+    let f = this.zones.get(key);
+    if (!f) {
+      f = new Intl.DateTimeFormat(this.locale, { timeZone: zone, month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+      this.zones.set(key, f);
+    }
+    return html`<time datetime="${iso}" title="${utcText(iso)}">${f.format(new Date(iso))}</time>`;
+  }
+
   /** A calendar day ("Dec 1") in the viewer's locale. */
   day(isoDay: string): string {
     let f = this.days.get('d');

@@ -72,11 +72,13 @@ export function renderRuns(v: RunsView, ctx: ViewContext): Html {
     </form>`;
   return html`${pageHead('Runs', failed ? html`<span class="pill danger">${fmt.num(failed)} failed</span> in the ledger` : 'The close ledger, newest first')}
   <div class="grid-3-1">
-    ${card('Timeline', timeline(v.runs, ctx), { id: 'h-timeline', flush: true })}
     <div class="stack">
-      ${card('Next scheduled close', next, { id: 'h-next' })}
-      ${card('Dry-run preview', preview, { id: 'h-preview' })}
+      ${card('Timeline', timeline(v.runs, ctx), { id: 'h-timeline', flush: true })}
+      ${card('Dry-run preview of the next close', preview, { id: 'h-preview' })}
+    </div>
+    <div class="stack">
       ${card('Run now', runNow, { id: 'h-run-now' })}
+      ${card('Next scheduled close', next, { id: 'h-next' })}
     </div>
   </div>`;
 }

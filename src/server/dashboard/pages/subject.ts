@@ -58,7 +58,7 @@ function historyTable(v: SubjectView, ctx: ViewContext): Html {
     <tbody>${v.history.map(
       (h) => html`<tr>
         <td><strong>${h.key}</strong><div class="muted small hide-sm">${fmt.instant(h.start, v.status.timeZone)}</div></td>
-        <td class="hide-sm">${h.plan ?? '—'}</td>
+        <td class="hide-sm">${h.plan ?? (h.closed ? '—' : v.subject.plan)}</td>
         ${features.map((f) => {
           const x = h.features[f];
           return html`<td class="num">${x ? `${fmt.num(x.used)} / ${fmt.limit(x.limit)}` : '—'}</td>`;
@@ -86,7 +86,7 @@ function ledger(v: SubjectView, ctx: ViewContext): Html {
       const kindText = denied ? 'denied' : e.kind;
       const canRefund = e.kind === 'consume' && !denied && e.key !== null && !refunded.has(`${e.feature}\u0000${e.key}`);
       return html`<tr>
-        <td class="nowrap">${fmt.instant(e.at, v.status.timeZone)}</td>
+        <td class="nowrap">${fmt.instantShort(e.at, v.status.timeZone)}</td>
         <td>${pill(kindText, kindTone)}${Object.keys(v.status.features).length > 1 ? html` <span class="muted small">${e.feature}</span>` : ''}</td>
         <td class="num${denied ? ' muted' : ''}">${e.kind === 'consume' ? (denied ? '' : '+') : '−'}${fmt.num(Math.abs(e.amount))}</td>
         <td class="hide-sm wrap">${e.key ? html`<code>${e.key}</code>` : html`<span class="muted">no key</span>`}${metaText(e.meta) ? html`<div class="muted small">${metaText(e.meta)}</div>` : ''}</td>
@@ -182,7 +182,7 @@ export async function renderSubject(v: SubjectView, ctx: ViewContext): Promise<H
       ${card(`This period · ${st.period.key}`, usageBars(v, ctx), { id: 'h-usage', hint: html`${fmt.instant(st.period.start, st.timeZone)} – ${fmt.instant(st.period.end, st.timeZone)}` })}
       ${card('Daily use', chart, { id: 'h-daily', hint: `days in ${st.timeZone}` })}
       ${card('Period history', historyTable(v, ctx), { id: 'h-history', flush: v.history.length > 0 })}
-      <div id="ledger">${card('Event ledger', ledger(v, ctx), { id: 'h-ledger', flush: v.events.items.length > 0, hint: 'consumes, refunds, resets' })}</div>
+      <div id="ledger">${card('Event ledger', ledger(v, ctx), { id: 'h-ledger', flush: v.events.items.length > 0, hint: `times in ${st.timeZone}` })}</div>
     </div>
     <div class="stack">
       <div id="try">${card('Try a check', tryCheck(v, ctx), { id: 'h-try' })}</div>

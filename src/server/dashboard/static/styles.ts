@@ -86,7 +86,7 @@ p { margin: 0 0 8px; }
 .stack { display: grid; gap: 20px; align-content: start; }
 .stack > *, .grid-2 > *, .grid-3-1 > *, .stats > * { min-width: 0; }
 .grid-2 { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 20px; }
-.grid-3-1 { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 1fr); gap: 20px; }
+.grid-3-1 { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 1fr); gap: 20px; align-items: start; }
 .stats { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 16px; }
 .stat { padding: 16px 18px; }
 .stat .label { color: var(--muted); font-size: 13px; font-weight: 700; }
@@ -234,7 +234,8 @@ label.check input { width: 16px; height: 16px; accent-color: var(--accent); marg
   .nav { flex-direction: row; overflow-x: auto; gap: 4px; padding-bottom: 10px; scrollbar-width: none; }
   .nav a { padding: 7px 10px; white-space: nowrap; font-size: 14px; }
   .nav svg { display: none; }
-  .side { display: grid; grid-template-columns: 1fr auto; align-items: center; }
+  .side { display: grid; grid-template-columns: minmax(0, 1fr) auto; align-items: center; }
+  .side > * { min-width: 0; }
   .side nav { grid-column: 1 / -1; }
   .side-foot { margin: 0; border: 0; padding: 0; display: block; grid-row: 1; grid-column: 2; }
   .side-foot > div { display: none; }
