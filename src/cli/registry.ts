@@ -74,8 +74,13 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--at-limit', description: 'only subjects at their limit in their current period' },
       { flags: '--limit <n>', description: 'page size', default: '100' },
       { flags: '--after <id>', description: 'start after this id (from the previous page)' },
+      { flags: '--search <prefix>', description: 'only ids or emails starting with this' },
     ],
-    examples: ['quotaclock users list --plan pro', 'quotaclock users list --at-limit --json'],
+    examples: [
+      'quotaclock users list --plan pro',
+      'quotaclock users list --search alice@',
+      'quotaclock users list --at-limit --json',
+    ],
     module: 'users-list',
   },
   {
@@ -136,6 +141,51 @@ export const COMMANDS: readonly CommandSpec[] = [
       'quotaclock users reset --all --plan pro --dry-run',
     ],
     module: 'users-reset',
+  },
+  {
+    path: 'keys create',
+    description: 'create an API key for `quotaclock serve`; the key is printed once',
+    options: [
+      { flags: '--name <name>', description: 'who uses the key (shown in the audit log)' },
+      {
+        flags: '--scope <scope>',
+        description: 'quota:read, quota:write, admin:read or admin:write (repeatable)',
+        repeat: true,
+      },
+    ],
+    examples: [
+      'quotaclock keys create --name web --scope quota:write',
+      'quotaclock keys create --name support --scope admin:write --json',
+    ],
+    module: 'keys-create',
+  },
+  {
+    path: 'keys list',
+    description: 'list API keys (never the key itself)',
+    examples: ['quotaclock keys list', 'quotaclock keys list --json'],
+    module: 'keys-list',
+  },
+  {
+    path: 'keys revoke',
+    args: '<id>',
+    description: 'revoke an API key by its id or its prefix; it stops working at once',
+    examples: [
+      'quotaclock keys revoke key_3f2a9c1e5b7d4a60',
+      'quotaclock keys revoke qck_Ab3dE6gH',
+    ],
+    module: 'keys-revoke',
+  },
+  {
+    path: 'audit',
+    description: 'the audit log of admin writes, newest first, a page at a time',
+    options: [
+      { flags: '--subject <id>', description: 'only entries about this subject' },
+      { flags: '--actor <name>', description: 'only entries by this actor (a key name, or cli)' },
+      { flags: '--limit <n>', description: 'page size', default: '50' },
+      { flags: '--after <cursor>', description: 'the next page (from the previous page)' },
+    ],
+    examples: ['quotaclock audit --subject alice', 'quotaclock audit --actor web --json'],
+    module: 'audit',
   },
   {
     path: 'consume',

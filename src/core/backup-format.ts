@@ -84,6 +84,11 @@ export const recordSchemas = {
     action: z.string(),
     subject: z.string().nullable(),
     detail: json,
+    // Since the service's audit log; older backups lack them (actor reads as cli).
+    actor: z.string().min(1).optional(),
+    before: json.optional(),
+    after: json.optional(),
+    reason: z.string().nullable().optional(),
   }),
 } as const;
 

@@ -1,12 +1,9 @@
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
-import type { QuotaStore } from '../store/quota-store.js';
+import type { Lease, QuotaStore } from '../store/quota-store.js';
+import { holderIsDeadHere } from './holder-id.js';
+
+export { holderIsDeadHere, newHolderId } from './holder-id.js';
 
 export const RESET_LEASE = 'reset';
-
-export function newHolderId(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -22,6 +19,10 @@ export class HeldLease {
     readonly name: string,
     readonly holder: string,
     private readonly ttlMs: number,
+    /** How long taking it took, from the first attempt. */
+    readonly waitedMs = 0,
+    /** The dead holder it was taken over from, if it was. */
+    readonly takenOverFrom: string | null = null,
   ) {}
 
   /** Renews when a third of the lease has passed; throws if another holder took it. */
@@ -39,33 +40,33 @@ export class HeldLease {
   }
 }
 
-/** True when a holder id names a process on this host that no longer exists. */
-export function holderIsDeadHere(holder: string): boolean {
-  const [host, pid] = holder.split(':');
-  if (host !== hostname() || !pid || !/^\d+$/.test(pid)) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+/**
+ * Whether the holder of a lease is certainly dead: the store says so from the
+ * holder's database session where it can tell (any host), otherwise the
+ * holder id names a process on this host that is gone.
+ */
+export function holderIsGone(lease: Lease): boolean {
+  return lease.holderAlive === undefined ? holderIsDeadHere(lease.holder) : !lease.holderAlive;
 }
 
 /**
  * Waits up to waitMs for the lease; null if another live holder kept it all
- * that time. A holder on this host whose process is gone (kill -9, OOM) is
- * taken over at once instead of waiting for its lease to expire.
+ * that time. A holder found dead (kill -9, OOM) is taken over at once instead
+ * of waiting for its lease to expire.
  */
 export async function acquireLease(
   store: QuotaStore,
   opts: { name: string; holder: string; ttlMs: number; waitMs: number; pollMs?: number },
 ): Promise<HeldLease | null> {
-  const deadline = Date.now() + opts.waitMs;
+  const startedMs = Date.now();
+  const deadline = startedMs + opts.waitMs;
+  const held = (from: string | null) =>
+    new HeldLease(store, opts.name, opts.holder, opts.ttlMs, Date.now() - startedMs, from);
   for (;;) {
     const got = await store.acquireLease(opts.name, opts.holder, opts.ttlMs, Date.now());
-    if (got) return new HeldLease(store, opts.name, opts.holder, opts.ttlMs);
-    const current = await store.currentLease?.(opts.name);
-    if (current && store.takeOverLease && holderIsDeadHere(current.holder)) {
+    if (got) return held(null);
+    const current = await store.currentLease(opts.name);
+    if (current && holderIsGone(current)) {
       const taken = await store.takeOverLease(
         opts.name,
         current.holder,
@@ -73,7 +74,7 @@ export async function acquireLease(
         opts.ttlMs,
         Date.now(),
       );
-      if (taken) return new HeldLease(store, opts.name, opts.holder, opts.ttlMs);
+      if (taken) return held(current.holder);
     }
     if (Date.now() >= deadline) return null;
     await sleep(Math.min(opts.pollMs ?? 250, Math.max(10, deadline - Date.now())));

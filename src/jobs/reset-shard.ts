@@ -94,7 +94,7 @@ export async function runShardedReset(
     waitMs: qc.config.reset.waitForLeaseSeconds * 1000,
   });
   if (!lease) {
-    const current = await store.currentLease?.(leaseName);
+    const current = await store.currentLease(leaseName);
     log.warn(
       { lease: leaseName, holder: current?.holder },
       'another worker holds this shard; leaving the work to it',
@@ -108,7 +108,13 @@ export async function runShardedReset(
     });
   }
   log.info(
-    { holder, shard: `${shard.index}/${shard.count}`, now: toIso(nowMs) },
+    {
+      holder,
+      shard: `${shard.index}/${shard.count}`,
+      now: toIso(nowMs),
+      leaseWaitMs: lease.waitedMs,
+      ...(lease.takenOverFrom ? { takenOverFrom: lease.takenOverFrom } : {}),
+    },
     'sharded reset started',
   );
   const periods: ClosedPeriodReport[] = [];

@@ -129,7 +129,15 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
       leaseHolder: current?.holder ?? 'unknown',
     });
   }
-  log.info({ holder, now: toIso(nowMs) }, 'reset started');
+  log.info(
+    {
+      holder,
+      now: toIso(nowMs),
+      leaseWaitMs: lease.waitedMs,
+      ...(lease.takenOverFrom ? { takenOverFrom: lease.takenOverFrom } : {}),
+    },
+    'reset started',
+  );
   const periods: ClosedPeriodReport[] = [];
   let currentKey: string | null = null;
   try {

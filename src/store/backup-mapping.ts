@@ -91,6 +91,10 @@ export const RECORD_OF: Readonly<Record<BackupType, (r: Row) => BackupRecord>> =
     action: r.action,
     subject: r.subject,
     detail: json(r.detail),
+    actor: r.actor ?? 'cli',
+    before: json(r.before_json),
+    after: json(r.after_json),
+    reason: r.reason ?? null,
   }),
 };
 
@@ -168,8 +172,17 @@ export const VALUES_OF: Readonly<
     JSON.stringify(r.checkpoint),
     r.error ?? null,
   ],
-  // at_ms, action, subject, detail
-  audit: (r) => [ms(r.at), r.action, r.subject ?? null, text(r.detail)],
+  // at_ms, action, subject, detail, actor, before_json, after_json, reason
+  audit: (r) => [
+    ms(r.at),
+    r.action,
+    r.subject ?? null,
+    text(r.detail),
+    r.actor ?? 'cli',
+    text(r.before),
+    text(r.after),
+    r.reason ?? null,
+  ],
 };
 
 export function isBackupType(type: string): type is BackupType {

@@ -41,6 +41,15 @@ export interface StoreCapabilities {
   readonly shardedClose: boolean;
   /** Native JSONL backup of the engine's own documents before a reset. */
   readonly preResetExport: boolean;
+  /**
+   * How a lease holder that died (kill -9, OOM) is told apart from a live one,
+   * so its lease is taken over at once instead of after it expires.
+   * 'session': the store records the holder's own database session with the
+   * lease and sees whether it still exists, whatever host the holder ran on.
+   * 'process': only the holder id's host and pid tell, so only a holder that
+   * ran on this host (the same pid namespace) can be found dead.
+   */
+  readonly leaseLiveness: 'session' | 'process';
 }
 
 export interface SubjectRow extends Subject {
@@ -56,6 +65,12 @@ export interface Lease {
   readonly name: string;
   readonly holder: string;
   readonly expiresMs: number;
+  /**
+   * From currentLease on a store with leaseLiveness 'session': whether the
+   * holder's database session still exists. Absent where the store cannot
+   * tell (the other engines, or a row written before the store recorded it).
+   */
+  readonly holderAlive?: boolean;
 }
 
 /**
@@ -221,10 +236,14 @@ export interface QuotaStore {
   // --- the reset job ---
   acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<Lease | null>;
   renewLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<boolean>;
-  /** Who holds a lease now, if anyone (expired or not). Optional: lets a rerun on the same host take over from a dead process. */
-  currentLease?(name: string): Promise<Lease | null>;
-  /** Takes a lease from `from` only if it still holds it; for taking over from a holder known to be dead. */
-  takeOverLease?(
+  /** Who holds a lease now, if anyone (expired or not), and whether it is alive where the store can tell. */
+  currentLease(name: string): Promise<Lease | null>;
+  /**
+   * Takes a lease from `from` only if it still holds it; for taking over from
+   * a holder known to be dead. A store with leaseLiveness 'session' also
+   * refuses while the holder's session exists, in the same statement.
+   */
+  takeOverLease(
     name: string,
     from: string,
     holder: string,

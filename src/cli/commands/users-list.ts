@@ -26,6 +26,7 @@ export async function run(
     limit,
     ...(opts.after ? { after: String(opts.after) } : {}),
     ...(opts.plan ? { plan: String(opts.plan) } : {}),
+    ...(opts.search ? { q: String(opts.search) } : {}),
   });
   const rows = [
     ['id', 'plan', 'suspended', 'time zone', 'email'],

@@ -8,6 +8,7 @@ import type { BackupRecord } from '../quota-store.js';
 import { toRun } from './close.js';
 import type { FsContext } from './context.js';
 import {
+  jsonText,
   COLLECTIONS,
   eventId,
   importSeq,
@@ -163,6 +164,10 @@ export async function* exportFirestore(
         action: a.action,
         subject: a.subject ?? null,
         detail: json(a.detail_json),
+        actor: typeof a.actor === 'string' ? a.actor : 'cli',
+        before: json(a.before_json),
+        after: json(a.after_json),
+        reason: typeof a.reason === 'string' ? a.reason : null,
       };
     }
   }
@@ -318,6 +323,10 @@ export async function importFirestore(
             subject: r.subject ?? null,
             detail_json:
               r.detail === null || r.detail === undefined ? null : JSON.stringify(r.detail),
+            actor: typeof r.actor === 'string' ? r.actor : 'cli',
+            before_json: jsonText(r.before),
+            after_json: jsonText(r.after),
+            reason: typeof r.reason === 'string' ? r.reason : null,
           },
         });
         break;

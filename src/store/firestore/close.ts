@@ -19,7 +19,6 @@ import { isAtLimit } from '../../core/policy.js';
 import type {
   CloseBatchRequest,
   CloseBatchResult,
-  Lease,
   PendingPeriod,
   PreviewBatchResult,
   RunCheckpoint,
@@ -103,65 +102,6 @@ export class FsClose {
 
   private get policy() {
     return this.ctx.policy;
-  }
-
-  // --- lease ---
-
-  async acquireLease(
-    name: string,
-    holder: string,
-    ttlMs: number,
-    nowMs: number,
-  ): Promise<Lease | null> {
-    const ref = this.ctx.leaseRef(name);
-    return runTx(this.ctx.db, async (tx) => {
-      const snap = await tx.get(ref);
-      const cur = snap.exists ? snap.data()! : null;
-      if (cur && cur.holder !== holder && Number(cur.expires_ms) > nowMs) return null;
-      tx.set(ref, { name, holder, expires_ms: nowMs + ttlMs });
-      return { name, holder, expiresMs: nowMs + ttlMs };
-    });
-  }
-
-  async currentLease(name: string): Promise<Lease | null> {
-    const snap = await this.ctx.leaseRef(name).get();
-    if (!snap.exists) return null;
-    const d = snap.data()!;
-    return { name, holder: String(d.holder), expiresMs: Number(d.expires_ms) };
-  }
-
-  async takeOverLease(
-    name: string,
-    from: string,
-    holder: string,
-    ttlMs: number,
-    nowMs: number,
-  ): Promise<Lease | null> {
-    const ref = this.ctx.leaseRef(name);
-    return runTx(this.ctx.db, async (tx) => {
-      const snap = await tx.get(ref);
-      if (snap.exists && snap.data()!.holder !== from) return null;
-      tx.set(ref, { name, holder, expires_ms: nowMs + ttlMs });
-      return { name, holder, expiresMs: nowMs + ttlMs };
-    });
-  }
-
-  async renewLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<boolean> {
-    const ref = this.ctx.leaseRef(name);
-    return runTx(this.ctx.db, async (tx) => {
-      const snap = await tx.get(ref);
-      if (!snap.exists || snap.data()!.holder !== holder) return false;
-      tx.update(ref, { expires_ms: nowMs + ttlMs });
-      return true;
-    });
-  }
-
-  async releaseLease(name: string, holder: string): Promise<void> {
-    const ref = this.ctx.leaseRef(name);
-    await runTx(this.ctx.db, async (tx) => {
-      const snap = await tx.get(ref);
-      if (snap.exists && snap.data()!.holder === holder) tx.delete(ref);
-    });
   }
 
   // --- what is open ---

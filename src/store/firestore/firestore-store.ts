@@ -23,6 +23,7 @@ import { createFirestore, GRPC, grpcCode, mapFirestoreError } from './client.js'
 import { FsClose } from './close.js';
 import type { FirestoreOptions } from './config.js';
 import { FsContext } from './context.js';
+import { FsLease } from './lease.js';
 import { COLLECTIONS, legacyEnd, parseQuotaDoc, ts } from './layout.js';
 import { exportBeforeReset } from './pre-reset-export.js';
 import { pages } from './snapshot.js';
@@ -45,6 +46,7 @@ export class FirestoreStore implements QuotaStore {
     multiWriter: true,
     shardedClose: false,
     preResetExport: true,
+    leaseLiveness: 'process',
   };
   readonly db: Firestore;
   private readonly ctx: FsContext;
@@ -52,6 +54,7 @@ export class FirestoreStore implements QuotaStore {
   private readonly usage: FsUsage;
   private readonly closer: FsClose;
   private readonly service: FsService;
+  private readonly leases: FsLease;
 
   constructor(
     readonly options: FirestoreOptions,
@@ -63,6 +66,7 @@ export class FirestoreStore implements QuotaStore {
     this.usage = new FsUsage(this.ctx);
     this.closer = new FsClose(this.ctx, options.bulkOpsPerSecond);
     this.service = new FsService(this.ctx);
+    this.leases = new FsLease(this.ctx);
   }
 
   /** Every call maps driver errors to coded ones (and never echoes credentials). */
@@ -195,19 +199,19 @@ export class FirestoreStore implements QuotaStore {
   }
 
   acquireLease(name: string, holder: string, ttlMs: number, nowMs: number) {
-    return this.run(() => this.closer.acquireLease(name, holder, ttlMs, nowMs));
+    return this.run(() => this.leases.acquire(name, holder, ttlMs, nowMs));
   }
   renewLease(name: string, holder: string, ttlMs: number, nowMs: number) {
-    return this.run(() => this.closer.renewLease(name, holder, ttlMs, nowMs));
+    return this.run(() => this.leases.renew(name, holder, ttlMs, nowMs));
   }
   currentLease(name: string) {
-    return this.run(() => this.closer.currentLease(name));
+    return this.run(() => this.leases.current(name));
   }
   takeOverLease(name: string, from: string, holder: string, ttlMs: number, nowMs: number) {
-    return this.run(() => this.closer.takeOverLease(name, from, holder, ttlMs, nowMs));
+    return this.run(() => this.leases.takeOver(name, from, holder, ttlMs, nowMs));
   }
   releaseLease(name: string, holder: string) {
-    return this.run(() => this.closer.releaseLease(name, holder));
+    return this.run(() => this.leases.release(name, holder));
   }
   pendingPeriods(nowMs: number) {
     return this.run(() => this.closer.pendingPeriods(nowMs));

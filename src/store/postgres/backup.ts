@@ -103,9 +103,12 @@ const INSERTS: Readonly<Record<BackupType, (s: string) => string>> = {
     s,
   ) => `INSERT INTO ${s}.runs (key, status, started_ms, finished_ms, attempts, holder, period_start_ms, period_end_ms, checkpoint, error)
       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::int[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[])`,
-  audit: (s) => `INSERT INTO ${s}.audit (at_ms, action, subject, detail)
-      SELECT at_ms, action, subject, detail FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])
-        WITH ORDINALITY AS u(at_ms, action, subject, detail, ord) ORDER BY ord`,
+  audit: (
+    s,
+  ) => `INSERT INTO ${s}.audit (at_ms, action, subject, detail, actor, before_json, after_json, reason)
+      SELECT at_ms, action, subject, detail, actor, before_json, after_json, reason
+      FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+        WITH ORDINALITY AS u(at_ms, action, subject, detail, actor, before_json, after_json, reason, ord) ORDER BY ord`,
 };
 
 const CHUNK = 2000;

@@ -1,52 +1,16 @@
 import { QuotaClockError } from '../../core/errors.js';
-import type { Lease, RunCheckpoint, RunRecord } from '../quota-store.js';
+import type { RunCheckpoint, RunRecord } from '../quota-store.js';
 import type { PgDb } from './pool.js';
 import { EMPTY_CHECKPOINT, toRun, type RunRow } from '../row-mapping.js';
 
 export { EMPTY_CHECKPOINT, toRun, type RunRow };
 
-/** The job's lease (a row with an expiry) and its run ledger (one row per period key). */
+/** The job's run ledger (one row per period key). */
 export class PgLedger {
   constructor(private readonly db: PgDb) {}
 
   private get s() {
     return this.db.s;
-  }
-
-  /** Takes the lease when it is free, expired, or already ours; one statement, so two callers cannot both win. */
-  async acquireLease(
-    name: string,
-    holder: string,
-    ttlMs: number,
-    nowMs: number,
-  ): Promise<Lease | null> {
-    const res = await this.db.query<{ name: string; holder: string; expires_ms: number }>(
-      `INSERT INTO ${this.s}.leases AS l (name, holder, expires_ms) VALUES ($1, $2, $3)
-       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms
-       WHERE l.expires_ms <= $4 OR l.holder = excluded.holder
-       RETURNING name, holder, expires_ms`,
-      [name, holder, nowMs + ttlMs, nowMs],
-      // Retrying after an unknown outcome is harmless: a lease we already hold is ours again.
-      { idempotent: true },
-    );
-    const row = res.rows[0];
-    return row ? { name: row.name, holder: row.holder, expiresMs: row.expires_ms } : null;
-  }
-
-  async renewLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<boolean> {
-    const res = await this.db.query(
-      `UPDATE ${this.s}.leases SET expires_ms = $1 WHERE name = $2 AND holder = $3`,
-      [nowMs + ttlMs, name, holder],
-      { idempotent: true },
-    );
-    return res.rowCount === 1;
-  }
-
-  async releaseLease(name: string, holder: string): Promise<void> {
-    await this.db.query(`DELETE FROM ${this.s}.leases WHERE name = $1 AND holder = $2`, [
-      name,
-      holder,
-    ]);
   }
 
   async getRun(key: string): Promise<RunRecord | null> {

@@ -161,6 +161,17 @@ CREATE INDEX subjects_overridden ON ${s}.subjects (rid) WHERE overrides <> '{}';
   },
   {
     version: 4,
+    name: 'lease holder sessions',
+    sql: (s) => `
+-- The backend of the holder's lease session (pid and start time, which tells
+-- a reused pid apart). A holder whose session is gone from pg_stat_activity
+-- has died, wherever it ran, and its lease is taken over without waiting
+-- for the expiry. NULL: taken before this migration; the expiry decides.
+ALTER TABLE ${s}.leases ADD COLUMN holder_pid INTEGER, ADD COLUMN holder_session_start TIMESTAMPTZ;
+`,
+  },
+  {
+    version: 5,
     name: 'the service: API keys, sessions, audit actors, subject search, event pages, request fingerprints',
     sql: (s) => `
 -- Keys are stored as their sha256 (hex) and a short prefix for display; never the key.

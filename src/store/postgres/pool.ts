@@ -63,7 +63,7 @@ export function isUniqueViolation(e: unknown, constraint?: string): boolean {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const backoff = (attempt: number) =>
+export const backoff = (attempt: number) =>
   sleep(Math.min(1000, 5 * 2 ** attempt) * (0.5 + Math.random()));
 
 export interface RetryOptions {
@@ -79,7 +79,7 @@ export interface RetryOptions {
 
 export type TxMode = 'write' | 'snapshot';
 
-const MAX_ATTEMPTS = 8;
+export const MAX_ATTEMPTS = 8;
 
 /**
  * A pg.Pool with the retry rules in one place: a transaction the server
@@ -236,6 +236,25 @@ export class PgDb {
         throw e;
       }
     }
+  }
+
+  /**
+   * A connection of its own, outside the pool, with the pool's settings: for
+   * a session that must stay open as long as its owner wants (the lease
+   * session), which the pool could close when idle. The caller connects and ends it.
+   */
+  dedicatedClient(): pg.Client {
+    if (this.ended) throw new StoreUnavailableError('the PostgreSQL store is closed');
+    const client = new pg.Client({
+      connectionString: this.options.connectionString,
+      connectionTimeoutMillis: this.options.connectTimeoutMs,
+      statement_timeout: this.options.statementTimeoutMs,
+      idle_in_transaction_session_timeout: this.options.idleInTransactionTimeoutMs,
+      application_name: `quotaclock/${this.options.schema}`.slice(0, 63),
+      keepAlive: true,
+      types: TYPES,
+    });
+    return client;
   }
 
   /** A client for a long read, such as an export; the caller releases it. */

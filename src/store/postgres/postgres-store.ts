@@ -24,6 +24,7 @@ import { exportPostgres, importPostgres } from './backup.js';
 import { PgClose } from './close.js';
 import type { PostgresOptions } from './config.js';
 import { PgConsume } from './consume.js';
+import { PgLease } from './lease.js';
 import { PgLedger } from './ledger.js';
 import { PgMonitoring } from './monitoring.js';
 import { assertMigrated, migratePostgres } from './migrations.js';
@@ -57,12 +58,14 @@ export class PostgresStore implements QuotaStore {
     multiWriter: true,
     shardedClose: true,
     preResetExport: false,
+    leaseLiveness: 'session',
   };
   readonly db: PgDb;
   private readonly subjects: PgSubjects;
   private readonly usage: PgUsage;
   private readonly consumer: PgConsume;
   private readonly ledger: PgLedger;
+  private readonly leases: PgLease;
   private readonly closer: PgClose;
   private readonly monitoring: PgMonitoring;
   private readonly service: PgService;
@@ -77,6 +80,7 @@ export class PostgresStore implements QuotaStore {
     this.usage = new PgUsage(this.db, policy, this.subjects);
     this.consumer = new PgConsume(this.db, policy, this.subjects);
     this.ledger = new PgLedger(this.db);
+    this.leases = new PgLease(this.db);
     this.closer = new PgClose(this.db, policy);
     this.monitoring = new PgMonitoring(this.db, policy);
     this.service = new PgService(this.db, this.subjects);
@@ -120,6 +124,7 @@ export class PostgresStore implements QuotaStore {
   }
 
   async close() {
+    await this.leases.end();
     await this.db.end();
   }
 
@@ -198,13 +203,19 @@ export class PostgresStore implements QuotaStore {
   }
 
   acquireLease(name: string, holder: string, ttlMs: number, nowMs: number) {
-    return this.run(() => this.ledger.acquireLease(name, holder, ttlMs, nowMs));
+    return this.run(() => this.leases.acquire(name, holder, ttlMs, nowMs));
   }
   renewLease(name: string, holder: string, ttlMs: number, nowMs: number) {
-    return this.run(() => this.ledger.renewLease(name, holder, ttlMs, nowMs));
+    return this.run(() => this.leases.renew(name, holder, ttlMs, nowMs));
+  }
+  currentLease(name: string) {
+    return this.run(() => this.leases.current(name));
+  }
+  takeOverLease(name: string, from: string, holder: string, ttlMs: number, nowMs: number) {
+    return this.run(() => this.leases.takeOver(name, from, holder, ttlMs, nowMs));
   }
   releaseLease(name: string, holder: string) {
-    return this.run(() => this.ledger.releaseLease(name, holder));
+    return this.run(() => this.leases.release(name, holder));
   }
   pendingPeriods(nowMs: number) {
     return this.run(() => this.closer.pendingPeriods(nowMs));

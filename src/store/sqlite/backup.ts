@@ -41,7 +41,8 @@ const INSERTS: Readonly<Record<BackupType, string>> = {
     'INSERT INTO closed_periods (subject_rid, start_ms, end_ms, period_key, plan, limits, closed_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
   run: `INSERT INTO runs (key, status, started_ms, finished_ms, attempts, holder, period_start_ms, period_end_ms, checkpoint, error)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  audit: 'INSERT INTO audit (at_ms, action, subject, detail) VALUES (?, ?, ?, ?)',
+  audit:
+    'INSERT INTO audit (at_ms, action, subject, detail, actor, before_json, after_json, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
 };
 
 /** Streams every table as engine-neutral records: ids instead of rowids, ISO instants. */

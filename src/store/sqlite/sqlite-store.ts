@@ -40,6 +40,7 @@ export class SqliteStore implements QuotaStore {
     multiWriter: false,
     shardedClose: false,
     preResetExport: false,
+    leaseLiveness: 'process',
   };
   readonly db: Db;
   private parts:

@@ -127,8 +127,9 @@ export class SqliteSubjects {
   }
 
   /**
-   * Keyset by id. With q, two index ranges (the id's unique index and the
-   * email index), each bounded by the page size, merged by id.
+   * Keyset by id. With q, two index ranges merged by id: the id's unique
+   * index from the cursor (bounded by the page size), and the email index
+   * (bounded by the number of emails with that prefix).
    */
   list(opts: ListOptions = {}): Page<Subject> {
     const limit = Math.min(Math.max(opts.limit ?? 100, 1), 10_000);
