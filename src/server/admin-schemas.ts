@@ -161,6 +161,10 @@ const UsageEvent = named(
     periodKey: z.string(),
     key: z.string().nullable(),
     meta: z.record(z.string(), z.unknown()),
+    granted: z
+      .boolean()
+      .optional()
+      .describe('Consumes only: false for a denied consume, which counts nothing.'),
   }),
   'One entry of the usage ledger.',
 );

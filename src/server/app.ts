@@ -40,6 +40,8 @@ export interface ServerState {
   /** Set on SIGTERM: requests read from now on get 503 with Connection: close. */
   draining: boolean;
   readonly metrics: RequestMetrics;
+  /** "METHOD /path/:param" of every route, as registered (openapi.json must list each). */
+  readonly routes: string[];
 }
 
 const routeOf = (request: FastifyRequest) => request.routeOptions.url ?? 'unmatched';
@@ -49,7 +51,7 @@ export async function buildServer(opts: ServerOptions): Promise<{
   app: FastifyInstance;
   state: ServerState;
 }> {
-  const state: ServerState = { draining: false, metrics: new RequestMetrics() };
+  const state: ServerState = { draining: false, metrics: new RequestMetrics(), routes: [] };
   const app = Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger,
     // One line per request is written in onResponse, with no headers (keys, cookies) in it.
@@ -63,6 +65,11 @@ export async function buildServer(opts: ServerOptions): Promise<{
     routerOptions: { maxParamLength: 20_000 },
   });
   const limiter = opts.limiter ?? new FailedAuthLimiter();
+
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat())
+      if (method !== 'HEAD') state.routes.push(`${method} ${route.url}`);
+  });
 
   // JSON only: without the text/plain parser, any other content type is 415.
   app.removeContentTypeParser('text/plain');

@@ -11,16 +11,21 @@ export function headerKey(raw: string | string[] | undefined): string | undefine
   if (Array.isArray(raw))
     throw new BadInputError('Idempotency-Key: sent more than once', 'Idempotency-Key');
   const value = raw.trim();
-  if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
+  if (value.startsWith('"')) {
     const inner = value.slice(1, -1);
     // sf-string: printable ASCII, with \" and \\ the only escapes.
-    if (!/^(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*$/.test(inner))
+    if (
+      value.length < 3 ||
+      !value.endsWith('"') ||
+      !/^(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*$/.test(inner)
+    )
       throw new BadInputError(
         'Idempotency-Key: not a valid structured-field string',
         'Idempotency-Key',
       );
     return inner.replace(/\\(["\\])/g, '$1');
   }
+  if (value === '') throw new BadInputError('Idempotency-Key: empty', 'Idempotency-Key');
   return value;
 }
 

@@ -44,6 +44,7 @@ export const idempotencyKey = z
   .string()
   .min(1)
   .max(200)
+  .regex(/^[^\p{Cc}]+$/u, 'no control characters')
   .describe(
     'Idempotency key, scoped to the subject. May also be sent as the Idempotency-Key header; if both are sent they must be equal.',
   );

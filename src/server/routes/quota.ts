@@ -88,7 +88,7 @@ export const quotaRoutes: FastifyPluginAsync<{ qc: QuotaClock }> = async (app, {
     // In order, one at a time: each item stands alone, and a later one sees the earlier ones' effect.
     for (const [i, raw] of items.entries()) {
       try {
-        const item = parse(BatchItem, raw, `items.${i}`);
+        const item = parse(BatchItem, raw, 'item');
         if (item.op === 'consume') {
           const { op: _op, ...body } = item;
           results.push(await ops.consume(body, body.key));
@@ -98,7 +98,9 @@ export const quotaRoutes: FastifyPluginAsync<{ qc: QuotaClock }> = async (app, {
         const problem = toProblem(e);
         // The store being down is the whole batch's problem, not one item's.
         if (problem.code === 'STORE_UNAVAILABLE') throw e;
-        results.push(problem);
+        const field =
+          problem.where === undefined || problem.where === 'item' ? '' : `.${problem.where}`;
+        results.push({ ...problem, where: `items.${i}${field}` });
       }
     }
     return { results };
