@@ -125,6 +125,11 @@ export async function buildServer(opts: ServerOptions): Promise<{
     ...(opts.jobs ? { jobs: opts.jobs } : {}),
     prefix: '/v1/admin',
   });
-  await app.register(dashboardPlugin, { qc: opts.qc, limiter, prefix: '/admin', sessionTtlSeconds: opts.sessionTtlSeconds });
+  await app.register(dashboardPlugin, {
+    qc: opts.qc,
+    limiter,
+    prefix: '/admin',
+    sessionTtlSeconds: opts.sessionTtlSeconds,
+  });
   return { app, state };
 }

@@ -69,11 +69,20 @@ describe.skipIf(!available)('dashboard abuse', () => {
 
     // A client that does send the cookie, with another site's Origin, or a Referer from it, or neither.
     const cookie = await cookieFor(fx.keys.lead);
-    for (const headers of [{ Origin: 'http://evil.example' }, { Origin: 'null' }, { Referer: 'http://evil.example/x' }, {}]) {
+    for (const headers of [
+      { Origin: 'http://evil.example' },
+      { Origin: 'null' },
+      { Referer: 'http://evil.example/x' },
+      {},
+    ]) {
       const res = await fetch(`${fx.url}/admin/subjects/ana/suspend`, {
         method: 'POST',
         redirect: 'manual',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: cookie, ...headers },
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Cookie: cookie,
+          ...headers,
+        },
         body: 'reason=pwned',
       });
       expect(res.status, JSON.stringify(headers)).toBe(403);
@@ -82,7 +91,11 @@ describe.skipIf(!available)('dashboard abuse', () => {
     const ok = await fetch(`${fx.url}/admin/subjects/ana/suspend`, {
       method: 'POST',
       redirect: 'manual',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: cookie, Origin: fx.url },
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        Cookie: cookie,
+        Origin: fx.url,
+      },
       body: 'reason=support+test',
     });
     expect(ok.status).toBe(303);
@@ -109,7 +122,11 @@ describe.skipIf(!available)('dashboard abuse', () => {
     const res = await fetch(`${fx.url}/admin/subjects/ana/suspend`, {
       method: 'POST',
       redirect: 'manual',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: `qc_session=${token}`, Origin: fx.url },
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        Cookie: `qc_session=${token}`,
+        Origin: fx.url,
+      },
       body: 'reason=late',
     });
     expect(res.status).toBe(303);
@@ -125,7 +142,9 @@ describe.skipIf(!available)('dashboard abuse', () => {
     await page.goto(`${fx.url}/admin/login`);
     await page.getByLabel('Admin API key').fill(fx.keys.writer);
     const [res] = await Promise.all([
-      page.waitForResponse((r) => r.url().endsWith('/admin/login') && r.request().method() === 'POST'),
+      page.waitForResponse(
+        (r) => r.url().endsWith('/admin/login') && r.request().method() === 'POST',
+      ),
       page.getByRole('button', { name: 'Sign in' }).click(),
     ]);
     expect(res.status()).toBe(401);
@@ -157,7 +176,9 @@ describe.skipIf(!available)('dashboard abuse', () => {
     await page.goto(`${fx.url}/admin/keys`);
     await page.getByLabel('Name').fill('sneaky');
     const [created] = await Promise.all([
-      page.waitForResponse((r) => r.url().endsWith('/admin/keys') && r.request().method() === 'POST'),
+      page.waitForResponse(
+        (r) => r.url().endsWith('/admin/keys') && r.request().method() === 'POST',
+      ),
       page.getByRole('button', { name: 'Create key' }).click(),
     ]);
     expect(created.status()).toBe(403);
@@ -183,7 +204,8 @@ describe.skipIf(!available)('dashboard abuse', () => {
       });
     // Ten wrong keys (the quota:write sign-in above, when it ran, was already one failure from this address).
     const statuses: number[] = [];
-    for (let i = 0; i < 10; i++) statuses.push((await post(`qck_wrong_${i}_aaaaaaaaaaaaaaaaaaaa`)).status);
+    for (let i = 0; i < 10; i++)
+      statuses.push((await post(`qck_wrong_${i}_aaaaaaaaaaaaaaaaaaaa`)).status);
     const firstLimited = statuses.indexOf(429);
     expect(firstLimited === -1 ? statuses : statuses.slice(0, firstLimited)).toEqual(
       Array(firstLimited === -1 ? 10 : firstLimited).fill(401),

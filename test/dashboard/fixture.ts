@@ -29,16 +29,32 @@ export interface DashboardFixture {
 
 const PLANS = ['free', 'free', 'free', 'pro', 'pro', 'pro_plus', 'enterprise'];
 const ZONES = ['Europe/Paris', 'America/New_York', 'Asia/Tokyo', null, 'America/Los_Angeles'];
-const NAMES = ['Ana Souza', 'Ben Okafor', 'Chloé Martin', 'Dmitri Ivanov', 'Emma Larsen', 'Farid Haddad', 'Grace Kim', 'Hugo Weber'];
+const NAMES = [
+  'Ana Souza',
+  'Ben Okafor',
+  'Chloé Martin',
+  'Dmitri Ivanov',
+  'Emma Larsen',
+  'Farid Haddad',
+  'Grace Kim',
+  'Hugo Weber',
+];
 
-async function seed(dir: string, db: string): Promise<{ qc: QuotaClock; keys: DashboardFixture['keys'] }> {
+async function seed(
+  dir: string,
+  db: string,
+): Promise<{ qc: QuotaClock; keys: DashboardFixture['keys'] }> {
   let now = Date.parse('2026-10-01T08:00:00Z');
   const config = { store: db, reset: { batchSize: 5 } };
   const qc = createQuotaClock({ config, clock: () => now });
   await qc.init();
   const subjects = Array.from({ length: 48 }, (_, i) => {
     const first = NAMES[i % NAMES.length]!;
-    const handle = `${first.split(' ')[0]!.toLowerCase().normalize('NFD').replace(/[^a-z]/g, '')}${i < NAMES.length ? '' : i}`;
+    const handle = `${first
+      .split(' ')[0]!
+      .toLowerCase()
+      .normalize('NFD')
+      .replace(/[^a-z]/g, '')}${i < NAMES.length ? '' : i}`;
     return {
       id: `user_${String(i + 1).padStart(3, '0')}`,
       plan: PLANS[i % PLANS.length]!,
@@ -48,7 +64,13 @@ async function seed(dir: string, db: string): Promise<{ qc: QuotaClock; keys: Da
     };
   });
   // The support story's customer: on the free plan, at her limit by the 24th.
-  subjects[0] = { id: 'ana', plan: 'free', email: 'ana.souza@acme.io', name: 'Ana Souza', timeZone: 'Europe/Paris' };
+  subjects[0] = {
+    id: 'ana',
+    plan: 'free',
+    email: 'ana.souza@acme.io',
+    name: 'Ana Souza',
+    timeZone: 'Europe/Paris',
+  };
   await qc.importSubjects(subjects);
   let r = 11;
   const rand = () => (r = (r * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
@@ -65,7 +87,10 @@ async function seed(dir: string, db: string): Promise<{ qc: QuotaClock; keys: Da
         const want = Math.floor(rand() * appetite[s.plan]! * (0.5 + (n % 7) / 5) * busy * 1.6);
         for (let k = 0; k < want; k++) {
           now = Date.UTC(2026, month - 1, day, 8 + ((n + k) % 11), (n * 7 + k) % 60);
-          await qc.consume(s.id, 'stock_reports', 1, { key: `r-${s.id}-${month}-${day}-${k}`, meta: { ticker: ['AAPL', 'MSFT', 'NVDA', 'ASML', 'SAP'][(n + k) % 5]! } });
+          await qc.consume(s.id, 'stock_reports', 1, {
+            key: `r-${s.id}-${month}-${day}-${k}`,
+            meta: { ticker: ['AAPL', 'MSFT', 'NVDA', 'ASML', 'SAP'][(n + k) % 5]! },
+          });
         }
       }
     }
@@ -78,7 +103,10 @@ async function seed(dir: string, db: string): Promise<{ qc: QuotaClock; keys: Da
   }
   for (let i = 0; i < 3; i++) {
     now = Date.UTC(2026, 10, 24, 13, 10 + i * 12);
-    await qc.consume('ana', 'stock_reports', 1, { key: `report-ana-denied-${i + 1}`, meta: { ticker: 'ORCL' } });
+    await qc.consume('ana', 'stock_reports', 1, {
+      key: `report-ana-denied-${i + 1}`,
+      meta: { ticker: 'ORCL' },
+    });
   }
   now = Date.parse('2026-11-02T09:00:00Z');
   const keys = {
@@ -87,7 +115,12 @@ async function seed(dir: string, db: string): Promise<{ qc: QuotaClock; keys: Da
     writer: (await qc.keys.create({ name: 'web-app', scopes: ['quota:write'] })).key,
     temp: (await qc.keys.create({ name: 'contractor', scopes: ['admin:write'] })).key,
   };
-  await qc.setPlan('user_004', 'pro_plus', {}, { actor: 'cli', reason: 'Upgrade paid by invoice #1182' });
+  await qc.setPlan(
+    'user_004',
+    'pro_plus',
+    {},
+    { actor: 'cli', reason: 'Upgrade paid by invoice #1182' },
+  );
   // The October close failed after its first batch: the store went away mid-run.
   now = Date.parse('2026-11-01T00:01:00Z');
   await runReset(qc, {

@@ -6,7 +6,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { available, axeSerious, launch, newContext, screenshot, signIn, WIDTHS } from './browser.js';
+import {
+  available,
+  axeSerious,
+  launch,
+  newContext,
+  screenshot,
+  signIn,
+  WIDTHS,
+} from './browser.js';
 import { startDashboard, type DashboardFixture } from './fixture.js';
 
 const PAGES: [string, string][] = [
@@ -61,11 +69,19 @@ describe.skipIf(!available)('dashboard pages in Chromium', () => {
         expect(headers['content-security-policy']).toContain("script-src 'self'");
         expect(headers['content-security-policy']).not.toContain('unsafe-inline');
         const violations = await axeSerious(page);
-        expect(violations.map((v) => `${path}: ${v.id} ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`)).toEqual([]);
+        expect(
+          violations.map(
+            (v) => `${path}: ${v.id} ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`,
+          ),
+        ).toEqual([]);
         // Nothing wider than the viewport except inside a scrolling table.
         const wide = await page.evaluate(() =>
           [...document.querySelectorAll('body *')]
-            .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5 && !e.closest('.table-wrap, .nav'))
+            .filter(
+              (e) =>
+                e.getBoundingClientRect().right > window.innerWidth + 0.5 &&
+                !e.closest('.table-wrap, .nav'),
+            )
             .map((e) => `${e.tagName.toLowerCase()}.${e.className}`)
             .slice(0, 5),
         );

@@ -8,7 +8,11 @@ import { html, raw } from '../../src/server/dashboard/html.js';
 import { renderPage } from '../../src/server/dashboard/layout.js';
 import { renderAudit } from '../../src/server/dashboard/pages/audit.js';
 import { readCookie, sessionCookie } from '../../src/server/dashboard/session-cookie.js';
-import { decodeUseCursor, encodeUseCursor, rankByUse } from '../../src/server/dashboard/use-ranking.js';
+import {
+  decodeUseCursor,
+  encodeUseCursor,
+  rankByUse,
+} from '../../src/server/dashboard/use-ranking.js';
 import type { ViewContext } from '../../src/server/dashboard/view.js';
 
 const ctx = (locale = 'en-US'): ViewContext => ({
@@ -24,13 +28,26 @@ describe('html templates', () => {
     expect(html`<a title="${id}">${id}</a>`.value).toBe(
       '<a title="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;">&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</a>',
     );
-    expect(html`<p>${raw('<b>x</b>')}${[html`<i>${'<'}</i>`, 'a&b']}${null}${false}</p>`.value).toBe('<p><b>x</b><i>&lt;</i>a&amp;b</p>');
+    expect(
+      html`<p>${raw('<b>x</b>')}${[html`<i>${'<'}</i>`, 'a&b']}${null}${false}</p>`.value,
+    ).toBe('<p><b>x</b><i>&lt;</i>a&amp;b</p>');
   });
 
   it('an audit reason or actor with markup is shown, not run', () => {
     const body = renderAudit(
       {
-        entries: [{ id: '1', at: '2026-11-24T15:00:00Z', actor: '<img src=x onerror=alert(1)>', action: 'plan.set', subject: 'a"b', before: { plan: 'free' }, after: { plan: '<b>pro</b>' }, reason: '<script>x</script>' }],
+        entries: [
+          {
+            id: '1',
+            at: '2026-11-24T15:00:00Z',
+            actor: '<img src=x onerror=alert(1)>',
+            action: 'plan.set',
+            subject: 'a"b',
+            before: { plan: 'free' },
+            after: { plan: '<b>pro</b>' },
+            reason: '<script>x</script>',
+          },
+        ],
         next: null,
         actor: '',
         subject: '',
@@ -91,7 +108,9 @@ describe('the origin rule for POSTs', () => {
 
 describe('the session cookie', () => {
   it('is HttpOnly, SameSite=Strict, scoped to /admin, and Secure only over HTTPS', () => {
-    expect(sessionCookie('tok', 28800, false)).toBe('qc_session=tok; Path=/admin; Max-Age=28800; HttpOnly; SameSite=Strict');
+    expect(sessionCookie('tok', 28800, false)).toBe(
+      'qc_session=tok; Path=/admin; Max-Age=28800; HttpOnly; SameSite=Strict',
+    );
     expect(sessionCookie('tok', 60, true)).toContain('; Secure');
     expect(readCookie('a=1; qc_session=abc; b=2', 'qc_session')).toBe('abc');
     expect(readCookie('qc_session_x=1', 'qc_session')).toBeUndefined();
@@ -129,11 +148,20 @@ describe('ranking by use', () => {
     expect(seen).toEqual(['e', 'b', 'c', 'a', 'd']);
   });
   it('filters by plan and id prefix', async () => {
-    expect((await rankByUse(rows, { after: null, limit: 10, plan: 'free' })).items.map((i) => i.subject)).toEqual(['c', 'a', 'd']);
-    expect((await rankByUse(rows, { after: null, limit: 10, idPrefix: 'e' })).items.map((i) => i.subject)).toEqual(['e']);
+    expect(
+      (await rankByUse(rows, { after: null, limit: 10, plan: 'free' })).items.map((i) => i.subject),
+    ).toEqual(['c', 'a', 'd']);
+    expect(
+      (await rankByUse(rows, { after: null, limit: 10, idPrefix: 'e' })).items.map(
+        (i) => i.subject,
+      ),
+    ).toEqual(['e']);
   });
   it('round-trips its cursor, ids with colons included', () => {
-    expect(decodeUseCursor(encodeUseCursor({ used: 12, id: 'org:1:x' }))).toEqual({ used: 12, id: 'org:1:x' });
+    expect(decodeUseCursor(encodeUseCursor({ used: 12, id: 'org:1:x' }))).toEqual({
+      used: 12,
+      id: 'org:1:x',
+    });
     expect(decodeUseCursor('garbage')).toBeNull();
   });
 });
@@ -147,7 +175,12 @@ describe('rendering', () => {
     expect(meter(10, 10, 'x').value).toContain('class="fill danger"');
   });
   it('a page has no inline script and links its script and stylesheet from /admin/static', () => {
-    const page = renderPage({ title: 't', nav: 'overview', viewer: { name: 'ro', readOnly: true }, body: html`<p>x</p>` });
+    const page = renderPage({
+      title: 't',
+      nav: 'overview',
+      viewer: { name: 'ro', readOnly: true },
+      body: html`<p>x</p>`,
+    });
     expect(page).toContain('<script src="/admin/static/dashboard.js');
     expect(page.match(/<script[^>]*>[^<]+<\/script>/g)).toBeNull();
     expect(page).not.toMatch(/ style="/);

@@ -50,10 +50,16 @@ describe.skipIf(!available)('dashboard stories in Chromium', () => {
     await page.waitForURL(`${fx.url}/admin/subjects/ana`);
 
     // 3. See why: the page says so, the bar is full, and a check is denied.
-    expect(await page.locator('.flash.warn').textContent()).toContain('has used all 10 units of the free plan');
-    expect(await page.locator('[data-feature="stock_reports"] .figures').textContent()).toMatch(/10\s*\/\s*10 used/);
+    expect(await page.locator('.flash.warn').textContent()).toContain(
+      'has used all 10 units of the free plan',
+    );
+    expect(await page.locator('[data-feature="stock_reports"] .figures').textContent()).toMatch(
+      /10\s*\/\s*10 used/,
+    );
     await page.getByRole('button', { name: 'Try a check' }).click();
-    await expect.poll(() => page.locator('#check-result').getAttribute('data-allowed')).toBe('false');
+    await expect
+      .poll(() => page.locator('#check-result').getAttribute('data-allowed'))
+      .toBe('false');
     expect(await page.locator('#check-result').textContent()).toContain('quota_exceeded');
 
     // 4. Raise the limit with a reason, from the keyboard: open the disclosure, fill, submit, confirm.
@@ -68,13 +74,19 @@ describe.skipIf(!available)('dashboard stories in Chromium', () => {
     await page.waitForURL(/done=override\.set/);
     expect(confirms).toEqual(['Override a limit of ana?']);
     expect(await page.locator('.flash.ok').textContent()).toContain('Limit overridden.');
-    expect(await page.locator('[data-feature="stock_reports"] .figures').textContent()).toMatch(/10\s*\/\s*20 used/);
-    expect(await page.locator('[data-feature="stock_reports"] .remaining').textContent()).toContain('10 remaining');
+    expect(await page.locator('[data-feature="stock_reports"] .figures').textContent()).toMatch(
+      /10\s*\/\s*20 used/,
+    );
+    expect(await page.locator('[data-feature="stock_reports"] .remaining').textContent()).toContain(
+      '10 remaining',
+    );
     expect((await fx.qc.getSubject('ana')).overrides).toEqual({ stock_reports: 20 });
 
     // 5. Watch a check succeed, on the page and through the library on the same store.
     await page.getByRole('button', { name: 'Try a check' }).click();
-    await expect.poll(() => page.locator('#check-result').getAttribute('data-allowed')).toBe('true');
+    await expect
+      .poll(() => page.locator('#check-result').getAttribute('data-allowed'))
+      .toBe('true');
     expect((await fx.qc.check('ana', 'stock_reports')).allowed).toBe(true);
     await screenshot(page, 'story-subject-after-override');
 
@@ -143,9 +155,13 @@ describe.skipIf(!available)('dashboard stories in Chromium', () => {
     expect(confirms).toHaveLength(1);
     const after = page.locator('li.run', { hasText: '2026-10' });
     expect(await after.getAttribute('data-status')).toBe('closed');
-    expect(await after.locator('.pill').evaluate((e) => getComputedStyle(e).color)).toBe('rgb(22, 121, 74)');
+    expect(await after.locator('.pill').evaluate((e) => getComputedStyle(e).color)).toBe(
+      'rgb(22, 121, 74)',
+    );
     expect((await store.getRun('2026-10'))!.status).toBe('closed');
-    expect((await store.pendingPeriods(Date.parse('2026-11-24T15:00:00Z'))).map((p) => p.key)).not.toContain('2026-10');
+    expect(
+      (await store.pendingPeriods(Date.parse('2026-11-24T15:00:00Z'))).map((p) => p.key),
+    ).not.toContain('2026-10');
     await screenshot(page, 'story-runs-after');
     await ctx.close();
   });

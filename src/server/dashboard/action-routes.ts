@@ -11,7 +11,8 @@ type Params = { Params: { id: string } };
 /** The reason a write was made: required, because it goes into the audit log. */
 function reasonOf(body: unknown): string {
   const reason = field(body, 'reason');
-  if (!reason) throw new BadInputError('reason: required; it is recorded in the audit log', 'reason');
+  if (!reason)
+    throw new BadInputError('reason: required; it is recorded in the audit log', 'reason');
   if (reason.length > 500) throw new BadInputError('reason: at most 500 characters', 'reason');
   return reason;
 }
@@ -26,7 +27,8 @@ export function parseLimitField(text: string): Limit | undefined {
   return Number(t);
 }
 
-const subjectUrl = (id: string, done: string) => `/admin/subjects/${encodeURIComponent(id)}?done=${done}`;
+const subjectUrl = (id: string, done: string) =>
+  `/admin/subjects/${encodeURIComponent(id)}?done=${done}`;
 
 /**
  * Runs a write; on a refused one (bad input, a read-only session, an unknown
@@ -41,75 +43,123 @@ async function write(
 ): Promise<FastifyReply> {
   try {
     requireWrite(request);
-    return reply.code(303).header('Cache-Control', 'no-store').redirect(await run());
+    return reply
+      .code(303)
+      .header('Cache-Control', 'no-store')
+      .redirect(await run());
   } catch (e) {
     if (!(e instanceof QuotaClockError)) throw e;
     const problem = toProblem(e);
     if (problem.status >= 500) throw e;
-    return again(problem.status, problem.status === 403 ? 'Refused: this session’s key is read-only (admin:read). Nothing was changed.' : problem.detail);
+    return again(
+      problem.status,
+      problem.status === 403
+        ? 'Refused: this session’s key is read-only (admin:read). Nothing was changed.'
+        : problem.detail,
+    );
   }
 }
 
 /** Every POST that changes something. Each needs admin:write and passes the session key's name as the actor. */
-export function actionRoutes(app: FastifyInstance, opts: DashboardOptions, pages: PageRenderers): void {
+export function actionRoutes(
+  app: FastifyInstance,
+  opts: DashboardOptions,
+  pages: PageRenderers,
+): void {
   const { qc } = opts;
-  const subjectAgain = (request: FastifyRequest, reply: FastifyReply, id: string) => (status: number, text: string) =>
-    pages.subject(request, reply, id, { status, flash: [{ kind: 'error', text }] });
+  const subjectAgain =
+    (request: FastifyRequest, reply: FastifyReply, id: string) => (status: number, text: string) =>
+      pages.subject(request, reply, id, { status, flash: [{ kind: 'error', text }] });
 
   app.post<Params>('/subjects/:id/plan', async (request, reply) => {
     const id = request.params.id;
-    return write(request, reply, async () => {
-      await qc.setPlan(id, field(request.body, 'plan'), {}, actorOf(request, reasonOf(request.body)));
-      return subjectUrl(id, 'plan.set');
-    }, subjectAgain(request, reply, id));
+    return write(
+      request,
+      reply,
+      async () => {
+        await qc.setPlan(
+          id,
+          field(request.body, 'plan'),
+          {},
+          actorOf(request, reasonOf(request.body)),
+        );
+        return subjectUrl(id, 'plan.set');
+      },
+      subjectAgain(request, reply, id),
+    );
   });
 
   app.post<Params>('/subjects/:id/override', async (request, reply) => {
     const id = request.params.id;
-    return write(request, reply, async () => {
-      const feature = field(request.body, 'feature');
-      qc.policy.catalog.assertFeature(feature);
-      const limit = parseLimitField(field(request.body, 'limit'));
-      const reason = reasonOf(request.body);
-      await qc.setOverride(id, feature, limit, {}, actorOf(request, reason));
-      return subjectUrl(id, 'override.set');
-    }, subjectAgain(request, reply, id));
+    return write(
+      request,
+      reply,
+      async () => {
+        const feature = field(request.body, 'feature');
+        qc.policy.catalog.assertFeature(feature);
+        const limit = parseLimitField(field(request.body, 'limit'));
+        const reason = reasonOf(request.body);
+        await qc.setOverride(id, feature, limit, {}, actorOf(request, reason));
+        return subjectUrl(id, 'override.set');
+      },
+      subjectAgain(request, reply, id),
+    );
   });
 
   app.post<Params>('/subjects/:id/suspend', async (request, reply) => {
     const id = request.params.id;
-    return write(request, reply, async () => {
-      const reason = reasonOf(request.body);
-      await qc.suspend(id, reason, {}, actorOf(request, reason));
-      return subjectUrl(id, 'subject.suspend');
-    }, subjectAgain(request, reply, id));
+    return write(
+      request,
+      reply,
+      async () => {
+        const reason = reasonOf(request.body);
+        await qc.suspend(id, reason, {}, actorOf(request, reason));
+        return subjectUrl(id, 'subject.suspend');
+      },
+      subjectAgain(request, reply, id),
+    );
   });
 
   app.post<Params>('/subjects/:id/unsuspend', async (request, reply) => {
     const id = request.params.id;
-    return write(request, reply, async () => {
-      await qc.unsuspend(id, {}, actorOf(request, reasonOf(request.body)));
-      return subjectUrl(id, 'subject.unsuspend');
-    }, subjectAgain(request, reply, id));
+    return write(
+      request,
+      reply,
+      async () => {
+        await qc.unsuspend(id, {}, actorOf(request, reasonOf(request.body)));
+        return subjectUrl(id, 'subject.unsuspend');
+      },
+      subjectAgain(request, reply, id),
+    );
   });
 
   app.post<Params>('/subjects/:id/reset', async (request, reply) => {
     const id = request.params.id;
-    return write(request, reply, async () => {
-      const reason = reasonOf(request.body);
-      await qc.resetSubject(id, { reason }, actorOf(request, reason));
-      return subjectUrl(id, 'subject.reset');
-    }, subjectAgain(request, reply, id));
+    return write(
+      request,
+      reply,
+      async () => {
+        const reason = reasonOf(request.body);
+        await qc.resetSubject(id, { reason }, actorOf(request, reason));
+        return subjectUrl(id, 'subject.reset');
+      },
+      subjectAgain(request, reply, id),
+    );
   });
 
   app.post<Params>('/subjects/:id/refund', async (request, reply) => {
     const id = request.params.id;
-    return write(request, reply, async () => {
-      const result = await qc.refund(id, field(request.body, 'key'));
-      if (!result.refunded && result.alreadyRefunded)
-        throw new BadInputError('key: this event was already refunded', 'key');
-      return subjectUrl(id, 'event.refund');
-    }, subjectAgain(request, reply, id));
+    return write(
+      request,
+      reply,
+      async () => {
+        const result = await qc.refund(id, field(request.body, 'key'));
+        if (!result.refunded && result.alreadyRefunded)
+          throw new BadInputError('key: this event was already refunded', 'key');
+        return subjectUrl(id, 'event.refund');
+      },
+      subjectAgain(request, reply, id),
+    );
   });
 
   app.post('/keys', async (request, reply) => {
@@ -126,31 +176,54 @@ export function actionRoutes(app: FastifyInstance, opts: DashboardOptions, pages
       const p = toProblem(e);
       return pages.keys(request, reply, {
         status: p.status,
-        flash: [{ kind: 'error', text: p.status === 403 ? 'Refused: this session’s key is read-only (admin:read). Nothing was changed.' : p.detail }],
+        flash: [
+          {
+            kind: 'error',
+            text:
+              p.status === 403
+                ? 'Refused: this session’s key is read-only (admin:read). Nothing was changed.'
+                : p.detail,
+          },
+        ],
       });
     }
   });
 
   app.post<Params>('/keys/:id/revoke', async (request, reply) =>
-    write(request, reply, async () => {
-      await qc.keys.revoke(request.params.id, actorOf(request));
-      return '/admin/keys?done=key.revoke';
-    }, (status, text) => pages.keys(request, reply, { status, flash: [{ kind: 'error', text }] })),
+    write(
+      request,
+      reply,
+      async () => {
+        await qc.keys.revoke(request.params.id, actorOf(request));
+        return '/admin/keys?done=key.revoke';
+      },
+      (status, text) => pages.keys(request, reply, { status, flash: [{ kind: 'error', text }] }),
+    ),
   );
 
   app.post('/runs/run', async (request, reply) =>
-    write(request, reply, async () => {
-      // The same path and lease as the scheduler: a close already running elsewhere is not repeated.
-      let report;
-      try {
-        report = await runScheduledReset(qc, { trigger: 'http' });
-      } catch (e) {
-        // The ledger has the failure and its error; the timeline shows it in red.
-        request.log.error({ err: e }, 'dashboard run now failed');
-        return '/admin/runs?done=run.failed';
-      }
-      const done = report.outcome === 'lease_held' ? 'run.lease_held' : report.periods.length ? 'run.closed' : 'run.nothing';
-      return `/admin/runs?done=${done}`;
-    }, (status, text) => pages.runs(request, reply, { status, flash: [{ kind: 'error', text }] })),
+    write(
+      request,
+      reply,
+      async () => {
+        // The same path and lease as the scheduler: a close already running elsewhere is not repeated.
+        let report;
+        try {
+          report = await runScheduledReset(qc, { trigger: 'http' });
+        } catch (e) {
+          // The ledger has the failure and its error; the timeline shows it in red.
+          request.log.error({ err: e }, 'dashboard run now failed');
+          return '/admin/runs?done=run.failed';
+        }
+        const done =
+          report.outcome === 'lease_held'
+            ? 'run.lease_held'
+            : report.periods.length
+              ? 'run.closed'
+              : 'run.nothing';
+        return `/admin/runs?done=${done}`;
+      },
+      (status, text) => pages.runs(request, reply, { status, flash: [{ kind: 'error', text }] }),
+    ),
   );
 }

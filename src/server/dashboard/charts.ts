@@ -24,7 +24,12 @@ export async function dailyChartSvg(
   formatNumber: (n: number) => string,
 ): Promise<string> {
   const echarts = await import('echarts');
-  const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: size.width, height: size.height });
+  const chart = echarts.init(null, null, {
+    renderer: 'svg',
+    ssr: true,
+    width: size.width,
+    height: size.height,
+  });
   const narrow = size.width < 500;
   try {
     chart.setOption({
@@ -43,7 +48,11 @@ export async function dailyChartSvg(
         type: 'value',
         minInterval: 1,
         splitLine: { lineStyle: { color: '#eceff4' } },
-        axisLabel: { fontSize: narrow ? 10 : 11, color: '#5a6475', formatter: (v: number) => formatNumber(v) },
+        axisLabel: {
+          fontSize: narrow ? 10 : 11,
+          color: '#5a6475',
+          formatter: (v: number) => formatNumber(v),
+        },
       },
       series: data.series.map((s, i) => ({
         name: s.name,
@@ -76,10 +85,12 @@ export async function dailyChart(
     dailyChartSvg(data, { width: 360, height: 220 }, dayLabel, formatNumber),
   ]);
   return html`<figure class="chart" role="group" aria-label="${alt}">
-    <picture>
-      <source media="(max-width: 640px)" srcset="${dataUri(narrow)}" />
-      <img src="${dataUri(wide)}" alt="${alt}" width="640" height="260" />
-    </picture>
-  </figure>
-  <div class="legend" aria-hidden="true">${data.series.map((s, i) => html`<span class="c${i % PALETTE.length}">${s.name}</span>`)}</div>`;
+      <picture>
+        <source media="(max-width: 640px)" srcset="${dataUri(narrow)}" />
+        <img src="${dataUri(wide)}" alt="${alt}" width="640" height="260" />
+      </picture>
+    </figure>
+    <div class="legend" aria-hidden="true">
+      ${data.series.map((s, i) => html`<span class="c${i % PALETTE.length}">${s.name}</span>`)}
+    </div>`;
 }

@@ -42,7 +42,10 @@ export function viewContext(request: FastifyRequest, qc: QuotaClock): ViewContex
 }
 
 /** The audit actor for a write: the session key's name, with the reason given in the form. */
-export function actorOf(request: FastifyRequest, reason?: string): { actor: string; reason?: string } {
+export function actorOf(
+  request: FastifyRequest,
+  reason?: string,
+): { actor: string; reason?: string } {
   const name = request.adminSession!.key.name;
   return reason ? { actor: name, reason } : { actor: name };
 }
@@ -50,9 +53,13 @@ export function actorOf(request: FastifyRequest, reason?: string): { actor: stri
 /** Writes need admin:write; an admin:read session gets 403 and nothing changes. */
 export function requireWrite(request: FastifyRequest): void {
   if (!scopeAllows(request.adminSession!.key.scopes, 'admin:write'))
-    throw new QuotaClockError('FORBIDDEN', 'this session’s key has admin:read only; changes need admin:write', {
-      where: 'session',
-    });
+    throw new QuotaClockError(
+      'FORBIDDEN',
+      'this session’s key has admin:read only; changes need admin:write',
+      {
+        where: 'session',
+      },
+    );
 }
 
 export function sendHtml(reply: FastifyReply, status: number, body: string): FastifyReply {

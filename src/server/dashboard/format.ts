@@ -81,7 +81,9 @@ export class Formatter {
   /** A <time> in the given zone, with the UTC instant on hover. */
   instant(iso: string | null | undefined, zone: string): Html {
     if (!iso) return html`<span class="muted">—</span>`;
-    return html`<time datetime="${iso}" title="${utcText(iso)}">${this.instantText(iso, zone)}</time>`;
+    return html`<time datetime="${iso}" title="${utcText(iso)}"
+      >${this.instantText(iso, zone)}</time
+    >`;
   }
 
   /** A compact <time> for dense tables ("Nov 24, 2:34 PM"); the zone is named once, in the table's heading. */
@@ -89,7 +91,13 @@ export class Formatter {
     const key = `short ${zone}`;
     let f = this.zones.get(key);
     if (!f) {
-      f = new Intl.DateTimeFormat(this.locale, { timeZone: zone, month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+      f = new Intl.DateTimeFormat(this.locale, {
+        timeZone: zone,
+        month: 'short',
+        day: 'numeric',
+        hour: 'numeric',
+        minute: '2-digit',
+      });
       this.zones.set(key, f);
     }
     return html`<time datetime="${iso}" title="${utcText(iso)}">${f.format(new Date(iso))}</time>`;
@@ -111,7 +119,10 @@ export function utcText(iso: string): string {
 }
 
 function zoneName(d: Date, zone: string, locale: string): string {
-  const parts = new Intl.DateTimeFormat(locale, { timeZone: zone, timeZoneName: 'short' }).formatToParts(d);
+  const parts = new Intl.DateTimeFormat(locale, {
+    timeZone: zone,
+    timeZoneName: 'short',
+  }).formatToParts(d);
   return parts.find((p) => p.type === 'timeZoneName')?.value ?? zone;
 }
 

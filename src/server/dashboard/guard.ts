@@ -40,7 +40,8 @@ export function sameOrigin(
   headers: { origin?: string | undefined; referer?: string | undefined },
   expected: string,
 ): boolean {
-  if (headers.origin !== undefined) return headers.origin !== 'null' && originOf(headers.origin) === expected;
+  if (headers.origin !== undefined)
+    return headers.origin !== 'null' && originOf(headers.origin) === expected;
   if (headers.referer !== undefined) return originOf(headers.referer) === expected;
   return false;
 }

@@ -22,7 +22,8 @@ export function escapeText(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
 }
 
-export type Interpolation = Html | string | number | null | undefined | false | readonly Interpolation[];
+export type Interpolation =
+  Html | string | number | null | undefined | false | readonly Interpolation[];
 
 function render(v: Interpolation): string {
   if (v === null || v === undefined || v === false) return '';
@@ -45,7 +46,8 @@ export function raw(s: string): Html {
 /** A query string from the defined values, for links that keep the current filters. */
 export function query(params: Record<string, string | number | null | undefined>): string {
   const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && v !== '') q.set(k, String(v));
+  for (const [k, v] of Object.entries(params))
+    if (v !== null && v !== undefined && v !== '') q.set(k, String(v));
   const s = q.toString();
   return s ? `?${s}` : '';
 }

@@ -65,59 +65,74 @@ function head(title: string): Html {
 export function flashes(list: readonly Flash[] | undefined): Html {
   return html`${(list ?? []).map(
     (f) =>
-      html`<div class="flash ${f.kind}" role="${f.kind === 'error' ? 'alert' : 'status'}">${f.text}</div>`,
+      html`<div class="flash ${f.kind}" role="${f.kind === 'error' ? 'alert' : 'status'}">
+        ${f.text}
+      </div>`,
   )}`;
 }
 
 export function logoutForm(label = 'Sign out'): Html {
-  return html`<form method="post" action="/admin/logout"><button type="submit">${label}</button></form>`;
+  return html`<form method="post" action="/admin/logout">
+    <button type="submit">${label}</button>
+  </form>`;
 }
 
 /** The signed-in page: sidebar (a top bar on narrow screens) and the main column. */
 export function renderPage(p: PageShell): string {
   const nav = NAV.map(
     ([key, label, href]) =>
-      html`<li><a href="${href}"${key === p.nav ? raw(' aria-current="page"') : ''}>${icon(ICONS[key])}${label}</a></li>`,
+      html`<li>
+        <a href="${href}" ${key === p.nav ? raw(' aria-current="page"') : ''}
+          >${icon(ICONS[key])}${label}</a
+        >
+      </li>`,
   );
   const viewer = p.viewer;
   const doc = html`<!doctype html>
-<html lang="en">
-  <head>
-    ${head(p.title)}
-  </head>
-  <body>
-    <a class="skip" href="#main">Skip to content</a>
-    <div class="shell">
-      <header class="side">
-        <a class="brand" href="/admin/">${BRAND_MARK}quotaclock</a>
-        <nav aria-label="Main"><ul class="nav">${nav}</ul></nav>
-        <div class="side-foot">
-          <div>Signed in as <strong>${viewer.name}</strong>${viewer.readOnly ? html`<span class="scope">(read only)</span>` : ''}</div>
-          ${logoutForm()}
+    <html lang="en">
+      <head>
+        ${head(p.title)}
+      </head>
+      <body>
+        <a class="skip" href="#main">Skip to content</a>
+        <div class="shell">
+          <header class="side">
+            <a class="brand" href="/admin/">${BRAND_MARK}quotaclock</a>
+            <nav aria-label="Main">
+              <ul class="nav">
+                ${nav}
+              </ul>
+            </nav>
+            <div class="side-foot">
+              <div>
+                Signed in as
+                <strong>${viewer.name}</strong
+                >${viewer.readOnly ? html`<span class="scope">(read only)</span>` : ''}
+              </div>
+              ${logoutForm()}
+            </div>
+          </header>
+          <main id="main" class="main" tabindex="-1">
+            ${viewer.readOnly ? html`<div class="flash info" role="status">You are signed in with a read-only key (<code>admin:read</code>). You can look at everything; changes are refused.</div>` : ''}
+            ${flashes(p.flash)} ${p.body}
+          </main>
         </div>
-      </header>
-      <main id="main" class="main" tabindex="-1">
-        ${viewer.readOnly ? html`<div class="flash info" role="status">You are signed in with a read-only key (<code>admin:read</code>). You can look at everything; changes are refused.</div>` : ''}
-        ${flashes(p.flash)}
-        ${p.body}
-      </main>
-    </div>
-  </body>
-</html>`;
+      </body>
+    </html>`;
   return doc.value;
 }
 
 /** A page outside the session (sign-in, errors before sign-in). */
 export function renderBare(title: string, body: Html): string {
   return html`<!doctype html>
-<html lang="en">
-  <head>
-    ${head(title)}
-  </head>
-  <body>
-    <main class="login">${body}</main>
-  </body>
-</html>`.value;
+    <html lang="en">
+      <head>
+        ${head(title)}
+      </head>
+      <body>
+        <main class="login">${body}</main>
+      </body>
+    </html>`.value;
 }
 
 export function pageHead(title: string, sub?: string | Html, aside?: Html, crumbs?: Html): Html {

@@ -38,7 +38,10 @@ export async function overviewData(qc: QuotaClock, nowMs: number): Promise<Overv
 }
 
 function currentCalendarPeriod(qc: QuotaClock, nowMs: number) {
-  return new PeriodSchedule({ ...qc.policy.rule, anchor: 'calendar' }, { timeZone: null, anchorMs: nowMs }).at(nowMs);
+  return new PeriodSchedule(
+    { ...qc.policy.rule, anchor: 'calendar' },
+    { timeZone: null, anchorMs: nowMs },
+  ).at(nowMs);
 }
 
 export interface SubjectsQuery {
@@ -48,9 +51,19 @@ export interface SubjectsQuery {
   readonly after: string | undefined;
 }
 
-export async function subjectsData(qc: QuotaClock, query: SubjectsQuery, nowMs: number): Promise<SubjectsView> {
+export async function subjectsData(
+  qc: QuotaClock,
+  query: SubjectsQuery,
+  nowMs: number,
+): Promise<SubjectsView> {
   const plans = qc.policy.catalog.planNames;
-  const base = { q: query.q, plan: query.plan, sort: query.sort, plans, paged: Boolean(query.after) };
+  const base = {
+    q: query.q,
+    plan: query.plan,
+    sort: query.sort,
+    plans,
+    paged: Boolean(query.after),
+  };
   const features = qc.policy.catalog.features;
   if (query.sort === 'use') {
     const store = await qc.store();
@@ -71,7 +84,11 @@ export async function subjectsData(qc: QuotaClock, query: SubjectsQuery, nowMs: 
         name: s?.name ?? null,
         plan: u.plan,
         suspended: s?.suspended ?? false,
-        usage: features.map((f) => ({ feature: f, used: u.used[f] ?? 0, limit: u.limits[f] ?? null })),
+        usage: features.map((f) => ({
+          feature: f,
+          used: u.used[f] ?? 0,
+          limit: u.limits[f] ?? null,
+        })),
       };
     });
     return { ...base, rows, next: page.next };
@@ -89,20 +106,31 @@ export async function subjectsData(qc: QuotaClock, query: SubjectsQuery, nowMs: 
     name: s.name,
     plan: s.plan,
     suspended: s.suspended,
-    usage: Object.entries(statuses[i]!.features).map(([feature, f]) => ({ feature, used: f.used, limit: f.limit })),
+    usage: Object.entries(statuses[i]!.features).map(([feature, f]) => ({
+      feature,
+      used: f.used,
+      limit: f.limit,
+    })),
   }));
   return { ...base, rows, next: page.next };
 }
 
 /** Units per day of the current period, in the subject's zone, from its ledger. */
-async function subjectDaily(qc: QuotaClock, id: string, view: Pick<SubjectView, 'status'>, nowMs: number): Promise<DailySeries> {
+async function subjectDaily(
+  qc: QuotaClock,
+  id: string,
+  view: Pick<SubjectView, 'status'>,
+  nowMs: number,
+): Promise<DailySeries> {
   const { period, timeZone } = view.status;
   const features = Object.keys(view.status.features);
-  const day = (ms: number) => Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(timeZone).toPlainDate();
+  const day = (ms: number) =>
+    Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(timeZone).toPlainDate();
   const first = day(Date.parse(period.start));
   const last = day(Math.min(nowMs, Date.parse(period.end) - 1));
   const days: string[] = [];
-  for (let d = first; Temporal.PlainDate.compare(d, last) <= 0; d = d.add({ days: 1 })) days.push(d.toString());
+  for (let d = first; Temporal.PlainDate.compare(d, last) <= 0; d = d.add({ days: 1 }))
+    days.push(d.toString());
   const index = new Map(days.map((d, i) => [d, i]));
   const values = Object.fromEntries(features.map((f) => [f, days.map(() => 0)]));
   let after: string | null = null;
@@ -128,16 +156,27 @@ export interface SubjectQuery {
   readonly check: { feature: string; amount: number } | null;
 }
 
-export async function subjectData(qc: QuotaClock, id: string, query: SubjectQuery, nowMs: number): Promise<SubjectView> {
+export async function subjectData(
+  qc: QuotaClock,
+  id: string,
+  query: SubjectQuery,
+  nowMs: number,
+): Promise<SubjectView> {
   const subject = await qc.getSubject(id);
   const [status, history, events] = await Promise.all([
     qc.status(id, { now: nowMs }),
     qc.history(id),
-    qc.subjectEvents(id, { limit: LEDGER_PAGE, ...(query.eventsAfter ? { after: query.eventsAfter } : {}) }),
+    qc.subjectEvents(id, {
+      limit: LEDGER_PAGE,
+      ...(query.eventsAfter ? { after: query.eventsAfter } : {}),
+    }),
   ]);
   const daily = await subjectDaily(qc, id, { status }, nowMs);
   const check = query.check
-    ? { ...query.check, result: await qc.check(id, query.check.feature, query.check.amount, { now: nowMs }) }
+    ? {
+        ...query.check,
+        result: await qc.check(id, query.check.feature, query.check.amount, { now: nowMs }),
+      }
     : null;
   return {
     subject,
@@ -178,5 +217,11 @@ export async function auditData(
     ...(query.actor ? { actor: query.actor } : {}),
     ...(query.subject ? { subject: query.subject } : {}),
   });
-  return { entries: page.items, next: page.next, actor: query.actor, subject: query.subject, paged: Boolean(query.after) };
+  return {
+    entries: page.items,
+    next: page.next,
+    actor: query.actor,
+    subject: query.subject,
+    paged: Boolean(query.after),
+  };
 }

@@ -3,7 +3,14 @@ import type { NewApiKey } from '../../core/admin-types.js';
 import { BadInputError } from '../../core/errors.js';
 import { queryParam, sendPage, viewContext, type DashboardOptions } from './context.js';
 import type { Flash } from './layout.js';
-import { auditData, overviewData, plansData, runsData, subjectData, subjectsData } from './loaders.js';
+import {
+  auditData,
+  overviewData,
+  plansData,
+  runsData,
+  subjectData,
+  subjectsData,
+} from './loaders.js';
 import { renderAudit } from './pages/audit.js';
 import { renderKeys } from './pages/keys.js';
 import { renderOverview } from './pages/overview.js';
@@ -23,11 +30,15 @@ export const DONE: Readonly<Record<string, string>> = {
   'key.revoke': 'Key revoked.',
   'run.closed': 'Close finished.',
   'run.nothing': 'Nothing to close: no period has ended since the last run.',
-  'run.lease_held': 'Another close holds the lease, so nothing ran here. Try again when it has finished.',
+  'run.lease_held':
+    'Another close holds the lease, so nothing ran here. Try again when it has finished.',
   'run.failed': 'The close failed. Its error is in the timeline; fix the cause and run it again.',
 };
 
-const DONE_KIND: Readonly<Record<string, Flash['kind']>> = { 'run.lease_held': 'warn', 'run.failed': 'error' };
+const DONE_KIND: Readonly<Record<string, Flash['kind']>> = {
+  'run.lease_held': 'warn',
+  'run.failed': 'error',
+};
 
 function doneFlash(request: FastifyRequest): Flash[] {
   const text = DONE[queryParam(request, 'done')];
@@ -57,7 +68,12 @@ export function pageRenderers(opts: DashboardOptions) {
       const ctx = viewContext(request, qc);
       const checkFeature = queryParam(request, 'check');
       const check = checkFeature
-        ? { feature: checkFeature, amount: queryParam(request, 'amount') ? positiveInt(queryParam(request, 'amount'), 'amount') : 1 }
+        ? {
+            feature: checkFeature,
+            amount: queryParam(request, 'amount')
+              ? positiveInt(queryParam(request, 'amount'), 'amount')
+              : 1,
+          }
         : null;
       const after = queryParam(request, 'events_after') || undefined;
       const view = await subjectData(qc, id, { eventsAfter: after, check }, ctx.nowMs);
@@ -69,10 +85,17 @@ export function pageRenderers(opts: DashboardOptions) {
         ...(r.status ? { status: r.status } : {}),
       });
     },
-    async keys(request: FastifyRequest, reply: FastifyReply, r: Rendered & { created?: NewApiKey } = {}) {
+    async keys(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      r: Rendered & { created?: NewApiKey } = {},
+    ) {
       const ctx = viewContext(request, qc);
       const keys = await qc.keys.list();
-      const body = renderKeys({ keys, created: r.created ?? null, currentKeyId: request.adminSession!.key.id }, ctx);
+      const body = renderKeys(
+        { keys, created: r.created ?? null, currentKeyId: request.adminSession!.key.id },
+        ctx,
+      );
       return sendPage(reply, request, {
         title: 'API keys',
         nav: 'keys',
@@ -98,13 +121,21 @@ export function pageRenderers(opts: DashboardOptions) {
 export type PageRenderers = ReturnType<typeof pageRenderers>;
 
 /** Every GET page; each reads through the facade and writes nothing. */
-export function pageRoutes(app: FastifyInstance, opts: DashboardOptions, pages: PageRenderers): void {
+export function pageRoutes(
+  app: FastifyInstance,
+  opts: DashboardOptions,
+  pages: PageRenderers,
+): void {
   const { qc } = opts;
 
   app.get('/', async (request, reply) => {
     const ctx = viewContext(request, qc);
     const view = await overviewData(qc, ctx.nowMs);
-    return sendPage(reply, request, { title: 'Overview', nav: 'overview', body: await renderOverview(view, ctx) });
+    return sendPage(reply, request, {
+      title: 'Overview',
+      nav: 'overview',
+      body: await renderOverview(view, ctx),
+    });
   });
 
   app.get('/subjects', async (request, reply) => {
@@ -121,7 +152,11 @@ export function pageRoutes(app: FastifyInstance, opts: DashboardOptions, pages: 
       },
       ctx.nowMs,
     );
-    return sendPage(reply, request, { title: 'Subjects', nav: 'subjects', body: renderSubjects(view, ctx) });
+    return sendPage(reply, request, {
+      title: 'Subjects',
+      nav: 'subjects',
+      body: renderSubjects(view, ctx),
+    });
   });
 
   app.get<{ Params: { id: string } }>('/subjects/:id', async (request, reply) =>
@@ -129,7 +164,11 @@ export function pageRoutes(app: FastifyInstance, opts: DashboardOptions, pages: 
   );
 
   app.get('/plans', async (request, reply) =>
-    sendPage(reply, request, { title: 'Plans', nav: 'plans', body: renderPlans(plansData(qc), viewContext(request, qc)) }),
+    sendPage(reply, request, {
+      title: 'Plans',
+      nav: 'plans',
+      body: renderPlans(plansData(qc), viewContext(request, qc)),
+    }),
   );
 
   app.get('/runs', async (request, reply) => pages.runs(request, reply));
@@ -141,7 +180,11 @@ export function pageRoutes(app: FastifyInstance, opts: DashboardOptions, pages: 
       subject: queryParam(request, 'subject'),
       after: queryParam(request, 'after') || undefined,
     });
-    return sendPage(reply, request, { title: 'Audit log', nav: 'audit', body: renderAudit(view, ctx) });
+    return sendPage(reply, request, {
+      title: 'Audit log',
+      nav: 'audit',
+      body: renderAudit(view, ctx),
+    });
   });
 
   app.get('/keys', async (request, reply) => pages.keys(request, reply));

@@ -27,8 +27,10 @@ const etag = (s: string) => `"${createHash('sha256').update(s).digest('base64url
  * form parser inside this plugin, so the JSON API around it is unchanged.
  */
 export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app, opts) => {
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) =>
-    done(null, new URLSearchParams(body as string)),
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (_request, body, done) => done(null, new URLSearchParams(body as string)),
   );
 
   app.addHook('onRequest', async (request, reply) => {
@@ -42,7 +44,18 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
         return sendHtml(
           reply,
           403,
-          renderBare('Refused', html`<div class="panel"><div class="card"><div class="card-body"><h1>Refused</h1><p>This form was sent from another site, so nothing was changed.</p><p><a href="/admin/">Back to the dashboard</a></p></div></div></div>`),
+          renderBare(
+            'Refused',
+            html`<div class="panel">
+              <div class="card">
+                <div class="card-body">
+                  <h1>Refused</h1>
+                  <p>This form was sent from another site, so nothing was changed.</p>
+                  <p><a href="/admin/">Back to the dashboard</a></p>
+                </div>
+              </div>
+            </div>`,
+          ),
         );
       }
     }
@@ -80,19 +93,42 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardOptions> = async (app,
       title: 'Not found',
       nav: 'overview',
       status: 404,
-      body: html`${pageHead('Not found')}<div class="card"><div class="card-body"><p>There is no page at <code>${request.url.split('?')[0]}</code>.</p><p><a href="/admin/">Back to the overview</a></p></div></div>`,
+      body: html`${pageHead('Not found')}
+        <div class="card">
+          <div class="card-body">
+            <p>There is no page at <code>${request.url.split('?')[0]}</code>.</p>
+            <p><a href="/admin/">Back to the overview</a></p>
+          </div>
+        </div>`,
     });
   });
 
   app.setErrorHandler(async (error, request, reply) => {
     const problem = toProblem(error);
     if (problem.status >= 500 && problem.code !== 'STORE_UNAVAILABLE')
-      request.log.error({ err: error, route: request.routeOptions.url }, 'dashboard request failed');
+      request.log.error(
+        { err: error, route: request.routeOptions.url },
+        'dashboard request failed',
+      );
     if (problem.code === 'STORE_UNAVAILABLE') void reply.header('Retry-After', '1');
     const title = problem.code === 'SUBJECT_NOT_FOUND' ? 'Subject not found' : problem.title;
-    const detail = error instanceof QuotaClockError || problem.status < 500 ? problem.detail : 'Something went wrong on the server. It has been logged.';
-    const body = html`${pageHead(title)}<div class="card"><div class="card-body"><p>${detail}</p><p><a href="/admin/">Back to the overview</a></p></div></div>`;
-    if (!request.adminSession) return sendHtml(reply, problem.status, renderBare(title, html`<div class="panel">${body}</div>`));
+    const detail =
+      error instanceof QuotaClockError || problem.status < 500
+        ? problem.detail
+        : 'Something went wrong on the server. It has been logged.';
+    const body = html`${pageHead(title)}
+      <div class="card">
+        <div class="card-body">
+          <p>${detail}</p>
+          <p><a href="/admin/">Back to the overview</a></p>
+        </div>
+      </div>`;
+    if (!request.adminSession)
+      return sendHtml(
+        reply,
+        problem.status,
+        renderBare(title, html`<div class="panel">${body}</div>`),
+      );
     return sendPage(reply, request, { title, nav: 'overview', status: problem.status, body });
   });
 };

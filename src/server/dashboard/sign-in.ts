@@ -16,7 +16,8 @@ export async function sessionOf(request: FastifyRequest, opts: DashboardOptions)
 
 /** To the sign-in page, dropping a cookie that no longer opens a session. */
 export function toSignIn(request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (readCookie(request.headers.cookie, SESSION_COOKIE)) void reply.header('Set-Cookie', clearedCookie(isHttps(request)));
+  if (readCookie(request.headers.cookie, SESSION_COOKIE))
+    void reply.header('Set-Cookie', clearedCookie(isHttps(request)));
   return reply.code(303).header('Cache-Control', 'no-store').redirect('/admin/login');
 }
 
@@ -33,7 +34,13 @@ export function signInRoutes(app: FastifyInstance, opts: DashboardOptions): void
     const wait = opts.limiter.retryAfter(request.ip);
     if (wait > 0) {
       void reply.header('Retry-After', String(wait));
-      return sendHtml(reply, 429, renderLogin({ error: `Too many failed attempts from this address. Try again in ${wait} s.` }));
+      return sendHtml(
+        reply,
+        429,
+        renderLogin({
+          error: `Too many failed attempts from this address. Try again in ${wait} s.`,
+        }),
+      );
     }
     const presented = field(request.body, 'key');
     const key = presented ? await opts.qc.keys.authenticate(presented) : null;
@@ -47,7 +54,9 @@ export function signInRoutes(app: FastifyInstance, opts: DashboardOptions): void
       return sendHtml(
         reply,
         401,
-        renderLogin({ error: `The key “${key.name}” has no admin scope. Sign in with an admin:read or admin:write key.` }),
+        renderLogin({
+          error: `The key “${key.name}” has no admin scope. Sign in with an admin:read or admin:write key.`,
+        }),
       );
     }
     const session = await opts.qc.sessions.create(key.id, ttl * 1000);

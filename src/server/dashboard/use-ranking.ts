@@ -47,6 +47,7 @@ export async function rankByUse(
     if (keep.length > opts.limit + 1) keep.pop();
   }
   const page = keep.slice(0, opts.limit);
-  const next = keep.length > opts.limit && page.length ? encodeUseCursor(page[page.length - 1]!.c) : null;
+  const next =
+    keep.length > opts.limit && page.length ? encodeUseCursor(page[page.length - 1]!.c) : null;
   return { items: page.map((k) => k.u), next };
 }

@@ -11,8 +11,12 @@ export interface ViewContext {
 }
 
 /** A compact "field: before → after" description of an audited change. */
-export function describeChange(before: unknown, after: unknown): { field: string; from: string; to: string }[] {
-  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export function describeChange(
+  before: unknown,
+  after: unknown,
+): { field: string; from: string; to: string }[] {
+  const isObj = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
   if (isObj(before) && isObj(after)) {
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
     return keys

@@ -15,13 +15,25 @@ export function renderLogin(v: LoginView = {}): string {
       <div class="card">
         <div class="card-body">
           <h1>Sign in to the dashboard</h1>
-          <p class="muted small">Use an API key with the <code>admin:read</code> or <code>admin:write</code> scope. Create one with <code>quotaclock keys create --scope admin:write</code>.</p>
+          <p class="muted small">
+            Use an API key with the <code>admin:read</code> or <code>admin:write</code> scope.
+            Create one with <code>quotaclock keys create --scope admin:write</code>.
+          </p>
           ${v.error ? html`<div class="flash error" role="alert">${v.error}</div>` : ''}
           ${v.notice ? html`<div class="flash info" role="status">${v.notice}</div>` : ''}
           <form method="post" action="/admin/login">
             <div class="field">
               <label for="key">Admin API key</label>
-              <input id="key" name="key" type="password" required autocomplete="off" spellcheck="false" placeholder="qck_…" autofocus />
+              <input
+                id="key"
+                name="key"
+                type="password"
+                required
+                autocomplete="off"
+                spellcheck="false"
+                placeholder="qck_…"
+                autofocus
+              />
             </div>
             <button class="btn primary" type="submit">Sign in</button>
           </form>

@@ -15,27 +15,56 @@ export interface PlansView {
 
 export function renderPlans(v: PlansView, ctx: ViewContext): Html {
   const { fmt } = ctx;
-  const table = html`<div class="table-wrap" tabindex="0" role="region" aria-label="Plans and limits"><table class="data">
-    <caption class="sr-only">Plans and their limits per period</caption>
-    <thead><tr><th scope="col">Plan</th>${v.features.map((f) => html`<th scope="col" class="num">${f}</th>`)}</tr></thead>
-    <tbody>${v.plans.map(
-      (p) => html`<tr>
-        <td><strong>${p.name}</strong>${p.name === v.defaultPlan ? html` ${pill('default', 'accent', true)}` : ''}</td>
-        ${v.features.map((f) => {
-          const l = p.limits[f];
-          return html`<td class="num">${l === undefined ? html`<span class="muted">—</span>` : l === null ? pill('Unlimited', 'ok', true) : `${fmt.num(l)} per ${v.period.every}`}</td>`;
-        })}
-      </tr>`,
-    )}</tbody></table></div>`;
+  const table = html`<div
+    class="table-wrap"
+    tabindex="0"
+    role="region"
+    aria-label="Plans and limits"
+  >
+    <table class="data">
+      <caption class="sr-only">
+        Plans and their limits per period
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">Plan</th>
+          ${v.features.map((f) => html`<th scope="col" class="num">${f}</th>`)}
+        </tr>
+      </thead>
+      <tbody>
+        ${v.plans.map(
+          (p) =>
+            html`<tr>
+              <td>
+                <strong>${p.name}</strong
+                >${p.name === v.defaultPlan ? html` ${pill('default', 'accent', true)}` : ''}
+              </td>
+              ${v.features.map((f) => {
+                const l = p.limits[f];
+                return html`<td class="num">
+                  ${l === undefined ? html`<span class="muted">—</span>` : l === null ? pill('Unlimited', 'ok', true) : `${fmt.num(l)} per ${v.period.every}`}
+                </td>`;
+              })}
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </div>`;
   const rule = html`<dl class="props">
-    <dt>Period</dt><dd>every ${v.period.every}</dd>
-    <dt>Anchor</dt><dd>${v.period.anchor === 'calendar' ? 'calendar (1st of the month, 00:00 local)' : 'signup anniversary'}</dd>
-    <dt>Time zone</dt><dd>${v.period.timeZone} <span class="muted small">(subjects may have their own)</span></dd>
-    <dt>History kept</dt><dd>${fmt.num(v.retention)} periods</dd>
+    <dt>Period</dt>
+    <dd>every ${v.period.every}</dd>
+    <dt>Anchor</dt>
+    <dd>
+      ${v.period.anchor === 'calendar' ? 'calendar (1st of the month, 00:00 local)' : 'signup anniversary'}
+    </dd>
+    <dt>Time zone</dt>
+    <dd>${v.period.timeZone} <span class="muted small">(subjects may have their own)</span></dd>
+    <dt>History kept</dt>
+    <dd>${fmt.num(v.retention)} periods</dd>
   </dl>`;
   return html`${pageHead('Plans', 'The catalog comes from the config file; change it there and restart.')}
-  <div class="grid-3-1">
-    ${card('Limits', table, { id: 'h-limits', flush: true })}
-    ${card('Period rule', rule, { id: 'h-rule' })}
-  </div>`;
+    <div class="grid-3-1">
+      ${card('Limits', table, { id: 'h-limits', flush: true })}
+      ${card('Period rule', rule, { id: 'h-rule' })}
+    </div>`;
 }
