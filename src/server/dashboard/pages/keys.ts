@@ -24,8 +24,13 @@ export function renderKeys(v: KeysView, ctx: ViewContext): Html {
         </div>
       </div>`
     : '';
-  const form = html`<form method="post" action="/admin/keys" data-confirm="Create this API key?">
-    <div class="field">
+  const form = html`<form
+    class="create-key"
+    method="post"
+    action="/admin/keys"
+    data-confirm="Create this API key?"
+  >
+    <div class="field grow">
       <label for="key-name">Name</label
       ><input
         id="key-name"
@@ -112,7 +117,7 @@ export function renderKeys(v: KeysView, ctx: ViewContext): Html {
     : empty('No keys yet.');
   return html`${pageHead('API keys', 'Keys are stored as hashes; a key is shown once, when it is created')}
     ${created}
-    <div class="grid-3-1">
+    <div class="stack">
       ${card('Keys', table, { id: 'h-keys', flush: v.keys.length > 0 })}
       ${card('Create a key', form, { id: 'h-create' })}
     </div>`;

@@ -24,6 +24,8 @@ export interface RunsView {
 function durationText(run: RunRecord): string {
   if (!run.finishedAt) return 'still running';
   const ms = Date.parse(run.finishedAt) - Date.parse(run.startedAt);
+  // A business clock pinned with --now makes every run take no time; say nothing rather than "0 ms".
+  if (ms <= 0) return '';
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
@@ -44,7 +46,8 @@ function timeline(runs: readonly RunRecord[], ctx: ViewContext): Html {
             >${pill(r.status === 'failed' ? 'failed' : r.status, tone)}${r.attempts > 1 ? html`<span class="muted small">${fmt.num(r.attempts)} attempts</span>` : ''}
           </div>
           <div class="detail">
-            Started ${fmt.instant(r.startedAt, ctx.zone)} · ${durationText(r)} ·
+            Started
+            ${fmt.instant(r.startedAt, ctx.zone)}${durationText(r) ? ` · ${durationText(r)}` : ''} ·
             ${fmt.num(r.checkpoint.subjects)} subjects closed
           </div>
           ${r.error ? html`<div class="error" role="note">${r.error}</div>` : ''}

@@ -32,12 +32,14 @@ export interface SubjectsView {
 }
 
 function usageCell(r: SubjectRowView, ctx: ViewContext): Html {
+  const { fmt } = ctx;
   return html`${r.usage.map(
     (u) =>
-      html`<div class="nowrap">
-        ${r.usage.length > 1 ? html`<span class="muted small">${u.feature}</span> ` : ''}${ctx.fmt.num(u.used)}
-        /
-        ${ctx.fmt.limit(u.limit)}${meter(u.used, u.limit, `${u.feature}: ${ctx.fmt.num(u.used)} of ${ctx.fmt.limit(u.limit)}`, true)}
+      html`<div class="usage-cell">
+        ${r.usage.length > 1 ? html`<span class="muted small">${u.feature}</span> ` : ''}<span
+          class="fig"
+          >${fmt.num(u.used)} / ${fmt.limit(u.limit)}</span
+        >${u.limit === null ? '' : meter(u.used, u.limit, `${u.feature}: ${fmt.num(u.used)} of ${fmt.limit(u.limit)}`, true)}
       </div>`,
   )}`;
 }

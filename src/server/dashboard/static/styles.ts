@@ -157,6 +157,8 @@ input:focus, select:focus, textarea:focus { outline: none; border-color: var(--a
 .meter .fill.warn { fill: #e8890c; }
 .meter .fill.danger { fill: #d63939; }
 .meter .fill.ok { fill: #2f9e63; }
+.usage-cell { white-space: nowrap; display: flex; align-items: center; }
+.usage-cell .fig { display: inline-block; min-width: 108px; }
 .mini-meter { display: inline-block; width: 90px; height: 6px; vertical-align: middle; margin-left: 8px; }
 .mini-meter .track { fill: #eceff4; }
 .mini-meter .fill { fill: var(--accent); }
@@ -216,6 +218,10 @@ details.action.danger > summary { color: var(--danger); }
 .diff .to { color: var(--ok); }
 
 fieldset.scopes { border: 0; padding: 0; margin: 0 0 14px; }
+form.create-key { display: flex; gap: 12px 28px; align-items: flex-start; flex-wrap: wrap; }
+form.create-key .grow { flex: 1 1 260px; margin: 0; }
+form.create-key fieldset.scopes { margin: 0; }
+form.create-key .btn { margin-top: 24px; }
 fieldset.scopes legend { font-size: 13px; font-weight: 700; color: var(--text-2); margin-bottom: 6px; padding: 0; }
 label.check { display: flex; align-items: center; gap: 8px; font-weight: 400; margin: 0 0 6px; font-size: 14px; cursor: pointer; }
 label.check input { width: 16px; height: 16px; accent-color: var(--accent); margin: 0; }
