@@ -125,6 +125,37 @@ describe.skipIf(!available)('dashboard stories in Chromium', () => {
     await ctx.close();
   });
 
+  it('keys: a created key is shown once, works, and is never shown again', async () => {
+    const ctx = await newContext(browser);
+    const page = await ctx.newPage();
+    page.on('dialog', (d) => void d.accept());
+    await signIn(page, fx.url, fx.keys.lead);
+    await page.goto(`${fx.url}/admin/keys`);
+    await page.getByLabel('Name').fill('reporting');
+    await page.getByLabel('quota:write').uncheck();
+    await page.getByLabel('quota:read').check();
+    const [res] = await Promise.all([
+      page.waitForResponse(
+        (r) => r.url().endsWith('/admin/keys') && r.request().method() === 'POST',
+      ),
+      page.getByRole('button', { name: 'Create key' }).click(),
+    ]);
+    expect(res.status()).toBe(201);
+    expect(res.headers()['cache-control']).toBe('no-store');
+    const secret = (await page.locator('#new-key').textContent())!.trim();
+    expect(secret).toMatch(/^qck_[A-Za-z0-9_-]{43,}$/);
+    const info = await fx.qc.keys.authenticate(secret);
+    expect(info).toMatchObject({ name: 'reporting', scopes: ['quota:read'] });
+    await page.goto(`${fx.url}/admin/keys`);
+    expect(await page.content()).not.toContain(secret);
+    expect(await page.locator('tr', { hasText: 'reporting' }).textContent()).toContain(
+      secret.slice(0, 12),
+    );
+    const audit = await fx.qc.audit.list({ actor: 'support-lead' });
+    expect(JSON.stringify(audit.items)).not.toContain(secret);
+    await ctx.close();
+  });
+
   it('operator: a failed run shows in red, the dry-run preview writes nothing, run now closes it and it turns green', async () => {
     const ctx = await newContext(browser);
     const page = await ctx.newPage();
