@@ -18,7 +18,7 @@ describe.skipIf(!available)('dashboard abuse', () => {
   let evil: Server;
   let evilUrl: string;
   beforeAll(async () => {
-    fx = await startDashboard();
+    fx = await startDashboard(['--trust-proxy', '--session-ttl', '600']);
     browser = await launch();
     // Another site: its page posts a form to the dashboard as soon as it loads.
     evil = createServer((_req, res) => {
@@ -56,6 +56,37 @@ describe.skipIf(!available)('dashboard abuse', () => {
     expect(res.status).toBe(303);
     return res.headers.get('set-cookie')!.split(';')[0]!;
   }
+
+  it('the cookie: HttpOnly, SameSite=Strict, --session-ttl long, Secure when a trusted proxy says HTTPS', async () => {
+    const host = new URL(fx.url).host;
+    const res = await fetch(`${fx.url}/admin/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        'X-Forwarded-Proto': 'https',
+        Origin: `https://${host}`,
+      },
+      body: new URLSearchParams({ key: fx.keys.lead }),
+    });
+    expect(res.status).toBe(303);
+    const cookie = res.headers.get('set-cookie')!;
+    expect(cookie).toMatch(
+      /^qc_session=[A-Za-z0-9_-]{32,}; Path=\/admin; Max-Age=600; HttpOnly; SameSite=Strict; Secure$/,
+    );
+    const token = cookie.split(';')[0]!.split('=')[1]!;
+    const session = await fx.qc.sessions.lookup(token);
+    expect(session!.expiresAt).toBe(new Date(NOW_MS + 600_000).toISOString());
+    // Plain HTTP: no Secure flag.
+    expect(await cookieFor(fx.keys.lead)).toMatch(/^qc_session=/);
+    const plain = await fetch(`${fx.url}/admin/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: fx.url },
+      body: new URLSearchParams({ key: fx.keys.lead }),
+    });
+    expect(plain.headers.get('set-cookie')).not.toContain('Secure');
+  });
 
   it('a cross-site POST is refused: by the browser (SameSite=Strict) and by the origin check, with nothing changed', async () => {
     const before = await snapshot();

@@ -33,10 +33,11 @@ export function launch(): Promise<Browser> {
 export async function newContext(
   browser: Browser,
   width: keyof typeof WIDTHS = 'desktop',
+  locale = 'en-US',
 ): Promise<BrowserContext & { cspErrors: string[] }> {
   const ctx = (await browser.newContext({
     viewport: WIDTHS[width],
-    locale: 'en-US',
+    locale,
     timezoneId: 'UTC',
   })) as BrowserContext & {
     cspErrors: string[];

@@ -57,6 +57,26 @@ describe.skipIf(!available)('dashboard pages in Chromium', () => {
     await ctx.close();
   });
 
+  it("numbers in the viewer's locale, instants in the subject's zone with UTC on hover", async () => {
+    const values: Record<string, string> = {};
+    for (const locale of ['en-US', 'de-DE']) {
+      const ctx = await newContext(browser, 'desktop', locale);
+      const page = await ctx.newPage();
+      await signIn(page, fx.url, fx.keys.lead);
+      values[locale] = (await page.locator('.stat .value').first().textContent())!.trim();
+      if (locale === 'en-US') {
+        await page.goto(`${fx.url}/admin/subjects/ana`);
+        const reset = page.locator('[data-feature="stock_reports"] time');
+        // Europe/Paris: the period ends at midnight local, 23:00 UTC.
+        expect(await reset.getAttribute('title')).toBe('2026-11-30 23:00:00 UTC');
+        expect(await reset.textContent()).toMatch(/^Dec 1, 2026, 12:00\sAM GMT\+1$/);
+      }
+      await ctx.close();
+    }
+    expect(values['en-US']).toMatch(/^\d{1,3}(,\d{3})+$/);
+    expect(values['de-DE']).toBe(values['en-US']!.replace(/,/g, '.'));
+  });
+
   for (const width of ['desktop', 'phone'] as const) {
     it(`every page at ${WIDTHS[width].width} px: no serious axe violation, nothing blocked by the CSP, a screenshot`, async () => {
       const ctx = await newContext(browser, width);

@@ -125,6 +125,23 @@ describe.skipIf(!available)('dashboard stories in Chromium', () => {
     await ctx.close();
   });
 
+  it('without --trust-proxy, X-Forwarded-Proto is ignored: no Secure cookie on plain HTTP', async () => {
+    const res = await fetch(`${fx.url}/admin/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        'X-Forwarded-Proto': 'https',
+        Origin: fx.url,
+      },
+      body: new URLSearchParams({ key: fx.keys.lead }),
+    });
+    expect(res.status).toBe(303);
+    const cookie = res.headers.get('set-cookie')!;
+    expect(cookie).toContain('Max-Age=28800; HttpOnly; SameSite=Strict');
+    expect(cookie).not.toContain('Secure');
+  });
+
   it('keys: a created key is shown once, works, and is never shown again', async () => {
     const ctx = await newContext(browser);
     const page = await ctx.newPage();
