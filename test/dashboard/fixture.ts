@@ -45,7 +45,8 @@ async function seed(
   db: string,
 ): Promise<{ qc: QuotaClock; keys: DashboardFixture['keys'] }> {
   let now = Date.parse('2026-10-01T08:00:00Z');
-  const config = { store: db, reset: { batchSize: 5 } };
+  // Small batches, so a close can fail half done; no waiting for a held lease, so "run now" answers at once.
+  const config = { store: db, reset: { batchSize: 5, waitForLeaseSeconds: 0 } };
   const qc = createQuotaClock({ config, clock: () => now });
   await qc.init();
   const subjects = Array.from({ length: 48 }, (_, i) => {

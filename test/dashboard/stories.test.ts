@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import { newHolderId } from '../../src/jobs/lease.js';
 import { available, launch, newContext, screenshot, signIn } from './browser.js';
 import { startDashboard, type DashboardFixture } from './fixture.js';
 
@@ -198,9 +199,20 @@ describe.skipIf(!available)('dashboard stories in Chromium', () => {
     expect((await store.getRun('2026-10'))!.status).toBe('failed');
     await screenshot(page, 'story-runs-preview');
 
+    // While another process holds the close's lease, "run now" does nothing and says so.
+    const other = newHolderId();
+    expect(await store.acquireLease('reset', other, 60_000, Date.now())).not.toBeNull();
+    await page.getByRole('button', { name: 'Run now' }).click();
+    await page.waitForURL(/done=run\.lease_held/);
+    expect(await page.locator('.flash.warn').textContent()).toContain(
+      'Another close holds the lease',
+    );
+    expect((await store.getRun('2026-10'))!.status).toBe('failed');
+    await store.releaseLease('reset', other);
+
     await page.getByRole('button', { name: 'Run now' }).click();
     await page.waitForURL(/done=run\.closed/);
-    expect(confirms).toHaveLength(1);
+    expect(confirms).toHaveLength(2);
     const after = page.locator('li.run', { hasText: '2026-10' });
     expect(await after.getAttribute('data-status')).toBe('closed');
     expect(await after.locator('.pill').evaluate((e) => getComputedStyle(e).color)).toBe(

@@ -211,6 +211,7 @@ details.action.danger > summary { color: var(--danger); }
 .login .card-body { padding: 26px; }
 .login h1 { font-size: 20px; margin-bottom: 6px; }
 .login .btn { width: 100%; margin-top: 6px; padding: 10px 14px; }
+.login .panel > p { text-align: center; margin-top: 14px; }
 
 .kbd { font-family: var(--mono); font-size: 12px; border: 1px solid var(--border-strong); border-bottom-width: 2px; border-radius: 4px; padding: 0 5px; background: var(--surface); }
 .diff { font-family: var(--mono); font-size: 12.5px; color: var(--text-2); overflow-wrap: anywhere; }
@@ -260,6 +261,8 @@ label.check input { width: 16px; height: 16px; accent-color: var(--accent); marg
   .pager { padding: 12px 14px; }
   .timeline { padding: 4px 14px 10px; }
   .mobile-only { display: block; }
+  .usage-cell .mini-meter { display: none; }
+  .usage-cell .fig { min-width: 0; }
 }
 .mobile-only { display: none; }
 @media (max-width: 760px) { .mobile-only { display: flex; } }
