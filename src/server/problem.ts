@@ -99,12 +99,14 @@ export function classify(e: unknown): QuotaClockError {
   return new QuotaClockError('INTERNAL', 'internal error', { cause: e });
 }
 
+const HIDDEN = new Set<ErrorCode>(['INTERNAL', 'STORE_FAILURE', 'RESET_FAILED']);
+
 /** The problem document for an error; internal details never leave the process. */
 export function toProblem(e: unknown): Problem {
   const err = classify(e);
   const status = ERROR_CODES[err.code].http;
-  const detail =
-    status >= 500 && err.code !== 'STORE_UNAVAILABLE' ? titleOf(err.code) : redact(err.message);
+  // Internal failures may carry SQL or driver text: their detail is only the title.
+  const detail = HIDDEN.has(err.code) ? titleOf(err.code) : redact(err.message);
   return {
     type: `urn:quotaclock:problem:${err.code.toLowerCase().replace(/_/g, '-')}`,
     title: titleOf(err.code),

@@ -33,6 +33,12 @@ export async function run(
 
   const qc = await ctx.quotaclock();
   const logger = await ctx.logger();
+  // No setup step beyond a key: the schema is created or upgraded here (idempotent). A store
+  // that is down now is not fatal: /readyz and every /v1 answer say 503 until it is back.
+  await qc.init().catch(async (e: unknown) => {
+    const { redact } = await import('../../log/redact.js');
+    logger.warn({ err: redact((e as Error).message) }, 'the store is not ready; 503 until it is');
+  });
   let daemon: import('../../schedule/daemon.js').ResetDaemon | undefined;
   if (opts.schedule === true) {
     const { ResetDaemon } = await import('../../schedule/daemon.js');
@@ -79,5 +85,7 @@ export async function run(
   });
   const server = await listen(app, state, { host, port, logger });
   await server.closed;
+  // A cluster worker's IPC channel would keep it alive after the store closes.
+  if (isWorker()) process.disconnect?.();
   return { data: { stopped: true, url: server.url }, text: `stopped (${server.url})` };
 }
