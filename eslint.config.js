@@ -1,3 +1,4 @@
+import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -22,6 +23,13 @@ export default tseslint.config(
         'error',
         { patterns: ['node:*', 'fs', 'path', 'better-sqlite3', 'pg', '../store/*', '../jobs/*'] },
       ],
+    },
+  },
+  {
+    // The client is bundled into apps and edge functions: fetch only, nothing else from src/.
+    files: ['src/client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: builtinModules, patterns: ['node:*', '../*'] }],
     },
   },
 );

@@ -12,6 +12,7 @@ import { FailedAuthLimiter } from './failed-auth.js';
 import { sendProblem, toProblem } from './problem.js';
 import { RequestMetrics } from './request-metrics.js';
 import { adminRoutes, type AdminJobs } from './routes/admin.js';
+import { dashboardPlugin } from './dashboard/plugin.js';
 import { opsRoutes, type Health } from './routes/ops.js';
 import { quotaRoutes } from './routes/quota.js';
 
@@ -123,6 +124,12 @@ export async function buildServer(opts: ServerOptions): Promise<{
     qc: opts.qc,
     ...(opts.jobs ? { jobs: opts.jobs } : {}),
     prefix: '/v1/admin',
+  });
+  await app.register(dashboardPlugin, {
+    qc: opts.qc,
+    limiter,
+    prefix: '/admin',
+    sessionTtlSeconds: opts.sessionTtlSeconds,
   });
   return { app, state };
 }

@@ -1,0 +1,141 @@
+import type { Limit } from '../../core/plans.js';
+import { html, type Html } from './html.js';
+
+/**
+ * The viewer's locale, from Accept-Language: the first tag Intl supports.
+ * Numbers and dates are formatted on the server, so pages need no script to
+ * read in the viewer's own conventions.
+ */
+export function localeFrom(acceptLanguage: string | undefined): string {
+  const tags = (acceptLanguage ?? '')
+    .split(',')
+    .map((part) => {
+      const [tag, ...params] = part.trim().split(';');
+      const q = params.find((p) => p.trim().startsWith('q='));
+      return { tag: tag!.trim(), q: q ? Number(q.trim().slice(2)) : 1 };
+    })
+    .filter((t) => t.tag && t.tag !== '*' && Number.isFinite(t.q) && t.q > 0)
+    .sort((a, b) => b.q - a.q);
+  for (const { tag } of tags) {
+    try {
+      const [supported] = Intl.NumberFormat.supportedLocalesOf(tag);
+      if (supported) return supported;
+    } catch {
+      // not a well-formed tag: try the next one
+    }
+  }
+  return 'en-US';
+}
+
+const UTC_HOVER = new Intl.DateTimeFormat('en-CA', {
+  timeZone: 'UTC',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+});
+
+/** Formats numbers and instants for one viewer. */
+export class Formatter {
+  private readonly numbers: Intl.NumberFormat;
+  private readonly pct: Intl.NumberFormat;
+  private readonly zones = new Map<string, Intl.DateTimeFormat>();
+  private readonly days = new Map<string, Intl.DateTimeFormat>();
+
+  constructor(readonly locale: string) {
+    this.numbers = new Intl.NumberFormat(locale);
+    this.pct = new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 0 });
+  }
+
+  num(n: number): string {
+    return this.numbers.format(n);
+  }
+
+  percent(fraction: number): string {
+    return this.pct.format(fraction);
+  }
+
+  limit(l: Limit): string {
+    return l === null ? 'Unlimited' : this.num(l);
+  }
+
+  /** "Dec 1, 2026, 00:00 CET" in the given zone. */
+  instantText(iso: string, zone: string): string {
+    let f = this.zones.get(zone);
+    if (!f) {
+      f = new Intl.DateTimeFormat(this.locale, {
+        timeZone: zone,
+        dateStyle: 'medium',
+        timeStyle: 'short',
+      });
+      this.zones.set(zone, f);
+    }
+    const d = new Date(iso);
+    const name = zoneName(d, zone, this.locale);
+    return `${f.format(d)} ${name}`;
+  }
+
+  /** A <time> in the given zone, with the UTC instant on hover. */
+  instant(iso: string | null | undefined, zone: string): Html {
+    if (!iso) return html`<span class="muted">—</span>`;
+    return html`<time datetime="${iso}" title="${utcText(iso)}"
+      >${this.instantText(iso, zone)}</time
+    >`;
+  }
+
+  /** A compact <time> for dense tables ("Nov 24, 2:34 PM"); the zone is named once, in the table's heading. */
+  instantShort(iso: string, zone: string): Html {
+    const key = `short ${zone}`;
+    let f = this.zones.get(key);
+    if (!f) {
+      f = new Intl.DateTimeFormat(this.locale, {
+        timeZone: zone,
+        month: 'short',
+        day: 'numeric',
+        hour: 'numeric',
+        minute: '2-digit',
+      });
+      this.zones.set(key, f);
+    }
+    return html`<time datetime="${iso}" title="${utcText(iso)}">${f.format(new Date(iso))}</time>`;
+  }
+
+  /** A calendar day ("Dec 1") in the viewer's locale. */
+  day(isoDay: string): string {
+    let f = this.days.get('d');
+    if (!f) {
+      f = new Intl.DateTimeFormat(this.locale, { timeZone: 'UTC', month: 'short', day: 'numeric' });
+      this.days.set('d', f);
+    }
+    return f.format(new Date(`${isoDay}T12:00:00Z`));
+  }
+}
+
+export function utcText(iso: string): string {
+  return `${UTC_HOVER.format(new Date(iso)).replace(',', '')} UTC`;
+}
+
+function zoneName(d: Date, zone: string, locale: string): string {
+  const parts = new Intl.DateTimeFormat(locale, {
+    timeZone: zone,
+    timeZoneName: 'short',
+  }).formatToParts(d);
+  return parts.find((p) => p.type === 'timeZoneName')?.value ?? zone;
+}
+
+/** "in 3 days", "2 hours ago": for run times and expiries. */
+export function relative(iso: string, nowMs: number, locale: string): string {
+  const diff = Date.parse(iso) - nowMs;
+  const rtf = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' });
+  const abs = Math.abs(diff);
+  const units: [Intl.RelativeTimeFormatUnit, number][] = [
+    ['day', 86_400_000],
+    ['hour', 3_600_000],
+    ['minute', 60_000],
+  ];
+  for (const [unit, ms] of units) if (abs >= ms) return rtf.format(Math.round(diff / ms), unit);
+  return rtf.format(Math.round(diff / 1000), 'second');
+}
