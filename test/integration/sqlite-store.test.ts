@@ -238,7 +238,14 @@ describe('consume up to the limit', () => {
     const qc = await makeClock();
     await qc.consume('chk', F, 9);
     const before = snapshot();
-    expect(await qc.check('chk', F)).toEqual({ allowed: true, limit: 10, used: 9, remaining: 1 });
+    // API.md: check answers with the period too.
+    expect(await qc.check('chk', F)).toEqual({
+      allowed: true,
+      limit: 10,
+      used: 9,
+      remaining: 1,
+      period: expect.objectContaining({ key: expect.any(String), start: expect.any(String) }),
+    });
     expect(await qc.check('chk', F, 2)).toMatchObject({ allowed: false, reason: 'quota_exceeded' });
     expect(snapshot()).toEqual(before);
   });
