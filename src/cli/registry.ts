@@ -135,6 +135,10 @@ export const COMMANDS: readonly CommandSpec[] = [
         description: 'why, kept with each event; a rerun with the same reason resumes',
       },
       { flags: '--dry-run', description: 'report what would be cleared, write nothing' },
+      {
+        flags: '--force',
+        description: 'with --all: go ahead even though --now is after the wall clock',
+      },
     ],
     examples: [
       'quotaclock users reset alice --reason "support ticket 4411"',
@@ -248,6 +252,11 @@ export const COMMANDS: readonly CommandSpec[] = [
         flags: '--shard <i/n>',
         description:
           'close as worker i of n (0 ≤ i < n) in parallel; stores with sharded close only (PostgreSQL)',
+      },
+      {
+        flags: '--force',
+        description:
+          'close periods that end after the wall clock (a --now ahead of it); refused without it',
       },
     ],
     examples: [

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { QuotaClock } from '../quotaclock.js';
 import type { ResetSubjectResult } from '../core/types.js';
+import { refuseFutureNow } from '../core/wall-clock-guard.js';
 
 export interface BulkResetReport {
   readonly dryRun: boolean;
@@ -24,10 +25,17 @@ export async function resetMany(
     reason?: string;
     dryRun?: boolean;
     now?: number;
+    /** Go ahead with a `now` after the wall clock. */
+    force?: boolean;
+    wallClock?: () => number;
     onSubject?: (r: ResetSubjectResult) => void;
   },
 ): Promise<BulkResetReport> {
   if (opts.plan) qc.policy.catalog.assertPlan(opts.plan, '--plan');
+  if (!opts.dryRun) {
+    const wallMs = (opts.wallClock ?? Date.now)();
+    refuseFutureNow(opts.now ?? qc.now(), wallMs, opts.force ?? false, 'a bulk reset');
+  }
   const operation = `bulk-${createHash('sha256')
     .update(`${opts.plan ?? '*'}\n${opts.reason ?? ''}`)
     .digest('hex')

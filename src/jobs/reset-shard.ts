@@ -8,6 +8,9 @@ import { acquireLease, newHolderId } from './lease.js';
 import { closePass, failRun } from './close-pass.js';
 import { totalsOf, type ClosedPeriodReport, type ResetReport } from './reset-report.js';
 import type { ResetOptions } from './reset.js';
+import { pendingWork, shardLedgerKey, unfinishedPeriodsFor } from '../store/shared/ledger-rules.js';
+
+export { shardLedgerKey };
 
 export interface Shard {
   readonly index: number;
@@ -26,10 +29,6 @@ export function parseShard(value: string): Shard {
     );
   }
   return { index, count };
-}
-
-export function shardLedgerKey(periodKey: string, s: Shard): string {
-  return `${periodKey}#shard-${s.index}-of-${s.count}`;
 }
 
 /** Refuses --shard where it cannot work, before anything is written. */
@@ -86,6 +85,8 @@ export async function runShardedReset(
       holder,
     };
   };
+  const { checkNotAhead } = await import('./reset.js');
+  await checkNotAhead(qc, store, nowMs, opts);
   const leaseName = `reset:shard:${shard.index}/${shard.count}`;
   const lease = await acquireLease(store, {
     name: leaseName,
@@ -123,10 +124,12 @@ export async function runShardedReset(
   try {
     const passes = new Map<string, number>();
     const done = new Set<string>();
+    // This shard's rows and any period row a killed worker left unfinished: pending work too.
+    const unfinished = unfinishedPeriodsFor(await store.unfinishedRuns(), shard);
     // The pending periods, when the last openCount read them in its scan.
     let known: PendingPeriod[] | undefined;
     for (;;) {
-      const pending = (known ?? (await store.pendingPeriods(nowMs))).filter(
+      const pending = pendingWork(known ?? (await store.pendingPeriods(nowMs)), unfinished).filter(
         (p) => (!opts.forcePeriod || p.key === opts.forcePeriod) && !done.has(p.key),
       );
       const next = pending[0];
@@ -146,25 +149,28 @@ export async function runShardedReset(
         { period: next.key, ledgerKey, resumeFrom: run.checkpoint.cursor, attempt: run.attempts },
         'closing shard of period',
       );
-      const { closed, summary } = await closePass(store, {
-        key: next.key,
-        nowMs,
-        cursor: run.checkpoint.cursor,
-        batchSize: qc.config.reset.batchSize,
-        total: next.subjects,
-        shard,
-        ledgerKey,
-        lease,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-        ...(opts.afterBatch ? { afterBatch: opts.afterBatch } : {}),
-      });
+      // Nothing open in this shard's view: the run only has to be finished (and the period marked).
+      const { closed, summary } = await (next.subjects === 0
+        ? { closed: 0, summary: {} }
+        : closePass(store, {
+            key: next.key,
+            nowMs,
+            cursor: run.checkpoint.cursor,
+            batchSize: qc.config.reset.batchSize,
+            total: next.subjects,
+            shard,
+            ledgerKey,
+            lease,
+            ...(opts.signal ? { signal: opts.signal } : {}),
+            ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+            ...(opts.afterBatch ? { afterBatch: opts.afterBatch } : {}),
+          }));
       const open = await store.openCount(next.key, nowMs);
       known = open.pending;
-      await store.finishRun(ledgerKey, open.notYetEnded > 0 ? 'partial' : 'closed', nowMs);
-      currentLedgerKey = null;
       // This shard has nothing more for the key when a pass closed nothing, or no one has it open.
       if (closed === 0 || open.ended === 0) done.add(next.key);
+      // The period's own row is marked before this shard's row is finished: a kill in
+      // between leaves this row unfinished, so the rerun comes back and marks the period.
       const final =
         open.ended === 0
           ? await finalizePeriod(
@@ -178,6 +184,9 @@ export async function runShardedReset(
               log,
             )
           : null;
+      await store.finishRun(ledgerKey, open.notYetEnded > 0 ? 'partial' : 'closed', nowMs);
+      currentLedgerKey = null;
+      unfinished.delete(next.key);
       if (final) pruned = pruned ?? (await pruneOnce(qc, store, nowMs));
       const existing = periods.find((p) => p.key === next.key);
       const merged = existing ? mergeTotals(structuredClone(existing.summary), summary) : summary;

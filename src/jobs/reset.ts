@@ -1,8 +1,14 @@
 import { BadInputError, QuotaClockError } from '../core/errors.js';
+import { refuseFutureClose } from '../core/wall-clock-guard.js';
 import { mergeTotals, type CloseTotals } from '../core/close-summary.js';
 import { PeriodSchedule, toIso, type Period } from '../core/period.js';
 import type { QuotaClock } from '../quotaclock.js';
-import type { PendingPeriod, QuotaStore } from '../store/quota-store.js';
+import type { PendingPeriod, QuotaStore, RunRecord } from '../store/quota-store.js';
+import {
+  finishedRunTotals,
+  pendingWork,
+  unfinishedPeriodsFor,
+} from '../store/shared/ledger-rules.js';
 import type { Logger } from '../log/logger.js';
 import { acquireLease, newHolderId, RESET_LEASE } from './lease.js';
 import { closePass, failRun, ResetInterruptedError } from './close-pass.js';
@@ -35,6 +41,13 @@ export interface ResetOptions {
    * capabilities.shardedClose, and is refused with dryRun.
    */
   readonly shard?: Shard;
+  /**
+   * Close periods that end after the wall clock (a `now` ahead of it);
+   * without it such a run is refused before anything is written.
+   */
+  readonly force?: boolean;
+  /** The wall clock the refusal compares with; tests only. */
+  readonly wallClock?: () => number;
 }
 
 export { ResetInterruptedError };
@@ -102,7 +115,11 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
   };
 
   if (opts.dryRun) {
-    const periods = await previewAll(qc, store, nowMs, opts.forcePeriod);
+    const periods = withUnfinished(
+      await previewAll(qc, store, nowMs, opts.forcePeriod),
+      unfinishedPeriodsFor(await store.unfinishedRuns()),
+      opts.forcePeriod,
+    );
     const alreadyClosed = await alreadyClosedKeys(qc, store, nowMs, periods, opts.forcePeriod);
     log.info(
       { dryRun: true, periods: periods.map((p) => ({ key: p.key, subjects: p.subjects })) },
@@ -111,6 +128,7 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
     return finish({ outcome: 'ok', periods, alreadyClosed, pruned: null });
   }
 
+  await checkNotAhead(qc, store, nowMs, opts);
   const ttlMs = qc.config.reset.leaseSeconds * 1000;
   const lease = await acquireLease(store, {
     name: RESET_LEASE,
@@ -143,10 +161,14 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
   try {
     const passes = new Map<string, number>();
     const passTotals = new Map<string, { subjects: number; summary: CloseTotals }>();
+    // Runs a killed or failed reset left unfinished: pending work even with no subject open.
+    // Read once under the lease: no other reset can leave one while this one holds it.
+    const unfinished = unfinishedPeriodsFor(await store.unfinishedRuns());
+    const resumed = new Set(unfinished.keys());
     // The pending periods, when the last openCount read them in its scan.
     let known: PendingPeriod[] | undefined;
     for (;;) {
-      const pending = (known ?? (await store.pendingPeriods(nowMs))).filter(
+      const pending = pendingWork(known ?? (await store.pendingPeriods(nowMs)), unfinished).filter(
         (p) => !opts.forcePeriod || p.key === opts.forcePeriod,
       );
       const next = pending[0];
@@ -170,17 +192,21 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
         },
         'closing period',
       );
-      const { closed: done, summary } = await closePass(store, {
-        key: next.key,
-        nowMs,
-        cursor: run.checkpoint.cursor,
-        batchSize: qc.config.reset.batchSize,
-        total: next.subjects,
-        lease,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-        ...(opts.afterBatch ? { afterBatch: opts.afterBatch } : {}),
-      });
+      // A run with nothing open (killed after its last batch) only has to be finished;
+      // openCount below re-checks, and sends it round again if a subject is open after all.
+      const { closed: done, summary } = await (next.subjects === 0
+        ? { closed: 0, summary: {} }
+        : closePass(store, {
+            key: next.key,
+            nowMs,
+            cursor: run.checkpoint.cursor,
+            batchSize: qc.config.reset.batchSize,
+            total: next.subjects,
+            lease,
+            ...(opts.signal ? { signal: opts.signal } : {}),
+            ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+            ...(opts.afterBatch ? { afterBatch: opts.afterBatch } : {}),
+          }));
       // Every pass counts, including one that leaves subjects for another.
       const sofar = passTotals.get(next.key) ?? { subjects: 0, summary: {} };
       sofar.subjects += done;
@@ -193,17 +219,19 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
       passTotals.delete(next.key);
       const status = open.notYetEnded > 0 ? 'partial' : 'closed';
       const record = await store.finishRun(next.key, status, nowMs);
+      unfinished.delete(next.key);
+      const reported = finishedRunTotals(resumed.delete(next.key), record.checkpoint, sofar);
       const existing = periods.find((p) => p.key === next.key);
       const merged = existing
-        ? mergeTotals(structuredClone(existing.summary), sofar.summary)
-        : sofar.summary;
+        ? mergeTotals(structuredClone(existing.summary), reported.summary)
+        : reported.summary;
       const totals = totalsOf(merged);
       const entry: ClosedPeriodReport = {
         key: next.key,
         start: record.periodStart ?? toIso(next.startMs),
         end: record.periodEnd ?? toIso(next.endMs),
         status,
-        subjects: (existing?.subjects ?? 0) + sofar.subjects,
+        subjects: (existing?.subjects ?? 0) + reported.subjects,
         used: totals.used,
         atLimit: totals.atLimit,
         summary: merged,
@@ -232,6 +260,29 @@ export async function runReset(qc: QuotaClock, opts: ResetOptions = {}): Promise
   } finally {
     await lease.release().catch(() => undefined);
   }
+}
+
+/**
+ * Refuses, before the lease and before any write, to close a period that has
+ * not ended on the wall clock. Only a `now` ahead of the wall clock can do
+ * that, so a run at the real time costs no extra read.
+ */
+export async function checkNotAhead(
+  qc: QuotaClock,
+  store: QuotaStore,
+  nowMs: number,
+  opts: Pick<ResetOptions, 'force' | 'forcePeriod' | 'wallClock'>,
+): Promise<void> {
+  const wallMs = (opts.wallClock ?? Date.now)();
+  if (opts.force || nowMs <= wallMs) return;
+  // Every period the run would close, catch-up included (pendingPeriods has only each subject's oldest).
+  const periods = await previewAll(qc, store, nowMs, opts.forcePeriod);
+  refuseFutureClose(
+    periods.map((p) => ({ key: p.key, endMs: Date.parse(p.end) })),
+    nowMs,
+    wallMs,
+    false,
+  );
 }
 
 async function previewAll(
@@ -268,6 +319,43 @@ async function previewAll(
       ...totalsOf(v.summary),
       summary: v.summary,
     }));
+}
+
+/**
+ * A dry run's view of unfinished runs: a real run finishes each and reports
+ * the ledger's totals (see finishedRunTotals), so the preview adds what the
+ * checkpoints already hold to what is still open, and lists a run with
+ * nothing open too.
+ */
+function withUnfinished(
+  preview: ClosedPeriodReport[],
+  unfinished: ReadonlyMap<string, RunRecord>,
+  only?: string,
+): ClosedPeriodReport[] {
+  const out = [...preview];
+  for (const [key, run] of unfinished) {
+    if (only && key !== only) continue;
+    const i = out.findIndex((p) => p.key === key);
+    const open = out[i];
+    const summary = mergeTotals(structuredClone(run.checkpoint.summary), open?.summary ?? {});
+    const entry: ClosedPeriodReport = {
+      key,
+      // As beginRun widens the ledger's row: the earliest start and latest end seen.
+      start: [open?.start, run.periodStart].filter((v): v is string => !!v).sort()[0] ?? toIso(0),
+      end:
+        [open?.end, run.periodEnd]
+          .filter((v): v is string => !!v)
+          .sort()
+          .pop() ?? toIso(0),
+      status: 'dry_run',
+      subjects: run.checkpoint.subjects + (open?.subjects ?? 0),
+      ...totalsOf(summary),
+      summary,
+    };
+    if (open) out[i] = entry;
+    else out.push(entry);
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 async function alreadyClosedKeys(

@@ -57,6 +57,7 @@ export async function runVerify(
       'no grant took a counter over the limit then in force',
       'every ended period is closed',
       'the last run finished',
+      'no usage was recorded in a period after it was closed',
     ],
   };
 }

@@ -147,7 +147,12 @@ export interface PreviewBatchResult {
 
 export interface IntegrityViolation {
   readonly kind:
-    'unknown_plan' | 'counter_mismatch' | 'over_limit' | 'open_period' | 'run_unfinished';
+    | 'unknown_plan'
+    | 'counter_mismatch'
+    | 'over_limit'
+    | 'open_period'
+    | 'run_unfinished'
+    | 'usage_after_close';
   readonly subject: string | null;
   readonly message: string;
 }
@@ -255,6 +260,8 @@ export interface QuotaStore {
   pendingPeriods(nowMs: number): Promise<PendingPeriod[]>;
   getRun(key: string): Promise<RunRecord | null>;
   listRuns(limit?: number): Promise<RunRecord[]>;
+  /** Ledger rows with a status in UNFINISHED_RUN_STATUSES (shared/ledger-rules.ts), by key. */
+  unfinishedRuns(): Promise<RunRecord[]>;
   /** Creates the ledger row for a key, or returns the existing one (unique per key). */
   beginRun(
     key: string,

@@ -187,8 +187,33 @@ describe('quotaclock reset', () => {
     );
     expect((await reset).code).toBe(0);
     await Promise.all(consumers);
-    const v = await runCli(['verify', '--now', '2026-11-01T00:10:00Z'], { cwd });
-    expect(v.code, v.stdout).toBe(0);
+    const v = await json<{ violations: Array<{ kind: string; message: string }> }>(
+      ['verify', '--now', '2026-11-01T00:10:00Z'],
+      { cwd },
+    );
+    // Nothing lost: every counter still equals its events. A consume stamped 23:59 that
+    // arrived after its subject's October closed is reported as such, and only that.
+    const late = v.body.violations.filter((x) => x.kind === 'usage_after_close');
+    expect(v.body.violations.filter((x) => x.kind !== 'usage_after_close')).toEqual([]);
+    for (const x of late)
+      expect(x.message).toMatch(/^period 2026-10: \d+ stock_reports recorded after/);
+  });
+
+  it('refuses to close a period that has not ended on the wall clock, unless --force', async () => {
+    const cwd = await setup();
+    await runCli(['users', 'add', 'w', '--now', '2026-10-10T00:00:00Z'], { cwd });
+    const ahead = new Date(Date.now() + 3 * 86_400_000 * 31).toISOString();
+    const refused = await runCli(['reset', '--now', ahead], { cwd });
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/--now: .* end after the wall clock .* --force/);
+    const runs = await json<{ runs: unknown[] }>(['runs'], { cwd });
+    expect(runs.body.runs).toEqual([]);
+    const bulk = await runCli(['users', 'reset', '--all', '--now', ahead], { cwd });
+    expect(bulk.code, bulk.stderr).toBe(2);
+    expect(bulk.stderr).toMatch(/--now: .* is after the wall clock/);
+    const forced = await json<ResetBody>(['reset', '--now', ahead, '--force'], { cwd });
+    expect(forced.run.code, forced.run.stderr).toBe(0);
+    expect(forced.body.periods.length).toBeGreaterThan(0);
   });
 
   it('kill -9 in the middle of a large reset, then a rerun: complete and exactly once', async () => {

@@ -17,14 +17,20 @@ export async function run(
   // Malformed values are refused before anything is opened or written.
   const shard = opts.shard === undefined ? undefined : parseShard(String(opts.shard));
   const bar = progressBar();
+  // Kill tests only: a pause after each committed batch widens the windows a kill -9 must hit.
+  const pauseMs = Number(process.env.QUOTACLOCK_TEST_BATCH_PAUSE_MS ?? 0);
   try {
     const report = await runScheduledReset(qc, {
       trigger: 'cli',
       dryRun: opts.dryRun === true,
+      force: opts.force === true,
       ...(opts.forcePeriod ? { forcePeriod: String(opts.forcePeriod) } : {}),
       ...(shard ? { shard } : {}),
       logger,
       onProgress: bar,
+      ...(pauseMs > 0
+        ? { afterBatch: () => new Promise<void>((r) => setTimeout(r, pauseMs)) }
+        : {}),
     });
     return { data: report, text: describeReset(report) };
   } finally {

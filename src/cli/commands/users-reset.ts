@@ -27,6 +27,7 @@ export async function run(
   const { resetMany } = await import('../../jobs/manual-reset.js');
   const r = await resetMany(qc, {
     dryRun,
+    force: opts.force === true,
     ...(reason ? { reason } : {}),
     ...(opts.plan ? { plan: String(opts.plan) } : {}),
   });

@@ -37,6 +37,7 @@ import {
   type ScanPage,
 } from './candidates.js';
 import { GRPC, grpcCode, runTx } from './client.js';
+import { UNFINISHED_RUN_STATUSES } from '../shared/ledger-rules.js';
 import type { FsContext } from './context.js';
 import {
   adoptionFields,
@@ -330,6 +331,16 @@ export class FsClose {
       .limit(limit)
       .get();
     return q.docs.map((d) => toRun(d.id, d.data()));
+  }
+
+  async unfinishedRuns(): Promise<RunRecord[]> {
+    const q = await this.ctx.db
+      .collection(COLLECTIONS.runs)
+      .where('status', 'in', [...UNFINISHED_RUN_STATUSES])
+      .get();
+    return q.docs
+      .map((d) => toRun(d.id, d.data()))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   async beginRun(

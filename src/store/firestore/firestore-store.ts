@@ -225,6 +225,9 @@ export class FirestoreStore implements QuotaStore {
   listRuns(limit = 100) {
     return this.run(() => this.closer.listRuns(limit));
   }
+  unfinishedRuns() {
+    return this.run(() => this.closer.unfinishedRuns());
+  }
 
   /**
    * Opens (or resumes) the ledger entry of a key. With backup_dir set, the

@@ -1,4 +1,12 @@
+import { AggregateField } from '@google-cloud/firestore';
 import { toIso } from '../../core/period.js';
+import {
+  isUnfinishedRun,
+  parseLedgerKey,
+  usageAfterClose,
+  type ClosedUsage,
+} from '../shared/ledger-rules.js';
+import { toRun } from './close.js';
 import type { IntegrityViolation } from '../quota-store.js';
 import type { FsContext } from './context.js';
 import { COLLECTIONS, markOf, toMs } from './layout.js';
@@ -133,5 +141,31 @@ export async function verifyFirestore(
       message: `run ${s.id} is ${r.status}${r.error ? `: ${r.error}` : ''} (rerun "quotaclock reset" to finish it)`,
     });
   }
+  out.push(...(await usageAfterCloseFirestore(ctx)));
   return out;
+}
+
+/** The closed history documents of each finished run's key, summed per feature by aggregation queries. */
+async function usageAfterCloseFirestore(ctx: FsContext): Promise<IntegrityViolation[]> {
+  const runs = (await ctx.db.collection(COLLECTIONS.runs).get()).docs.map((d) =>
+    toRun(d.id, d.data()),
+  );
+  const features = ctx.policy.catalog.features;
+  const closed: ClosedUsage[] = [];
+  for (const r of runs) {
+    if (isUnfinishedRun(r.status) || parseLedgerKey(r.key).shard !== null) continue;
+    const sums = await ctx.db
+      .collectionGroup(COLLECTIONS.history)
+      .where('quotaclock.key', '==', r.key)
+      .where('quotaclock.closed', '==', true)
+      .aggregate(
+        Object.fromEntries(
+          features.map((f, i) => [`f${i}`, AggregateField.sum(`quotaclock.totals.${f}`)]),
+        ),
+      )
+      .get();
+    const data = sums.data() as Record<string, number | null>;
+    features.forEach((f, i) => closed.push({ key: r.key, feature: f, used: data[`f${i}`] ?? 0 }));
+  }
+  return usageAfterClose(runs, closed);
 }

@@ -2,6 +2,7 @@ import { QuotaClockError } from '../../core/errors.js';
 import type { RunCheckpoint, RunRecord } from '../quota-store.js';
 import type { PgDb } from './pool.js';
 import { EMPTY_CHECKPOINT, toRun, type RunRow } from '../row-mapping.js';
+import { UNFINISHED_RUN_STATUSES } from '../shared/ledger-rules.js';
 
 export { EMPTY_CHECKPOINT, toRun, type RunRow };
 
@@ -22,6 +23,14 @@ export class PgLedger {
     const res = await this.db.query<RunRow>(
       `SELECT * FROM ${this.s}.runs ORDER BY key DESC LIMIT $1`,
       [limit],
+    );
+    return res.rows.map(toRun);
+  }
+
+  async unfinishedRuns(): Promise<RunRecord[]> {
+    const res = await this.db.query<RunRow>(
+      `SELECT * FROM ${this.s}.runs WHERE status = ANY($1::text[]) ORDER BY key`,
+      [UNFINISHED_RUN_STATUSES],
     );
     return res.rows.map(toRun);
   }

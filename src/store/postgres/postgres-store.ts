@@ -229,6 +229,9 @@ export class PostgresStore implements QuotaStore {
   listRuns(limit = 100) {
     return this.run(() => this.ledger.listRuns(limit));
   }
+  unfinishedRuns() {
+    return this.run(() => this.ledger.unfinishedRuns());
+  }
   beginRun(key: string, holder: string, nowMs: number, period: { startMs: number; endMs: number }) {
     return this.run(() => this.ledger.beginRun(key, holder, nowMs, period));
   }

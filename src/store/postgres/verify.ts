@@ -2,6 +2,8 @@ import type { QuotaPolicy } from '../../core/policy.js';
 import { toIso } from '../../core/period.js';
 import type { IntegrityViolation } from '../quota-store.js';
 import type { PgDb } from './pool.js';
+import { toRun, type RunRow } from '../row-mapping.js';
+import { usageAfterClose } from '../shared/ledger-rules.js';
 
 const MAX_LISTED = 200;
 
@@ -91,6 +93,19 @@ export function verifyPostgres(
           message: `run ${r.key} is ${r.status}${r.error ? `: ${r.error}` : ''} (rerun "quotaclock reset" to finish it)`,
         });
       }
+      const runs = (await c.query<RunRow>(`SELECT * FROM ${s}.runs`)).rows.map(toRun);
+      const closedUsage = await c.query<{ key: string; feature: string; used: string }>(
+        `SELECT cp.period_key AS key, c.feature, SUM(c.used) AS used
+         FROM ${s}.closed_periods cp
+         JOIN ${s}.counters c ON c.subject_rid = cp.subject_rid AND c.period_start_ms = cp.start_ms
+         GROUP BY cp.period_key, c.feature`,
+      );
+      out.push(
+        ...usageAfterClose(
+          runs,
+          closedUsage.rows.map((r) => ({ key: r.key, feature: r.feature, used: Number(r.used) })),
+        ),
+      );
       return out;
     },
     { idempotent: true, mode: 'snapshot' },

@@ -20,6 +20,7 @@ import { parseOverrides } from './rows.js';
 import { EMPTY_CHECKPOINT, toRun, type RunRow } from '../row-mapping.js';
 import { SqliteRangeCloser } from './close-by-range.js';
 import { archiveBeforePrune } from './monitoring.js';
+import { UNFINISHED_RUN_STATUSES } from '../shared/ledger-rules.js';
 
 interface CloseRow {
   rid: number;
@@ -160,6 +161,14 @@ export class SqliteClose {
   listRuns(limit: number): RunRecord[] {
     return (
       this.db.prepare('SELECT * FROM runs ORDER BY key DESC LIMIT ?').all(limit) as RunRow[]
+    ).map(toRun);
+  }
+
+  unfinishedRuns(): RunRecord[] {
+    return (
+      this.db
+        .prepare('SELECT * FROM runs WHERE status IN (SELECT value FROM json_each(?)) ORDER BY key')
+        .all(JSON.stringify(UNFINISHED_RUN_STATUSES)) as RunRow[]
     ).map(toRun);
   }
 

@@ -186,6 +186,9 @@ export class SqliteStore implements QuotaStore {
   async listRuns(limit = 100) {
     return this.p.close.listRuns(limit);
   }
+  async unfinishedRuns() {
+    return this.p.close.unfinishedRuns();
+  }
   async beginRun(
     key: string,
     holder: string,

@@ -2,6 +2,8 @@ import type { QuotaPolicy } from '../../core/policy.js';
 import { toIso } from '../../core/period.js';
 import type { IntegrityViolation } from '../quota-store.js';
 import type { Db } from './connection.js';
+import { toRun, type RunRow } from '../row-mapping.js';
+import { usageAfterClose, type ClosedUsage } from '../shared/ledger-rules.js';
 
 const MAX_LISTED = 200;
 
@@ -93,6 +95,15 @@ export function verifySqlite(db: Db, policy: QuotaPolicy, nowMs: number): Integr
           message: `run ${r.key} is ${r.status}${r.error ? `: ${r.error}` : ''} (rerun "quotaclock reset" to finish it)`,
         });
       }
+      const runs = (db.prepare('SELECT * FROM runs').all() as RunRow[]).map(toRun);
+      const closedUsage = db
+        .prepare(
+          `SELECT cp.period_key AS key, c.feature, SUM(c.used) AS used
+           FROM closed_periods cp JOIN counters c ON c.subject_rid = cp.subject_rid AND c.period_start_ms = cp.start_ms
+           GROUP BY cp.period_key, c.feature`,
+        )
+        .all() as ClosedUsage[];
+      out.push(...usageAfterClose(runs, closedUsage));
       return out;
     })
     .deferred();
