@@ -51,3 +51,12 @@ export function runPrimary(workers: number, logger: Logger): Promise<number> {
 }
 
 export const isWorker = (): boolean => cluster.isWorker;
+
+/**
+ * A worker whose server has closed leaves the cluster, so its IPC channel no
+ * longer keeps it alive. worker.disconnect() marks the exit as intended; a
+ * bare process.disconnect() would make Node exit the worker at once.
+ */
+export function leaveCluster(): void {
+  cluster.worker?.disconnect();
+}

@@ -57,7 +57,11 @@ export async function startServe(
     stdout: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return (await exited).code;
+      // A serve that does not stop fails the test (code null) and is not left running.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const { code } = await exited;
+      clearTimeout(timer);
+      return code;
     },
   };
 }

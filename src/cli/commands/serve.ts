@@ -85,7 +85,10 @@ export async function run(
   });
   const server = await listen(app, state, { host, port, logger });
   await server.closed;
-  // A cluster worker's IPC channel would keep it alive after the store closes.
-  if (isWorker()) process.disconnect?.();
+  if (isWorker()) {
+    // The store closes (observers drain) before the worker leaves the cluster.
+    await qc.close();
+    (await import('../../server/cluster.js')).leaveCluster();
+  }
   return { data: { stopped: true, url: server.url }, text: `stopped (${server.url})` };
 }
