@@ -36,6 +36,7 @@ import { ApiKeys, AuditLog, Sessions } from './quotaclock-admin.js';
 import { openStore, parseStoreUrl } from './store/open-store.js';
 import type { QuotaStore } from './store/quota-store.js';
 import type { QuotaObserver } from './observers.js';
+import type { Logger } from './log/logger.js';
 
 export type Clock = () => number;
 
@@ -51,6 +52,15 @@ export interface CreateQuotaClockOptions {
    * where the process is put together: the CLI context, the cloud entries, serve.
    */
   readonly observers?: readonly QuotaObserver[];
+  /** Where the facade's own lines go (a subject created on first consume); default: stderr at the configured level. */
+  readonly logger?: Logger;
+  /**
+   * Whether the first use may create the store: true (the default) creates an
+   * embedded SQLite file and applies its schema; false insists on an existing
+   * store, which is how the CLI's commands other than init, users import and
+   * restore open it. See OpenStoreOptions.
+   */
+  readonly createStore?: boolean;
 }
 
 export type When = number | Date | undefined;
@@ -100,6 +110,9 @@ export class QuotaClock {
   readonly sessions: Sessions;
   /** Every admin write, with who, when, before and after. */
   readonly audit: AuditLog;
+  private readonly createStore: boolean;
+  private readonly givenLogger: Logger | undefined;
+  private logger: Promise<Logger> | undefined;
 
   constructor(opts: CreateQuotaClockOptions = {}) {
     // Parsing is idempotent, so an already-validated config passes through unchanged.
@@ -107,6 +120,17 @@ export class QuotaClock {
     this.policy = policyFromConfig(this.config);
     this.clock = opts.clock ?? Date.now;
     this.observers = (opts.observers ?? []).filter((o) => o.onConsume || o.drain);
+    this.createStore = opts.createStore ?? true;
+    this.givenLogger = opts.logger;
+    // autoCreateSubjects is the default, so a mistyped id becomes a user: say so in the log.
+    this.policy.onSubjectAutoCreated((subject, plan) => {
+      void this.log().then((log) =>
+        log.info(
+          { subject, plan },
+          `subject "${subject}" created on first consume (autoCreateSubjects)`,
+        ),
+      );
+    });
     if (opts.store) this.storePromise = Promise.resolve(opts.store);
     const store = () => this.store();
     const now = () => this.now();
@@ -120,11 +144,21 @@ export class QuotaClock {
     this.storePromise ??= openStore(
       parseStoreUrl(this.config.store, process.cwd(), 'store'),
       this.policy,
+      { create: this.createStore },
     ).catch((e: unknown) => {
       this.storePromise = undefined;
       throw e;
     });
     return this.storePromise;
+  }
+
+  private log(): Promise<Logger> {
+    this.logger ??= this.givenLogger
+      ? Promise.resolve(this.givenLogger)
+      : import('./log/logger.js').then(({ createLogger }) =>
+          createLogger({ level: this.config.log.level }),
+        );
+    return this.logger;
   }
 
   now(when?: When): number {
@@ -198,7 +232,8 @@ export class QuotaClock {
   ): Promise<CheckResult> {
     this.policy.catalog.assertFeature(feature);
     assertAmount(amount);
-    const s = await this.status(subject, opts);
+    // What a consume would meet: a subject it would create reads as a new one.
+    const s = await this.status(subject, { ...opts, asNew: this.policy.autoCreateSubjects });
     const f = s.features[feature]!;
     if (s.suspended)
       return {
@@ -220,15 +255,19 @@ export class QuotaClock {
     };
   }
 
-  async status(subject: string, opts: { now?: When } = {}): Promise<StatusResult> {
+  /**
+   * An unknown subject is SubjectNotFoundError (reading never creates one),
+   * unless `asNew` asks what a subject created now would get: the default
+   * plan, nothing used.
+   */
+  async status(subject: string, opts: { now?: When; asNew?: boolean } = {}): Promise<StatusResult> {
     assertSubjectId(subject);
     const nowMs = this.now(opts.now);
     const store = await this.store();
     try {
       return await store.status(subject, nowMs);
     } catch (e) {
-      // An unknown subject reads as a fresh one on the default plan when it would be created on first consume.
-      if (!(e instanceof SubjectNotFoundError) || !this.policy.autoCreateSubjects) throw e;
+      if (!(e instanceof SubjectNotFoundError) || opts.asNew !== true) throw e;
       const zone = canonicalTimeZone(this.policy.rule.timeZone);
       const period = this.policy.periods.at({ timeZone: null, anchorMs: nowMs }, nowMs);
       const features: StatusResult['features'] = Object.fromEntries(

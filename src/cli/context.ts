@@ -10,6 +10,7 @@ export interface GlobalOptions {
   json?: boolean;
   logFile?: string;
   logLevel?: string;
+  verbose?: boolean;
 }
 
 /**
@@ -21,7 +22,11 @@ export class CliContext {
   private log: Logger | undefined;
   readonly nowMs: number | undefined;
 
-  constructor(readonly opts: GlobalOptions) {
+  /** createsStore: the command may create the database (init, users import, restore); others need one. */
+  constructor(
+    readonly opts: GlobalOptions,
+    private readonly access: { readonly createsStore?: boolean } = {},
+  ) {
     const now = opts.now ?? process.env.QUOTACLOCK_NOW;
     this.nowMs = now ? parseInstant(now, opts.now ? '--now' : 'QUOTACLOCK_NOW') : undefined;
     if (
@@ -48,11 +53,13 @@ export class CliContext {
       ]);
       const { config } = loadConfig({
         ...(this.opts.config ? { file: this.opts.config } : {}),
+        ...(this.opts.verbose ? { verbose: true } : {}),
         ...(this.opts.db !== undefined ? { store: this.opts.db } : {}),
       });
       const fixed = this.nowMs;
       return createQuotaClock({
         config,
+        createStore: this.access.createsStore === true,
         observers: notifyObservers(config),
         ...(fixed === undefined ? {} : { clock: () => fixed }),
       });

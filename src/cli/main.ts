@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { COMMANDS, type CommandSpec } from './registry.js';
 import { CliContext, type GlobalOptions } from './context.js';
@@ -32,15 +33,40 @@ function register(
     const opt = new Option(o.flags, o.description);
     if (o.repeat) opt.argParser(collect);
     if (o.default !== undefined) opt.default(o.default);
+    if (o.hidden) opt.hideHelp();
     cmd.addOption(opt);
   }
   cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
   cmd.action(async () => action(spec, cmd));
 }
 
+/** Each command group's help shows the first example of each of its commands. */
+function addGroupExamples(program: Command): void {
+  for (const group of program.commands.filter((c) => c.commands.length > 0)) {
+    const examples = COMMANDS.filter((s) => s.path.startsWith(`${group.name()} `))
+      .map((s) => s.examples[0])
+      .filter((e): e is string => e !== undefined);
+    group.addHelpText('after', `\nExamples:\n${examples.map((e) => `  $ ${e}`).join('\n')}\n`);
+  }
+}
+
+/** `quotaclock --help | head` closes the pipe early: that is the reader's choice, not a crash. */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? 0);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe(process.stdout);
+  quietOnClosedPipe(process.stderr);
+  const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
   const program = new Command('quotaclock')
     .description('Per-user usage quotas by plan, and a reset job that never silently fails.')
+    .version(version, '-V, --version', 'print the quotaclock version')
+    // Subcommand help lists --db, --json, --now too: its own examples use them.
+    .configureHelp({ showGlobalOptions: true })
     .option(
       '--db <url>',
       'store: sqlite:<path> or a path, postgres://…, firestore://<project> (env QUOTACLOCK_DB)',
@@ -53,6 +79,7 @@ export async function main(argv: string[]): Promise<number> {
       'also write JSON log lines here, rotated (env QUOTACLOCK_LOG_FILE)',
     )
     .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent')
+    .option('--verbose', 'more detail in error messages (the code frame of a YAML error)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -65,7 +92,10 @@ export async function main(argv: string[]): Promise<number> {
   let ctx: CliContext | undefined;
   const action = async (spec: CommandSpec, cmd: Command) => {
     const opts = cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
-    ctx = new CliContext(opts);
+    // A dry run writes nothing, so it creates no database either.
+    ctx = new CliContext(opts, {
+      createsStore: spec.createsStore === true && opts.dryRun !== true,
+    });
     const mod = (await import(`./commands/${spec.module}.js`)) as { run: Run };
     const result = await mod.run(
       ctx,
@@ -76,6 +106,7 @@ export async function main(argv: string[]): Promise<number> {
     code = result.exitCode ?? 0;
   };
   for (const spec of COMMANDS) register(program, spec, action);
+  addGroupExamples(program);
   for (const c of program.commands)
     c.exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
 

@@ -2,7 +2,7 @@
  * The command table. Declarations only: each implementation is imported when
  * its command runs, which keeps `quotaclock status` cold start small.
  */
-import { SCHEDULE_OPTIONS } from './schedule-options.js';
+import { SCHEDULE_OPTIONS, UNINSTALL_OPTIONS, withTargets } from './schedule-options.js';
 
 export interface OptionSpec {
   readonly flags: string;
@@ -10,6 +10,8 @@ export interface OptionSpec {
   readonly default?: string | boolean;
   /** Repeatable: collects every value into an array. */
   readonly repeat?: boolean;
+  /** Accepted but not listed in --help (a habit from the old scripts, answered with advice). */
+  readonly hidden?: boolean;
 }
 
 export interface CommandSpec {
@@ -21,6 +23,8 @@ export interface CommandSpec {
   readonly examples: readonly string[];
   /** Module under ./commands, without extension. */
   readonly module: string;
+  /** May create the database; every other command refuses a missing one and creates nothing. */
+  readonly createsStore?: true;
 }
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -29,6 +33,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: 'create or upgrade the schema (idempotent)',
     examples: ['quotaclock init', 'quotaclock init --db postgres://127.0.0.1/test'],
     module: 'init',
+    createsStore: true,
   },
   {
     path: 'plans',
@@ -65,6 +70,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'quotaclock users import firestore-export.jsonl',
     ],
     module: 'users-import',
+    createsStore: true,
   },
   {
     path: 'users list',
@@ -225,10 +231,18 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     path: 'status',
     args: '<id>',
-    description: 'the subject’s current period, limits, usage and remaining',
+    description:
+      'the subject’s current period, limits, usage and remaining (exit 2 for an unknown subject)',
+    options: [
+      {
+        flags: '--as-new',
+        description: 'for an unknown subject, show what a new one would get instead of exit 2',
+      },
+    ],
     examples: [
       'quotaclock status alice',
       'quotaclock status alice --json --now 2026-11-30T23:59:00Z',
+      'quotaclock status newcomer --as-new',
     ],
     module: 'status',
   },
@@ -247,6 +261,11 @@ export const COMMANDS: readonly CommandSpec[] = [
       {
         flags: '--force-period <key>',
         description: 'only this period key, re-checked even if the ledger says closed',
+      },
+      {
+        flags: '--execute',
+        description: 'the old reset script’s flag; quotaclock resets for real by default',
+        hidden: true,
       },
       {
         flags: '--shard <i/n>',
@@ -283,8 +302,18 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     path: 'backup',
     description: 'portable, versioned JSONL export of everything',
-    options: [{ flags: '--out <file>', description: 'write here (atomically) instead of stdout' }],
-    examples: ['quotaclock backup --out backups/2026-11-01.jsonl'],
+    options: [
+      {
+        flags: '--out <file>',
+        description:
+          'write here (atomically, making the folder) instead of stdout; --json then prints the summary',
+      },
+    ],
+    examples: [
+      'quotaclock backup --out backups/2026-11-01.jsonl',
+      'quotaclock backup --out backups/2026-11-01.jsonl --json',
+      'quotaclock backup > backup.jsonl',
+    ],
     module: 'backup',
   },
   {
@@ -293,6 +322,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: 'import a backup into an empty store (any engine), all or nothing',
     examples: ['quotaclock restore backups/2026-11-01.jsonl --db postgres://127.0.0.1/test'],
     module: 'restore',
+    createsStore: true,
   },
   {
     path: 'demo',
@@ -380,7 +410,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     description:
       'install the schedule: a crontab block (idempotent), systemd unit files, or the Task Scheduler XML',
     options: [
-      ...SCHEDULE_OPTIONS,
+      ...withTargets(
+        SCHEDULE_OPTIONS,
+        'cron, systemd or windows (for k8s, aws, azure, gcp it prints the deploy steps)',
+      ),
       {
         flags: '--dir <dir>',
         description:
@@ -396,15 +429,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     path: 'schedule uninstall',
     description: 'remove what schedule install wrote; no other crontab line is touched',
-    options: [
-      ...SCHEDULE_OPTIONS,
-      {
-        flags: '--dir <dir>',
-        description:
-          'systemd: unit directory (default /etc/systemd/system); windows: where the XML is',
-      },
+    options: UNINSTALL_OPTIONS,
+    examples: [
+      'quotaclock schedule uninstall --target cron',
+      'sudo quotaclock schedule uninstall --target systemd',
     ],
-    examples: ['quotaclock schedule uninstall --target cron'],
     module: 'schedule-uninstall',
   },
   {

@@ -2,6 +2,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { BadInputError, ConfigError } from '../core/errors.js';
+import { builtInConfig } from './defaults.js';
 import { parseConfig } from './parse.js';
 import type { QuotaClockConfig } from './schema.js';
 
@@ -18,9 +19,24 @@ export interface ConfigSources {
   readonly store?: string;
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
+  /** --verbose: a YAML syntax error keeps the parser's code frame. */
+  readonly verbose?: boolean;
 }
 
-function readConfigFile(path: string): unknown {
+/**
+ * A YAML syntax error as one line, `file:line:column: reason`, which is what
+ * an editor jumps to; the parser's code frame follows only when asked for.
+ */
+function yamlSyntaxError(path: string, e: unknown, verbose: boolean): ConfigError {
+  const err = e as Error & { linePos?: Array<{ line: number; col: number }> };
+  const [reason = err.message, frame = ''] = err.message.split(/ at line \d+, column \d+:\n/);
+  const pos = err.linePos?.[0];
+  const issue = `not valid YAML: ${reason.trim()}${pos ? ` (line ${pos.line}, column ${pos.col})` : ''}`;
+  const line = `${pos ? `${path}:${pos.line}:${pos.col}` : path}: not valid YAML: ${reason.trim()}`;
+  return new ConfigError([issue], path, verbose && frame ? `${line}\n${frame.trimEnd()}` : line);
+}
+
+function readConfigFile(path: string, verbose = false): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -30,11 +46,16 @@ function readConfigFile(path: string): unknown {
       path,
     );
   }
+  if (/\.ya?ml$/i.test(path)) {
+    try {
+      // yaml is loaded only for YAML files: it costs ~25 ms of every cold start otherwise.
+      return (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
+    } catch (e) {
+      throw yamlSyntaxError(path, e, verbose);
+    }
+  }
   try {
-    // yaml is loaded only for YAML files: it costs ~25 ms of every cold start otherwise.
-    return /\.ya?ml$/i.test(path)
-      ? (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text)
-      : JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     throw new ConfigError(
       [`not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(e as Error).message}`],
@@ -62,7 +83,7 @@ export function loadConfig(sources: ConfigSources = {}): {
     const found = DEFAULT_CONFIG_FILES.map((f) => resolve(cwd, f)).find((f) => existsSync(f));
     file = found ?? null;
   }
-  const raw = file ? readConfigFile(file) : {};
+  const raw = file ? readConfigFile(file, sources.verbose === true) : {};
   if (raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) {
     throw new ConfigError(['(root): expected an object'], file ?? undefined);
   }
@@ -76,5 +97,16 @@ export function loadConfig(sources: ConfigSources = {}): {
   }
   if (env.QUOTACLOCK_LOG_FILE)
     merged.log = { ...(merged.log as object), file: env.QUOTACLOCK_LOG_FILE };
-  return { config: parseConfig(merged, file ?? undefined), file };
+  if (!file) {
+    // Nothing to validate but the store URL (checked non-empty above): skip the schema.
+    const store = merged.store as string | undefined;
+    return {
+      config: builtInConfig({
+        ...(store ? { store } : {}),
+        ...(env.QUOTACLOCK_LOG_FILE ? { logFile: env.QUOTACLOCK_LOG_FILE } : {}),
+      }),
+      file,
+    };
+  }
+  return { config: parseConfig(merged, file), file };
 }

@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   VERIFY_FAILED: { exit: 1, http: 500 },
   STORE_UNAVAILABLE: { exit: 1, http: 503 },
   STORE_FAILURE: { exit: 1, http: 500 },
+  /** No database where --db points: a typo, or `quotaclock init` never ran. Nothing is created. */
+  STORE_NOT_FOUND: { exit: 2, http: 503 },
   RESET_FAILED: { exit: 1, http: 500 },
   SCHEDULE_UNSUPPORTED: { exit: 2, http: 400 },
   SCHEDULE_FAILED: { exit: 1, http: 500 },
@@ -88,10 +90,11 @@ export class BadInputError extends QuotaClockError {
 }
 
 export class ConfigError extends QuotaClockError {
-  constructor(issues: readonly string[], source?: string) {
+  /** message: one line instead of the issue list (a YAML syntax error, `file:line:column: reason`). */
+  constructor(issues: readonly string[], source?: string, message?: string) {
     super(
       'CONFIG_INVALID',
-      `invalid configuration${source ? ` in ${source}` : ''}:\n  ${issues.join('\n  ')}`,
+      message ?? `invalid configuration${source ? ` in ${source}` : ''}:\n  ${issues.join('\n  ')}`,
       { where: source, details: issues },
     );
   }
@@ -127,7 +130,7 @@ export class InvalidTimeZoneError extends QuotaClockError {
 
 export class SubjectNotFoundError extends QuotaClockError {
   constructor(id: string) {
-    super('SUBJECT_NOT_FOUND', `no subject "${id}"`, { where: 'subject' });
+    super('SUBJECT_NOT_FOUND', `no such subject "${id}"`, { where: 'subject' });
   }
 }
 
@@ -148,6 +151,14 @@ export class RefundKeyNotFoundError extends QuotaClockError {
 export class StoreUnavailableError extends QuotaClockError {
   constructor(message: string, cause?: unknown) {
     super('STORE_UNAVAILABLE', message, { cause });
+  }
+}
+
+export class StoreNotFoundError extends QuotaClockError {
+  constructor(location: string) {
+    super('STORE_NOT_FOUND', `no database at ${location} (run quotaclock init)`, {
+      where: '--db',
+    });
   }
 }
 

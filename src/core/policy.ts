@@ -25,6 +25,17 @@ export class QuotaPolicy {
 
   readonly autoCreateSubjects: boolean;
   readonly retentionPeriods: number;
+  private createdListener: ((subject: string, plan: string) => void) | undefined;
+
+  /** The facade listens here: a consume that created its subject is logged, so a mistyped id is noticed. */
+  onSubjectAutoCreated(listener: (subject: string, plan: string) => void): void {
+    this.createdListener = listener;
+  }
+
+  /** Stores call this once a consume has created its subject (autoCreateSubjects). */
+  subjectAutoCreated(subject: string, plan: string): void {
+    this.createdListener?.(subject, plan);
+  }
 
   get rule(): PeriodRule {
     return this.periods.rule;

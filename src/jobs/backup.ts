@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, renameSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { QuotaClockError } from '../core/errors.js';
@@ -35,6 +36,8 @@ export async function writeBackup(
   const store = await qc.store();
   const hash = createHash('sha256');
   const tmp = typeof out === 'string' ? `${out}.partial-${process.pid}` : null;
+  // `--out backups/2026-12-06.jsonl` on the first run: the folder is made, once the store has opened.
+  if (tmp) mkdirSync(dirname(resolve(tmp)), { recursive: true });
   const stream = tmp ? createWriteStream(tmp) : (out as NodeJS.WritableStream);
   const write = async (line: string) => {
     if (!stream.write(line)) await once(stream, 'drain');

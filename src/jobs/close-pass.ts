@@ -3,6 +3,7 @@ import { QuotaClockError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import type { QuotaStore } from '../store/quota-store.js';
 import type { HeldLease } from './lease.js';
+import { markLogged } from './failure-log.js';
 
 /** A run stopped on request between two committed batches; nothing is lost, the next run resumes. */
 export class ResetInterruptedError extends QuotaClockError {
@@ -82,7 +83,10 @@ export async function failRun(
   if (ledgerKey) await store.finishRun(ledgerKey, 'failed', nowMs, message).catch(() => undefined);
   const { what, ...fields } = context;
   log.error({ err: e, ...fields }, `${what} failed: ${message}`);
-  return e instanceof QuotaClockError
-    ? e
-    : new QuotaClockError('RESET_FAILED', `reset failed: ${message}`, { cause: e });
+  const failure =
+    e instanceof QuotaClockError
+      ? e
+      : new QuotaClockError('RESET_FAILED', `reset failed: ${message}`, { cause: e });
+  markLogged(failure);
+  return failure;
 }

@@ -4,7 +4,9 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { QuotaClockError, isQuotaClockError } from '../core/errors.js';
 import { decodeInstant, isLegacyDocument, readLegacyDocument } from '../core/legacy-document.js';
 import { resolveNewSubject } from '../core/subject-rules.js';
-import type { ImportedSubject, NewSubject } from '../core/types.js';
+import { decodeUtf8Strict } from './strict-utf8.js';
+import type { Limits } from '../core/plans.js';
+import type { ImportedSubject, NewSubject, Subject } from '../core/types.js';
 import type { QuotaClock } from '../quotaclock.js';
 
 /**
@@ -41,17 +43,35 @@ export interface ImportResult {
   readonly dryRun: boolean;
   readonly rows: number;
   readonly added: number;
+  /** Existing subjects whose plan, overrides, email or name the file changes. */
   readonly updated: number;
+  /** Existing subjects the file leaves as they are (a re-import of the same file). */
+  readonly unchanged: number;
   /** Features whose usage this month came across as an import event (a dry run: would). */
   readonly usageImported: number;
   /** Old documents' fields read with the old defaults, or usage left behind, by line. */
   readonly notes: readonly string[];
 }
 
+/** Whether upserting `s` would change anything the import writes on an existing subject. */
+function changes(qc: QuotaClock, s: ImportedSubject, existing: Subject, nowMs: number): boolean {
+  const r = resolveNewSubject(qc.policy, s, nowMs, 'row');
+  if (r.plan !== existing.plan) return true;
+  if (s.overrides !== undefined && !sameLimits(r.overrides, existing.overrides)) return true;
+  if (s.suspended !== undefined && s.suspended !== existing.suspended) return true;
+  if (r.email !== null && r.email !== existing.email) return true;
+  return r.name !== null && r.name !== existing.name;
+}
+
+function sameLimits(a: Limits, b: Limits): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
 function readRows(path: string): Array<{ line: number; row: Record<string, unknown> }> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (e) {
     throw new QuotaClockError(
       'BAD_INPUT',
@@ -59,6 +79,7 @@ function readRows(path: string): Array<{ line: number; row: Record<string, unkno
       { where: 'file' },
     );
   }
+  const text = decodeUtf8Strict(bytes, path);
   const ext = extname(path).toLowerCase();
   if (ext === '.jsonl' || ext === '.ndjson') {
     const out: Array<{ line: number; row: Record<string, unknown> }> = [];
@@ -208,7 +229,23 @@ export async function importSubjects(
   if (subjects.length === 0)
     throw new QuotaClockError('IMPORT_INVALID', `${path}: no rows to import`, { where: 'file' });
   const store = await qc.store();
+  // Counted before the write: the figures are what a person reads, and an unchanged row is not "updated".
+  let added = 0;
+  let updated = 0;
+  for (const s of subjects) {
+    const existing = await store.getSubject(s.id);
+    if (!existing) added += 1;
+    else if (changes(qc, s, existing, nowMs)) updated += 1;
+  }
   // A dry run does the same work in the same transaction and rolls it back.
   const r = await store.upsertSubjects(subjects, nowMs, { dryRun: opts.dryRun === true });
-  return { dryRun: opts.dryRun === true, rows: subjects.length, ...r, notes };
+  return {
+    dryRun: opts.dryRun === true,
+    rows: subjects.length,
+    added,
+    updated,
+    unchanged: subjects.length - added - updated,
+    usageImported: r.usageImported,
+    notes,
+  };
 }

@@ -50,7 +50,9 @@ export function totalsOf(summary: CloseTotals): { used: number; atLimit: number 
 }
 
 /** The human summary printed by `quotaclock reset` and used in notifications. */
-export function describeReset(r: ResetReport): string {
+/** planOrder: the configured order of the plans, which the summary lines follow (others after, by name). */
+export function describeReset(r: ResetReport, planOrder: readonly string[] = []): string {
+  const rank = (p: string) => (planOrder.includes(p) ? planOrder.indexOf(p) : planOrder.length);
   const lines: string[] = [];
   const verb = r.dryRun ? 'would close' : 'closed';
   if (r.outcome === 'lease_held') {
@@ -64,8 +66,8 @@ export function describeReset(r: ResetReport): string {
     lines.push(
       `${r.dryRun ? '[dry run] ' : ''}${p.key}: ${verb} ${p.subjects} subject(s), ${p.used} unit(s) used, ${p.atLimit} at limit${state}`,
     );
-    for (const [plan, features] of Object.entries(p.summary).sort(([a], [b]) =>
-      a.localeCompare(b),
+    for (const [plan, features] of Object.entries(p.summary).sort(
+      ([a], [b]) => rank(a) - rank(b) || a.localeCompare(b),
     )) {
       for (const [feature, t] of Object.entries(features)) {
         lines.push(

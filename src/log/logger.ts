@@ -65,10 +65,12 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       mkdir: true,
     },
   });
+  // The file has the whole story; stderr (cron's capture, a terminal) gets what needs attention.
+  const stderrLevel = (pino.levels.values[level] ?? Infinity) >= 40 ? level : 'warn';
   const logger = pino(
     base,
     pino.multistream([
-      { stream: opts.destination ?? stderr, level: level as pino.Level },
+      { stream: opts.destination ?? stderr, level: stderrLevel as pino.Level },
       { stream: fileStream, level: level as pino.Level },
     ]),
   );

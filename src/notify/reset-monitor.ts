@@ -72,7 +72,10 @@ export class ResetMonitor {
   async succeeded(report: ResetReport): Promise<ResetReport> {
     const event = resetEvent(report, { ...this.ctx, nowMs: Date.now() });
     if (event) this.deliveries.push(...(await this.notifications.emit(event)));
-    const ping = await this.heartbeat?.ping('success', describeReset(report));
+    const ping = await this.heartbeat?.ping(
+      'success',
+      describeReset(report, this.qc.policy.catalog.planNames),
+    );
     if (ping) this.deliveries.push(ping);
     const subjects = report.periods.reduce((s, p) => s + p.subjects, 0);
     const nowSec = Date.now() / 1000;

@@ -5,7 +5,14 @@ export interface RetryPolicy {
   readonly attempts: number;
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
+  /**
+   * The longest Retry-After (HTTP 429/503) honoured: the receiver's wait is
+   * kept even beyond maxDelayMs, which caps only our own backoff, up to this.
+   */
+  readonly maxRetryAfterMs?: number;
 }
+
+export const DEFAULT_MAX_RETRY_AFTER_MS = 120_000;
 
 /** A transient failure that names how long the receiver asked us to wait (HTTP 429/503 Retry-After). */
 export class RetryAfterError extends Error {
@@ -50,8 +57,12 @@ export async function withRetries(
         return { ok: false, attempts: attempt, error: e };
       }
       let delay = backoffDelay(policy, attempt);
+      // Retrying sooner than the receiver asked only earns another 429.
       if (e instanceof RetryAfterError)
-        delay = Math.min(policy.maxDelayMs, Math.max(delay, e.retryAfterMs));
+        delay = Math.max(
+          delay,
+          Math.min(e.retryAfterMs, policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS),
+        );
       onRetry?.(attempt, e, delay);
       await sleep(delay);
     }

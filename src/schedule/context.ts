@@ -53,9 +53,8 @@ export interface ScheduleOptions {
 export const DEFAULT_NAME = 'quotaclock-reset';
 export const DEFAULT_IMAGE = 'registry.example.com/your-app:latest';
 
-/** Windows artifacts are usually generated elsewhere; these are the installer defaults. */
+/** Windows artifacts are usually generated elsewhere; this is the Node.js installer's default. */
 const WINDOWS_NODE = 'C:\\Program Files\\nodejs\\node.exe';
-const WINDOWS_PROJECT = 'C:\\srv\\app';
 
 function packageRoot(): string {
   // dist/schedule/context.js (or src/schedule/context.ts under the test runner) → the package root
@@ -113,9 +112,14 @@ export function scheduleContext(
   }
   const foreignWindows = target === 'windows' && process.platform !== 'win32';
   const p = foreignWindows ? path.win32 : path;
-  const projectDir = p.resolve(
-    opts.projectDir ?? (foreignWindows ? WINDOWS_PROJECT : process.cwd()),
-  );
+  // The current directory here is no Windows path, and guessing one would install a task that runs nowhere.
+  if (foreignWindows && !opts.projectDir) {
+    throw new BadInputError(
+      `--project-dir: required for --target windows on ${process.platform} (the current directory is not a Windows path); pass the app's folder on the Windows machine, for example --project-dir C:\\srv\\app`,
+      '--project-dir',
+    );
+  }
+  const projectDir = p.resolve(opts.projectDir ?? process.cwd());
   const nodePath = opts.node ?? (foreignWindows ? WINDOWS_NODE : process.execPath);
   if (!p.isAbsolute(nodePath)) {
     throw new BadInputError(

@@ -49,6 +49,8 @@ export interface DoctorOptions {
   /** Your interactive environment, to spot what cron will not have. */
   readonly shellEnv?: NodeJS.ProcessEnv;
   readonly timeoutMs?: number;
+  /** Whether a cron daemon runs here; default: looked up in /proc. */
+  readonly cronRunning?: boolean;
 }
 
 /** Splits a POSIX shell word list: quotes and backslashes, no expansion. */
@@ -281,10 +283,12 @@ export function cronDoctor(opts: DoctorOptions): DoctorReport {
       `CRON_TZ=${env.CRON_TZ}, but this system's cron (Debian 3.0pl1) ignores CRON_TZ and runs the line in ${systemTimeZone()}; use --target systemd, \`quotaclock daemon\`, or --time-zone ${systemTimeZone()}`,
     );
   }
+  // A line no daemon will ever run is as broken as one that fails: a problem, not a warning.
+  const daemon = opts.cronRunning ?? cronRunning();
   add(
     'cron daemon',
-    cronRunning() ? 'ok' : 'warning',
-    cronRunning()
+    daemon ? 'ok' : 'problem',
+    daemon
       ? 'a cron process is running'
       : 'no cron process is running: nothing will run the line (systemctl enable --now cron)',
   );
@@ -400,7 +404,7 @@ export function cronDoctor(opts: DoctorOptions): DoctorReport {
       add(
         'env',
         'problem',
-        `the config reads ${name}, which the job will not have${shellEnv[name] !== undefined ? ' (your shell has it)' : ''}; add it to ${envFile ?? 'an env file (--env-file)'}`,
+        `the config reads ${name}, which the job will not have${shellEnv[name] !== undefined ? ' (your shell has it)' : ''}; add it to ${envFile ?? 'an env file (schedule install --env-path)'}`,
       );
     }
   }
@@ -411,7 +415,7 @@ export function cronDoctor(opts: DoctorOptions): DoctorReport {
       add(
         'env',
         'problem',
-        `${name} is set in your shell but cron will not have it, so the job would behave differently; add it to ${envFile ?? 'an env file (--env-file)'}`,
+        `${name} is set in your shell but cron will not have it, so the job would behave differently; add it to ${envFile ?? 'an env file (schedule install --env-path)'}`,
       );
     } else if (jobEnv[name] !== shellEnv[name]) {
       add('env', 'warning', `${name} differs between your shell and the job's environment`);

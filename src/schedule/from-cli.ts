@@ -11,7 +11,8 @@ export async function scheduleContextFromCli(
   target?: string,
 ): Promise<ScheduleContext> {
   const qc = await ctx.quotaclock();
-  const envFile = opts.envFile === false ? false : str(opts.envFile);
+  const chosen = opts.envPath !== undefined ? opts.envPath : opts.envFile;
+  const envFile = chosen === false ? false : str(chosen);
   const configFile = ctx.opts.config ?? process.env.QUOTACLOCK_CONFIG;
   return scheduleContext(
     {

@@ -78,7 +78,7 @@ export function installCron(ctx: ScheduleContext, opts: InstallOptions = {}): In
   };
 }
 
-export function uninstallCron(ctx: ScheduleContext, opts: InstallOptions = {}): InstallResult {
+export function uninstallCron(ctx: UninstallTarget, opts: InstallOptions = {}): InstallResult {
   const user = opts.crontabUser ?? null;
   assertCrontabUser(user);
   const { text, removed } = removeBlock(readCrontab(user), ctx.name);
@@ -128,7 +128,7 @@ export function installSystemd(ctx: ScheduleContext, opts: InstallOptions = {}):
   };
 }
 
-export function uninstallSystemd(ctx: ScheduleContext, opts: InstallOptions = {}): InstallResult {
+export function uninstallSystemd(ctx: UninstallTarget, opts: InstallOptions = {}): InstallResult {
   const dir = path.resolve(opts.dir ?? DEFAULT_SYSTEMD_DIR);
   const files = [path.join(dir, `${ctx.name}.timer`), path.join(dir, `${ctx.name}.service`)];
   const present = files.filter((f) => existsSync(f));
@@ -177,7 +177,7 @@ export function installWindows(ctx: ScheduleContext, opts: InstallOptions = {}):
   };
 }
 
-export function uninstallWindows(ctx: ScheduleContext, opts: InstallOptions = {}): InstallResult {
+export function uninstallWindows(ctx: UninstallTarget, opts: InstallOptions = {}): InstallResult {
   const dir = path.resolve(opts.dir ?? process.cwd());
   const file = path.join(dir, `${ctx.name}.xml`);
   const present = existsSync(file);
@@ -203,15 +203,51 @@ export function installSchedule(ctx: ScheduleContext, opts: InstallOptions = {})
     case 'windows':
       return installWindows(ctx, opts);
     default:
-      throw new QuotaClockError(
-        'SCHEDULE_UNSUPPORTED',
-        `--target ${ctx.target}: install works for cron, systemd and windows; for ${ctx.target}, deploy the artifact from \`quotaclock schedule print --target ${ctx.target}\` (see examples/ and docs/scheduling.md)`,
-        { where: '--target' },
-      );
+      return notInstalledHere('install', ctx.target, DEPLOY_STEPS[ctx.target]!(ctx.name));
   }
 }
 
-export function uninstallSchedule(ctx: ScheduleContext, opts: InstallOptions = {}): InstallResult {
+/** What uninstall needs: which target and which name; nothing else of the schedule. */
+export type UninstallTarget = Pick<ScheduleContext, 'target' | 'name'>;
+
+/** The steps that deploy a cloud or cluster artifact: quotaclock prints them, the platform's own tool runs them. */
+const DEPLOY_STEPS: Record<string, (name: string) => string[]> = {
+  k8s: () => ['quotaclock schedule print --target k8s | kubectl apply -f -'],
+  aws: () => [
+    'quotaclock schedule print --target aws   # template.yaml and index.mjs, as in examples/aws',
+    'sam build --use-container && sam deploy --guided',
+  ],
+  azure: () => [
+    'quotaclock schedule print --target azure   # as in examples/azure',
+    'npm install && func azure functionapp publish <app-name>',
+  ],
+  gcp: () => [
+    'quotaclock schedule print --target gcp   # deploy.sh and index.js, as in examples/gcp',
+    'PROJECT_ID=my-project sh deploy.sh',
+  ],
+};
+
+const REMOVE_STEPS: Record<string, (name: string) => string[]> = {
+  k8s: (name) => [`kubectl delete cronjob ${name}`],
+  aws: () => ['sam delete --stack-name <stack>'],
+  azure: () => [
+    'func azure functionapp publish <app-name>   # after deleting src/functions/quotaclockReset.js',
+  ],
+  gcp: (name) => [
+    `gcloud scheduler jobs delete ${name} --location=<region>`,
+    `gcloud functions delete ${name} --gen2 --region=<region>`,
+  ],
+};
+
+function notInstalledHere(verb: 'install' | 'uninstall', target: string, steps: string[]): never {
+  throw new QuotaClockError(
+    'SCHEDULE_UNSUPPORTED',
+    `--target ${target}: quotaclock does not ${verb} on ${target} itself (${verb} works for cron, systemd and windows); run:\n  ${steps.join('\n  ')}`,
+    { where: '--target', details: steps },
+  );
+}
+
+export function uninstallSchedule(ctx: UninstallTarget, opts: InstallOptions = {}): InstallResult {
   switch (ctx.target) {
     case 'cron':
       return uninstallCron(ctx, opts);
@@ -220,10 +256,6 @@ export function uninstallSchedule(ctx: ScheduleContext, opts: InstallOptions = {
     case 'windows':
       return uninstallWindows(ctx, opts);
     default:
-      throw new QuotaClockError(
-        'SCHEDULE_UNSUPPORTED',
-        `--target ${ctx.target}: uninstall works for cron, systemd and windows`,
-        { where: '--target' },
-      );
+      return notInstalledHere('uninstall', ctx.target, REMOVE_STEPS[ctx.target]!(ctx.name));
   }
 }

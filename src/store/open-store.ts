@@ -9,6 +9,25 @@ export type StoreLocation =
   /** projectId '' means FIREBASE_PROJECT_ID or the key's project; query holds the engine's own options. */
   | { engine: 'firestore'; projectId: string; query?: string };
 
+/** Where a store is, for people: the SQLite file, or the URL without its password. */
+export function describeLocation(location: StoreLocation): string {
+  switch (location.engine) {
+    case 'sqlite':
+      return location.path;
+    case 'postgres': {
+      try {
+        const u = new URL(location.url);
+        if (u.password) u.password = '';
+        return u.toString();
+      } catch {
+        return 'postgres://…';
+      }
+    }
+    case 'firestore':
+      return `firestore://${location.projectId || '(project from the environment)'}`;
+  }
+}
+
 /** Parses --db / QUOTACLOCK_DB / config.store. */
 export function parseStoreUrl(url: string, cwd = process.cwd(), where = '--db'): StoreLocation {
   const value = url.trim();
@@ -50,8 +69,25 @@ export function parseStoreUrl(url: string, cwd = process.cwd(), where = '--db'):
   return { engine: 'sqlite', path, ...(synchronous ? { synchronous } : {}) };
 }
 
+export interface OpenStoreOptions {
+  /**
+   * Whether opening may create the store. true (the default): an embedded
+   * SQLite file is created, and its schema applied, on first use, as
+   * embedded databases do. false: the store must exist (a missing SQLite file
+   * is STORE_NOT_FOUND, nothing is created) and its schema is only checked.
+   * Server engines (PostgreSQL, Firestore) never create their database and
+   * are migrated by `init` only.
+   */
+  readonly create?: boolean;
+}
+
 /** Opens a store; engines are imported lazily so that SQLite users never load a Postgres driver. */
-export async function openStore(location: StoreLocation, policy: QuotaPolicy): Promise<QuotaStore> {
+export async function openStore(
+  location: StoreLocation,
+  policy: QuotaPolicy,
+  opts: OpenStoreOptions = {},
+): Promise<QuotaStore> {
+  const create = opts.create ?? true;
   switch (location.engine) {
     case 'sqlite': {
       const { SqliteStore } = await import('./sqlite/sqlite-store.js');
@@ -59,6 +95,8 @@ export async function openStore(location: StoreLocation, policy: QuotaPolicy): P
         {
           path: location.path,
           ...(location.synchronous ? { synchronous: location.synchronous } : {}),
+          create,
+          autoMigrate: create,
         },
         policy,
       );

@@ -287,15 +287,19 @@ describe('quotaclock reset', () => {
       { cwd },
     );
     expect(r.code).toBe(0);
-    const lines = r.stderr
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { level: string; msg: string });
-    expect(lines.map((l) => l.msg)).toContain('period closed');
     const files = readdirSync(join(cwd, 'logs'));
     const current = readFileSync(join(cwd, 'logs', 'current.log'), 'utf8');
     expect(files.some((f) => /^quota_reset\..*\.log$/.test(f))).toBe(true);
     expect(current).toMatch(/"msg":"reset finished"/);
+    expect(current).toMatch(/"msg":"period closed"/);
+    // With a log file, stderr keeps only what needs attention: no second copy of the info lines.
+    expect(r.stderr).not.toMatch(/"level":"info"/);
+    const plain = await runCli(['reset', '--now', '2026-11-01T00:02:00Z'], { cwd });
+    const lines = plain.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { level: string; msg: string });
+    expect(lines.map((l) => l.msg)).toContain('reset finished');
     const bad = await runCli(
       ['reset', '--force-period', 'October', '--log-file', join(cwd, 'logs', 'quota_reset.log')],
       { cwd },

@@ -126,11 +126,12 @@ await emulatorDescribe('users import of an exported userQuotas collection', (emu
 
           expect(await importSubjects(qc, file, { now: DEC20, dryRun: true })).toMatchObject({
             added: 0,
-            updated: 12,
+            updated: 0,
+            unchanged: 12,
             usageImported: 0,
           });
           const again = await importSubjects(qc, file, { now: DEC20 });
-          expect(again).toMatchObject({ added: 0, updated: 12, usageImported: 0 });
+          expect(again).toMatchObject({ added: 0, updated: 0, unchanged: 12, usageImported: 0 });
           for (const uid of Object.keys(LEGACY_USERS))
             expect(view(await qc.status(uid, { now: DEC20 })), uid).toEqual(before[uid]);
           expect(await store.verify(DEC20)).toEqual([]);

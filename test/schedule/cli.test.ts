@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TARGETS } from '../../src/schedule/cron-spec.js';
@@ -137,7 +137,10 @@ describe('quotaclock schedule (the commands)', () => {
 
   it('install --target windows writes the XML and prints the register commands', () => {
     const out = tempDir('qc-win-cli-');
-    const r = cli(['schedule', 'install', '--target', 'windows', '--dir', out], dir);
+    const r = cli(
+      ['schedule', 'install', '--target', 'windows', '--dir', out, '--project-dir', 'C:\\srv\\app'],
+      dir,
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(
       /schtasks \/Create \/TN quotaclock-reset \/XML C:\\srv\\app\\quotaclock-reset\.xml \/F/,
@@ -148,9 +151,75 @@ describe('quotaclock schedule (the commands)', () => {
     );
   });
 
-  it('install refuses the cloud targets with a pointer to print', () => {
-    const r = cli(['schedule', 'install', '--target', 'aws'], dir);
+  it('install --target windows from another system requires --project-dir instead of guessing', () => {
+    const out = tempDir('qc-win-cli-');
+    const r = cli(['schedule', 'install', '--target', 'windows', '--dir', out], dir);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/deploy the artifact from `quotaclock schedule print --target aws`/);
+    expect(r.stderr).toMatch(/--project-dir: required for --target windows on linux/);
+    expect(readdirSync(out)).toEqual([]);
+    rmSync(out, { recursive: true, force: true });
+  });
+
+  it('--env-path names the env file even when it is not on this machine (Node would intercept --env-file)', () => {
+    const r = cli(
+      [
+        'schedule',
+        'print',
+        '--target',
+        'windows',
+        '--project-dir',
+        'C:\\srv\\app',
+        '--env-path',
+        'C:\\srv\\app\\.env',
+      ],
+      dir,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('--env-file=C:\\srv\\app\\.env C:\\srv\\app\\node_modules');
+    const none = cli(['schedule', 'print', '--target', 'cron', '--no-env-path'], dir);
+    expect(none.stdout).not.toContain('--env-file=');
+  });
+
+  it('the old --env-file still works where Node lets it through (a file that exists here)', () => {
+    const envFile = join(dir, 'old-name.env');
+    writeFileSync(envFile, 'A=1\n');
+    const r = cli(['schedule', 'print', '--target', 'cron', '--env-file', envFile], dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`--env-file=${envFile} `);
+  });
+
+  it.each([
+    ['k8s', /kubectl apply -f -/, /kubectl delete cronjob quotaclock-reset/],
+    ['aws', /sam build --use-container && sam deploy --guided/, /sam delete --stack-name/],
+    ['azure', /func azure functionapp publish/, /func azure functionapp publish/],
+    ['gcp', /PROJECT_ID=my-project sh deploy\.sh/, /gcloud scheduler jobs delete quotaclock-reset/],
+  ])(
+    'install and uninstall --target %s print the platform’s own steps (exit 2: nothing done here)',
+    (target, deploy, remove) => {
+      const r = cli(['schedule', 'install', '--target', target], dir);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(deploy);
+      const u = cli(['schedule', 'uninstall', '--target', target], dir);
+      expect(u.status).toBe(2);
+      expect(u.stderr).toMatch(remove);
+    },
+  );
+
+  it('help lists only what each command uses: install names its targets, uninstall only its four options', () => {
+    const install = cli(['schedule', 'install', '--help'], dir).stdout;
+    expect(install.replace(/\s+/g, ' ')).toContain(
+      '--target <target> cron, systemd or windows (for k8s, aws, azure, gcp it prints the deploy steps)',
+    );
+    const uninstall = cli(['schedule', 'uninstall', '--help'], dir).stdout;
+    const own = uninstall.slice(
+      uninstall.indexOf('Options:'),
+      uninstall.indexOf('Global Options:'),
+    );
+    expect([...own.matchAll(/^ {2}(--[a-z-]+)/gm)].map((m) => m[1])).toEqual([
+      '--target',
+      '--name',
+      '--user',
+      '--dir',
+    ]);
   });
 });

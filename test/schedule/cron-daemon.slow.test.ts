@@ -100,7 +100,9 @@ describe.skipIf(reason !== null)(
           cron = spawn('/usr/sbin/cron', ['-f'], { stdio: 'ignore' });
         }
 
-        const log = join(project, 'logs', 'quota_reset.log');
+        // The rotating log through current.log, and cron's own capture beside it.
+        const log = join(project, 'logs', 'current.log');
+        const captured = join(project, 'logs', 'cron.log');
         const deadline = Date.now() + 75_000;
         let text = '';
         while (Date.now() < deadline) {
@@ -111,7 +113,7 @@ describe.skipIf(reason !== null)(
         expect(text, `no log line from cron within 75 s; log so far:\n${text}`).toMatch(
           /"msg":"reset finished"/,
         );
-        expect(text).toMatch(/2026-09: closed 1 subject/);
+        expect(readFileSync(captured, 'utf8')).toMatch(/2026-09: closed 1 subject/);
 
         const qc = createQuotaClock({ config: { store: db } });
         try {

@@ -70,8 +70,15 @@ describe('schedule doctor runs the installed line as cron would', () => {
   /** A crontab whose owner's HOME is a scratch directory (cron lets a crontab set HOME). */
   const crontab = (lines: readonly string[], preamble: string[] = []) =>
     `${[`HOME=${home}`, ...preamble, ...lines].join('\n')}\n`;
-  const doctor = (text: string, shellEnv: NodeJS.ProcessEnv = {}) =>
-    cronDoctor({ name: 'quotaclock-reset', crontab: text, shellEnv, timeoutMs: 60_000 });
+  // These tests are about the line; whether this machine runs a cron daemon has its own test below.
+  const doctor = (text: string, shellEnv: NodeJS.ProcessEnv = {}, cronRunning = true) =>
+    cronDoctor({
+      name: 'quotaclock-reset',
+      crontab: text,
+      shellEnv,
+      timeoutMs: 60_000,
+      cronRunning,
+    });
 
   beforeAll(async () => {
     ensureBuilt();
@@ -79,6 +86,17 @@ describe('schedule doctor runs the installed line as cron would', () => {
     home = tempDir('qc-doctor-home-');
     await seedProject(project);
     mkdirSync(join(project, 'logs'));
+  });
+
+  it('no cron daemon: a line that will never run is a problem (exit 1), not a warning', () => {
+    const r = doctor(crontab(cronBlock(ctxFor())), {}, false);
+    expect(problems(r)).toEqual([
+      expect.objectContaining({
+        check: 'cron daemon',
+        message: expect.stringMatching(/no cron process is running: nothing will run the line/),
+      }),
+    ]);
+    expect(r.ok).toBe(false);
   });
 
   it('passes a generated line, running a dry run that writes nothing', () => {
@@ -89,7 +107,7 @@ describe('schedule doctor runs the installed line as cron would', () => {
     expect(r.ran).toMatch(
       /^env -i HOME=\S+ LOGNAME=\S+ PATH=\/usr\/bin:\/bin SHELL=\/bin\/sh \/bin\/sh -c/,
     );
-    expect(r.ran).toContain(' reset --dry-run >> ');
+    expect(r.ran).toContain(' reset --dry-run --log-file ');
     expect(r.output).toMatch(/\[dry run\] 2026-09: would close 1 subject/);
   });
 

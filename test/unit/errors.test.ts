@@ -41,6 +41,7 @@ const EXPECTED: Partial<Record<ErrorCode, { exit: number; http: number }>> = {
   VERIFY_FAILED: { exit: 1, http: 500 },
   STORE_UNAVAILABLE: { exit: 1, http: 503 },
   STORE_FAILURE: { exit: 1, http: 500 },
+  STORE_NOT_FOUND: { exit: 2, http: 503 },
   RESET_FAILED: { exit: 1, http: 500 },
   SCHEDULE_UNSUPPORTED: { exit: 2, http: 400 },
   SCHEDULE_FAILED: { exit: 1, http: 500 },
@@ -50,8 +51,8 @@ const EXPECTED: Partial<Record<ErrorCode, { exit: number; http: number }>> = {
   INTERNAL: { exit: 1, http: 500 },
 };
 
-/** Exit 2 for a mistake in the operator's own configuration, which is a server error over HTTP. */
-const OPERATOR_CONFIG_CODES = new Set(['CONFIG_INVALID', 'NOTIFY_CONFIG']);
+/** Exit 2 for a mistake in the operator's own configuration (a bad file, a --db with no database), which is a server error over HTTP. */
+const OPERATOR_CONFIG_CODES = new Set(['CONFIG_INVALID', 'NOTIFY_CONFIG', 'STORE_NOT_FOUND']);
 
 const RETRY_LATER_CODES = new Set(['LEASE_HELD', 'IDEMPOTENCY_KEY_IN_FLIGHT', 'RATE_LIMITED']);
 

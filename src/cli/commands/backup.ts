@@ -1,3 +1,4 @@
+import { BadInputError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
 import type { CommandResult } from '../output.js';
 
@@ -6,6 +7,12 @@ export async function run(
   _args: string[],
   opts: Record<string, unknown>,
 ): Promise<CommandResult> {
+  if (!opts.out && ctx.json) {
+    throw new BadInputError(
+      '--json: without --out the backup itself (JSONL) goes to stdout, so there is no room for a JSON summary; add --out <file>',
+      '--json',
+    );
+  }
   const qc = await ctx.quotaclock();
   const { writeBackup } = await import('../../jobs/backup.js');
   if (!opts.out) {

@@ -12,7 +12,7 @@ export async function run(
   return {
     data: r,
     text: [
-      `${r.dryRun ? '[dry run] would import' : 'imported'} ${r.rows} row(s): ${r.added} added, ${r.updated} updated${r.usageImported ? `, usage of this period for ${r.usageImported} feature(s)` : ''}`,
+      `${r.dryRun ? '[dry run] would import' : 'imported'} ${r.rows} row(s): ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged${r.usageImported ? `, usage of this period for ${r.usageImported} feature(s)` : ''}`,
       ...r.notes.map((n) => `  note: ${n}`),
     ].join('\n'),
   };

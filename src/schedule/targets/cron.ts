@@ -9,17 +9,28 @@ export const beginMarker = (name: string) => `# BEGIN ${name}`;
 export const endMarker = (name: string) => `# END ${name}`;
 
 /**
+ * What cron itself captures, beside the job's log: the one-line summary,
+ * warnings and errors, and anything printed before quotaclock starts (node
+ * not found, env file missing). It grows by a few lines a month.
+ */
+export function cronOutputFile(ctx: ScheduleContext): string {
+  return path.join(path.dirname(ctx.logFile), 'cron.log');
+}
+
+/**
  * The job as cron runs it: cd to the project (cron starts in $HOME), absolute
  * node and CLI (cron's PATH is /usr/bin:/bin), the env file loaded by node
- * (never copied into the crontab), and every line of output appended to the
- * log. `reset` is a real run: there is no flag to forget.
+ * (never copied into the crontab), the rotating JSON log (--log-file, with
+ * current.log beside it), and cron's own capture appended to cron.log.
+ * `reset` is a real run: there is no flag to forget.
  */
 export function cronCommand(ctx: ScheduleContext): string {
   const parts = [`cd ${shQuote(ctx.projectDir)} &&`, shQuote(ctx.nodePath)];
   if (ctx.envFile) parts.push(`--env-file=${shQuote(ctx.envFile)}`);
   parts.push(shQuote(ctx.cliPath), 'reset');
   if (ctx.configFile) parts.push('--config', shQuote(ctx.configFile));
-  parts.push('>>', shQuote(ctx.logFile), '2>&1');
+  parts.push('--log-file', shQuote(ctx.logFile));
+  parts.push('>>', shQuote(cronOutputFile(ctx)), '2>&1');
   return cronEscape(parts.join(' '));
 }
 
@@ -61,14 +72,17 @@ export function cronArtifact(ctx: ScheduleContext): ScheduleArtifact {
         command: 'quotaclock schedule doctor --target cron',
       },
       { purpose: 'show the crontab', command: 'crontab -l' },
-      { purpose: 'follow the log', command: `tail -f ${shQuote(ctx.logFile)}` },
+      {
+        purpose: 'follow the log',
+        command: `tail -f ${shQuote(path.join(logDir, 'current.log'))}`,
+      },
       {
         purpose: 'is cron running?',
         command: 'systemctl status cron   # or: service cron status; pgrep -a cron',
       },
     ],
     notes: [
-      `${generatedBy('cron')} ${ctx.envFile ? `Variables come from ${ctx.envFile}, loaded by node --env-file (Node.js 20.6 or later).` : "No .env file was found in the project, so the job sees only cron's minimal environment; pass --env-file if it needs variables."}`,
+      `${generatedBy('cron')} ${ctx.envFile ? `Variables come from ${ctx.envFile}, loaded by node --env-file (Node.js 20.6 or later).` : "No .env file was found in the project, so the job sees only cron's minimal environment; pass --env-path if it needs variables."}`,
       `The log directory ${logDir} must exist and be writable by the crontab's owner (schedule install creates it).`,
       ...(sameZone(ctx.timeZone, ctx.systemTimeZone)
         ? []

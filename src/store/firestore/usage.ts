@@ -233,8 +233,11 @@ export class FsUsage {
   ): Promise<ConsumeResult> {
     const ref = this.ctx.quotaRef(id);
     const keyRef = key === undefined ? null : this.ctx.eventsOf(id).doc(keyedEventId(key));
-    return this.ctx.serial(id, () =>
+    // Set by the attempt that commits: a retried transaction must not report a creation twice.
+    let createdPlan: string | null = null;
+    const outcome = await this.ctx.serial(id, () =>
       runTx(this.ctx.db, async (tx) => {
+        createdPlan = null;
         const [snap, keySnap] = await tx.getAll(ref, ...(keyRef ? [keyRef] : []));
         let d: QuotaDoc;
         let created: ReturnType<typeof newQuotaDocument> | null = null;
@@ -305,6 +308,7 @@ export class FsUsage {
             { action: 'subject.auto_create', subject: id, before: null, after: { plan: d.plan } },
             SYSTEM_ACTOR,
           );
+          createdPlan = d.plan;
         } else if (granted || rolled || Object.keys(fields).length > 0) {
           fields.updated_at = ts(nowMs);
           tx.update(ref, fields);
@@ -334,6 +338,8 @@ export class FsUsage {
         return result;
       }),
     );
+    if (createdPlan !== null) this.policy.subjectAutoCreated(id, createdPlan);
+    return outcome;
   }
 
   async refund(id: string, key: string, nowMs: number): Promise<RefundResult> {

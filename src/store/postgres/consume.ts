@@ -177,9 +177,9 @@ export class PgConsume {
       if (!this.policy.autoCreateSubjects) throw new SubjectNotFoundError(id);
       const resolved = resolveNewSubject(this.policy, { id }, nowMs);
       // Two first consumes racing: one inserts, the other reads the winner's row.
-      row =
-        (await this.subjects.insertResolved(null, resolved, 'subject.auto_create')) ??
-        (await this.subjects.require(null, id));
+      const inserted = await this.subjects.insertResolved(null, resolved, 'subject.auto_create');
+      if (inserted) this.policy.subjectAutoCreated(id, inserted.plan);
+      row = inserted ?? (await this.subjects.require(null, id));
     }
     const s: CachedSubject = {
       rid: row.rid,

@@ -1,7 +1,7 @@
 import { Database } from './driver.js';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { StoreUnavailableError } from '../../core/errors.js';
+import { StoreNotFoundError, StoreUnavailableError } from '../../core/errors.js';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './migrations.js';
 
 export type Db = Database;
@@ -12,10 +12,21 @@ export interface SqliteOptions {
   readonly synchronous?: 'FULL' | 'NORMAL';
   readonly busyTimeoutMs?: number;
   readonly readonly?: boolean;
+  /**
+   * false: the file (and its folder) must already exist; a missing one is
+   * refused and nothing is created. Default true.
+   */
+  readonly create?: boolean;
+  /** Apply pending migrations on first use, as embedded databases do. Default false. */
+  readonly autoMigrate?: boolean;
 }
 
 export function openSqlite(opts: SqliteOptions): Db {
-  if (opts.path !== ':memory:' && !opts.readonly) {
+  const mustExist = opts.readonly === true || opts.create === false;
+  if (mustExist && opts.path !== ':memory:' && !existsSync(opts.path)) {
+    throw new StoreNotFoundError(opts.path);
+  }
+  if (opts.path !== ':memory:' && !mustExist) {
     try {
       mkdirSync(dirname(opts.path), { recursive: true });
     } catch {
@@ -26,7 +37,7 @@ export function openSqlite(opts: SqliteOptions): Db {
   try {
     db = new Database(opts.path, {
       readonly: opts.readonly ?? false,
-      fileMustExist: opts.readonly ?? false,
+      fileMustExist: mustExist,
     });
   } catch (e) {
     throw new StoreUnavailableError(

@@ -21,7 +21,15 @@ import type {
   StoredSession,
 } from '../quota-store.js';
 import { SqliteClose } from './close.js';
-import { assertMigrated, migrate, openSqlite, type Db, type SqliteOptions } from './connection.js';
+import {
+  assertMigrated,
+  migrate,
+  openSqlite,
+  schemaVersion,
+  type Db,
+  type SqliteOptions,
+} from './connection.js';
+import { SQLITE_SCHEMA_VERSION } from './migrations.js';
 import { exportSqlite, importSqlite } from './backup.js';
 import { SqliteSubjects } from './subjects.js';
 import { SqliteUsage } from './usage.js';
@@ -64,7 +72,7 @@ export class SqliteStore implements QuotaStore {
   /** Statements are prepared lazily: they need the schema, which `migrate` may be about to create. */
   private get p() {
     if (!this.parts) {
-      assertMigrated(this.db, this.options.path);
+      this.assertReady();
       const subjects = new SqliteSubjects(this.db, this.policy);
       this.parts = {
         subjects,
@@ -79,6 +87,13 @@ export class SqliteStore implements QuotaStore {
 
   async migrate() {
     return migrate(this.db);
+  }
+
+  /** The schema is current, or is made current here when the store was opened with autoMigrate. */
+  private assertReady(): void {
+    if (this.options.autoMigrate && schemaVersion(this.db) < SQLITE_SCHEMA_VERSION)
+      migrate(this.db);
+    assertMigrated(this.db, this.options.path);
   }
 
   async close() {
@@ -222,15 +237,15 @@ export class SqliteStore implements QuotaStore {
   }
 
   async verify(nowMs: number) {
-    assertMigrated(this.db, this.options.path);
+    this.assertReady();
     return verifySqlite(this.db, this.policy, nowMs);
   }
   async *exportRecords(): AsyncIterable<BackupRecord> {
-    assertMigrated(this.db, this.options.path);
+    this.assertReady();
     yield* exportSqlite(this.db);
   }
   async importRecords(records: readonly BackupRecord[]) {
-    assertMigrated(this.db, this.options.path);
+    this.assertReady();
     return importSqlite(this.db, records);
   }
   // --- notifications, reports and metrics ---

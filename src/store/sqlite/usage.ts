@@ -139,6 +139,7 @@ export class SqliteUsage {
       { action: 'subject.auto_create', subject: id, before: null, after: { plan: created.plan } },
       SYSTEM_ACTOR,
     );
+    this.policy.subjectAutoCreated(id, created.plan);
     return created;
   }
 
