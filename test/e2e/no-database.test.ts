@@ -30,9 +30,9 @@ const READ_ONLY: string[][] = [
 ];
 
 describe('a command that needs a database, where there is none', () => {
-  it.each(READ_ONLY)(
-    '%s %s: exit 2, "no database at X (run quotaclock init)", nothing created',
-    async (...args) => {
+  it.each(READ_ONLY.map((args) => [args.join(' '), args] as const))(
+    '%s: exit 2, "no database at X (run quotaclock init)", nothing created',
+    async (_title, args) => {
       const cwd = fresh();
       writeFileSync(join(cwd, 'users.csv'), 'id,plan\nalice,pro\n');
       const typo = join(cwd, 'dtaa', 'quotaclock.db');
