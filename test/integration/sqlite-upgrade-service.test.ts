@@ -55,13 +55,15 @@ describe('sqlite upgrade to the service schema', () => {
     `);
     old.close();
 
-    const stale = await openStore({ engine: 'sqlite', path }, policy);
+    // create: false is how the CLI opens a store (only init may change it); the
+    // library's default open upgrades an embedded file by itself instead.
+    const stale = await openStore({ engine: 'sqlite', path }, policy, { create: false });
     opened.push(stale);
     await expect(stale.listAudit()).rejects.toMatchObject({
       code: 'STORE_UNAVAILABLE',
       message: expect.stringContaining('quotaclock init'),
     });
-    const store = await openStore({ engine: 'sqlite', path }, policy);
+    const store = await openStore({ engine: 'sqlite', path }, policy, { create: false });
     opened.push(store);
     expect((await store.migrate()).applied).toEqual([SERVICE_VERSION]);
     expect((await store.migrate()).applied).toEqual([]);

@@ -74,6 +74,8 @@ suite('sharded reset on PostgreSQL', () => {
 
   it('refuses --shard on SQLite (shardedClose is false)', async () => {
     const sq = tempDir('qc-shard-sqlite-');
+    // The database exists, so the refusal is the shard rule's, not "no database".
+    expect((await runCli(['init', '--db', join(sq, 'q.db')], { cwd: sq })).code).toBe(0);
     const r = await runCli(
       ['reset', '--shard', '0/2', '--db', join(sq, 'q.db'), '--now', '2026-11-01T01:00:00Z'],
       { cwd: sq },
