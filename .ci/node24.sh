@@ -18,4 +18,7 @@ cd "$work/tree"
 PATH="$bin:$PATH" npm install --no-save --no-audit --no-fund --nodedir="$nodedir" \
   "better-sqlite3-v13@$(node -p "require('./package.json').optionalDependencies['better-sqlite3-v13']")" >/dev/null
 PATH="$bin:$PATH" node -e "import('./dist/store/sqlite/driver.js').then(({ Database }) => { new Database(':memory:'); console.log('SQLite driver', require('better-sqlite3-v13/package.json').version, 'loads on', process.version); })"
-PATH="$bin:$PATH" node node_modules/vitest/vitest.mjs run test/unit test/contract test/e2e
+# The two kill-and-rerun convergence suites test the engines, not the runtime, and
+# take the longest: they run on Node 20 above, and are left out here to keep CI short.
+PATH="$bin:$PATH" node node_modules/vitest/vitest.mjs run test/unit test/contract test/e2e \
+  --exclude test/e2e/reset-random-kill.test.ts --exclude test/contract/interrupted-close.test.ts
