@@ -49,6 +49,9 @@ export interface AuditRow {
   reason: string | null;
 }
 
+/** The api_keys columns both SQL engines read into an ApiKeyRow. */
+export const KEY_COLUMNS = 'id, name, scopes, prefix, hash, created_ms, revoked_ms';
+
 export const AUDIT_COLUMNS = 'id, at_ms, actor, action, subject, before_json, after_json, reason';
 
 export function toAuditEntry(r: AuditRow): AuditEntry {

@@ -4,6 +4,7 @@ import type { Page } from '../../core/types.js';
 import type { StoredApiKey, StoredSession } from '../quota-store.js';
 import {
   AUDIT_COLUMNS,
+  KEY_COLUMNS,
   idCursor,
   pageLimit,
   toApiKeyInfo,
@@ -13,8 +14,6 @@ import {
 } from '../admin-mapping.js';
 import type { PgDb } from './pool.js';
 import type { PgSubjects } from './subjects.js';
-
-const KEY_COLUMNS = 'id, name, scopes, prefix, hash, created_ms, revoked_ms';
 
 /** API keys, dashboard sessions and the audit log's reads. */
 export class PgService {
