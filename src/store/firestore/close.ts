@@ -404,11 +404,13 @@ export class FsClose {
     status: 'closed' | 'partial' | 'failed',
     nowMs: number,
     error?: string,
+    checkpoint?: RunCheckpoint,
   ): Promise<RunRecord> {
     const ref = this.ctx.runRef(key);
     // After a kill or a failure, the totals of a finished key are recounted from the
     // history documents, so a batch written without its checkpoint still counts once.
-    const marked = status !== 'failed' && (await ref.get()).get('recount') === true;
+    // A checkpoint the caller gives is the run's total already (merged shard rows).
+    const marked = !checkpoint && status !== 'failed' && (await ref.get()).get('recount') === true;
     const recount = marked ? await this.recount(key) : null;
     return runTx(this.ctx.db, async (tx) => {
       const snap = await tx.get(ref);
@@ -419,7 +421,10 @@ export class FsClose {
         finished_at: ts(nowMs),
         error: error ?? null,
       };
-      if (recount) {
+      if (checkpoint) {
+        update.checkpoint_json = JSON.stringify(checkpoint);
+        if (r.recount === true) update.recount = FieldValue.delete();
+      } else if (recount) {
         const cp = toRun(key, r).checkpoint;
         update.checkpoint_json = JSON.stringify({
           ...cp,

@@ -16,6 +16,7 @@ import type {
   CloseBatchRequest,
   JobMetricSample,
   QuotaStore,
+  RunCheckpoint,
   StoreCapabilities,
   SubjectUsage,
   ThresholdNotice,
@@ -268,8 +269,14 @@ export class FirestoreStore implements QuotaStore {
   previewBatch(nowMs: number, cursor: string | null, batchSize: number) {
     return this.run(() => this.closer.previewBatch(nowMs, cursor, batchSize));
   }
-  finishRun(key: string, status: 'closed' | 'partial' | 'failed', nowMs: number, error?: string) {
-    return this.run(() => this.closer.finishRun(key, status, nowMs, error));
+  finishRun(
+    key: string,
+    status: 'closed' | 'partial' | 'failed',
+    nowMs: number,
+    error?: string,
+    checkpoint?: RunCheckpoint,
+  ) {
+    return this.run(() => this.closer.finishRun(key, status, nowMs, error, checkpoint));
   }
   prune(olderThanMs: number) {
     return this.run(() =>

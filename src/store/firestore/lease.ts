@@ -30,7 +30,11 @@ export class FsLease {
     return { name, holder: String(d.holder), expiresMs: Number(d.expires_ms) };
   }
 
-  /** Takes the lease from `from` only while `from` still holds it (or nobody does). */
+  /**
+   * Takes the lease from `from` only while `from` still holds it. A lease
+   * nobody holds is refused, as the SQL engines refuse it: the caller read a
+   * holder that has since let go, and acquires it again instead.
+   */
   async takeOver(
     name: string,
     from: string,
@@ -41,7 +45,7 @@ export class FsLease {
     const ref = this.ctx.leaseRef(name);
     return runTx(this.ctx.db, async (tx) => {
       const snap = await tx.get(ref);
-      if (snap.exists && snap.data()!.holder !== from) return null;
+      if (!snap.exists || snap.data()!.holder !== from) return null;
       tx.set(ref, { name, holder, expires_ms: nowMs + ttlMs });
       return { name, holder, expiresMs: nowMs + ttlMs };
     });
