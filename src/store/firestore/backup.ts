@@ -5,7 +5,7 @@ import type { Period } from '../../core/period.js';
 import { isAtLimit } from '../../core/policy.js';
 import { recordSchemas } from '../../core/backup-format.js';
 import type { BackupRecord } from '../quota-store.js';
-import { toRun } from './close.js';
+import { toRun } from './run-record.js';
 import type { FsContext } from './context.js';
 import {
   jsonText,

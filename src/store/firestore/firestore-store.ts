@@ -23,10 +23,14 @@ import type {
 } from '../quota-store.js';
 import { exportFirestore, importFirestore } from './backup.js';
 import { createFirestore, GRPC, grpcCode, mapFirestoreError } from './client.js';
-import { FsClose } from './close.js';
+import { FsCloser } from './close-batch.js';
 import type { FirestoreOptions } from './config.js';
 import { FsContext } from './context.js';
 import { FsLease } from './lease.js';
+import { FsLedger } from './ledger.js';
+import { FsOpenPeriods } from './open-periods.js';
+import { previewBatch } from './preview.js';
+import { pruneClosed } from './prune.js';
 import { COLLECTIONS, legacyEnd, parseQuotaDoc, ts } from './layout.js';
 import { exportBeforeReset } from './pre-reset-export.js';
 import { pages } from './snapshot.js';
@@ -56,7 +60,9 @@ export class FirestoreStore implements QuotaStore {
   private readonly ctx: FsContext;
   private readonly subjects: FsSubjects;
   private readonly usage: FsUsage;
-  private readonly closer: FsClose;
+  private readonly openPeriods: FsOpenPeriods;
+  private readonly ledger: FsLedger;
+  private readonly closer: FsCloser;
   private readonly monitoring: FsMonitoring;
   private readonly service: FsService;
   private readonly leases: FsLease;
@@ -69,7 +75,9 @@ export class FirestoreStore implements QuotaStore {
     this.ctx = new FsContext(this.db, policy);
     this.subjects = new FsSubjects(this.ctx);
     this.usage = new FsUsage(this.ctx);
-    this.closer = new FsClose(this.ctx, options.bulkOpsPerSecond);
+    this.openPeriods = new FsOpenPeriods(this.ctx);
+    this.ledger = new FsLedger(this.ctx);
+    this.closer = new FsCloser(this.ctx, this.ledger, options.bulkOpsPerSecond);
     this.monitoring = new FsMonitoring(this.ctx);
     this.service = new FsService(this.ctx);
     this.leases = new FsLease(this.ctx);
@@ -220,19 +228,19 @@ export class FirestoreStore implements QuotaStore {
     return this.run(() => this.leases.release(name, holder));
   }
   pendingPeriods(nowMs: number) {
-    return this.run(() => this.closer.pendingPeriods(nowMs));
+    return this.run(() => this.openPeriods.pendingPeriods(nowMs));
   }
   openCount(key: string, nowMs: number) {
-    return this.run(() => this.closer.openCount(key, nowMs));
+    return this.run(() => this.openPeriods.openCount(key, nowMs));
   }
   getRun(key: string) {
-    return this.run(() => this.closer.getRun(key));
+    return this.run(() => this.ledger.getRun(key));
   }
   listRuns(limit = 100) {
-    return this.run(() => this.closer.listRuns(limit));
+    return this.run(() => this.ledger.listRuns(limit));
   }
   unfinishedRuns() {
-    return this.run(() => this.closer.unfinishedRuns());
+    return this.run(() => this.ledger.unfinishedRuns());
   }
 
   /**
@@ -260,14 +268,14 @@ export class FirestoreStore implements QuotaStore {
           extra = { pre_reset_export: done.path, pre_reset_documents: done.documents };
         }
       }
-      return this.closer.beginRun(key, holder, nowMs, period, extra);
+      return this.ledger.beginRun(key, holder, nowMs, period, extra);
     });
   }
   closeBatch(req: CloseBatchRequest) {
     return this.run(() => this.closer.closeBatch(req));
   }
   previewBatch(nowMs: number, cursor: string | null, batchSize: number) {
-    return this.run(() => this.closer.previewBatch(nowMs, cursor, batchSize));
+    return this.run(() => previewBatch(this.ctx, nowMs, cursor, batchSize));
   }
   finishRun(
     key: string,
@@ -276,11 +284,11 @@ export class FirestoreStore implements QuotaStore {
     error?: string,
     checkpoint?: RunCheckpoint,
   ) {
-    return this.run(() => this.closer.finishRun(key, status, nowMs, error, checkpoint));
+    return this.run(() => this.ledger.finishRun(key, status, nowMs, error, checkpoint));
   }
   prune(olderThanMs: number) {
     return this.run(() =>
-      this.closer.prune(olderThanMs, (gone) =>
+      pruneClosed(this.ctx, this.options.bulkOpsPerSecond, olderThanMs, (gone) =>
         this.monitoring.archivePruned(consumeCounts(gone), Date.now()),
       ),
     );

@@ -6,7 +6,7 @@ import {
   usageAfterClose,
   type ClosedUsage,
 } from '../shared/ledger-rules.js';
-import { toRun } from './close.js';
+import { toRun } from './run-record.js';
 import type { IntegrityViolation } from '../quota-store.js';
 import type { FsContext } from './context.js';
 import { COLLECTIONS, markOf, toMs } from './layout.js';

@@ -1,0 +1,155 @@
+import { FieldValue } from '@google-cloud/firestore';
+import { mergeTotals, type CloseTotals } from '../../core/close-summary.js';
+import type { RunCheckpoint, RunRecord } from '../quota-store.js';
+import { UNFINISHED_RUN_STATUSES } from '../shared/ledger-rules.js';
+import { runTx } from './client.js';
+import type { FsContext } from './context.js';
+import { COLLECTIONS, toMs, ts } from './layout.js';
+import { recountClosed } from './recount.js';
+import { EMPTY_CHECKPOINT, toRun } from './run-record.js';
+
+/** The reset job's run ledger: one document per period key in quotaclockRuns, each change a transaction. */
+export class FsLedger {
+  constructor(private readonly ctx: FsContext) {}
+
+  async getRun(key: string): Promise<RunRecord | null> {
+    const snap = await this.ctx.runRef(key).get();
+    return snap.exists ? toRun(key, snap.data()!) : null;
+  }
+
+  async listRuns(limit: number): Promise<RunRecord[]> {
+    // Firestore scans ids only upwards; the key field orders the other way.
+    const q = await this.ctx.db
+      .collection(COLLECTIONS.runs)
+      .orderBy('key', 'desc')
+      .limit(limit)
+      .get();
+    return q.docs.map((d) => toRun(d.id, d.data()));
+  }
+
+  async unfinishedRuns(): Promise<RunRecord[]> {
+    const q = await this.ctx.db
+      .collection(COLLECTIONS.runs)
+      .where('status', 'in', [...UNFINISHED_RUN_STATUSES])
+      .get();
+    return q.docs
+      .map((d) => toRun(d.id, d.data()))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async beginRun(
+    key: string,
+    holder: string,
+    nowMs: number,
+    period: { startMs: number; endMs: number },
+    extra: Record<string, unknown> = {},
+  ): Promise<RunRecord> {
+    const ref = this.ctx.runRef(key);
+    return runTx(this.ctx.db, async (tx) => {
+      const snap = await tx.get(ref);
+      if (!snap.exists) {
+        const doc = {
+          key,
+          status: 'running',
+          started_at: ts(nowMs),
+          finished_at: null,
+          attempts: 1,
+          holder,
+          period_start: ts(period.startMs),
+          period_end: ts(period.endMs),
+          checkpoint_json: JSON.stringify(EMPTY_CHECKPOINT),
+          error: null,
+          ...extra,
+        };
+        tx.create(ref, doc);
+        return toRun(key, doc);
+      }
+      const r = snap.data()!;
+      const existing = toRun(key, r);
+      // A finished key that has work again starts a fresh pass; a killed or failed one resumes.
+      const resume = existing.status === 'running' || existing.status === 'failed';
+      const checkpoint: RunCheckpoint = resume
+        ? existing.checkpoint
+        : { ...existing.checkpoint, cursor: null };
+      const startMs = Math.min(toMs(r.period_start) ?? period.startMs, period.startMs);
+      const endMs = Math.max(toMs(r.period_end) ?? period.endMs, period.endMs);
+      const next = {
+        status: 'running',
+        // A run that was killed or failed may have written a batch without its
+        // checkpoint: its totals are recounted from the history when it finishes.
+        ...(resume ? { recount: true } : {}),
+        started_at: ts(nowMs),
+        finished_at: null,
+        attempts: existing.attempts + 1,
+        holder,
+        period_start: ts(startMs),
+        period_end: ts(endMs),
+        checkpoint_json: JSON.stringify(checkpoint),
+        error: null,
+        ...extra,
+      };
+      tx.update(ref, next);
+      return toRun(key, { ...r, ...next });
+    });
+  }
+
+  async finishRun(
+    key: string,
+    status: 'closed' | 'partial' | 'failed',
+    nowMs: number,
+    error?: string,
+    checkpoint?: RunCheckpoint,
+  ): Promise<RunRecord> {
+    const ref = this.ctx.runRef(key);
+    // After a kill or a failure, the totals of a finished key are recounted from the
+    // history documents, so a batch written without its checkpoint still counts once.
+    // A checkpoint the caller gives is the run's total already (merged shard rows).
+    const marked = !checkpoint && status !== 'failed' && (await ref.get()).get('recount') === true;
+    const recount = marked ? await recountClosed(this.ctx, key) : null;
+    return runTx(this.ctx.db, async (tx) => {
+      const snap = await tx.get(ref);
+      if (!snap.exists) throw new Error(`no run "${key}" in the ledger`);
+      const r = snap.data()!;
+      const update: Record<string, unknown> = {
+        status,
+        finished_at: ts(nowMs),
+        error: error ?? null,
+      };
+      if (checkpoint) {
+        update.checkpoint_json = JSON.stringify(checkpoint);
+        if (r.recount === true) update.recount = FieldValue.delete();
+      } else if (recount) {
+        const cp = toRun(key, r).checkpoint;
+        update.checkpoint_json = JSON.stringify({
+          ...cp,
+          subjects: recount.subjects,
+          summary: recount.summary,
+        });
+        update.recount = FieldValue.delete();
+      }
+      tx.update(ref, update);
+      return toRun(key, { ...r, ...update });
+    });
+  }
+
+  /** Adds a batch to the run's checkpoint (read-modify-write, so overlapping closers both count). */
+  async addBatch(
+    key: string,
+    cursor: string | null,
+    closed: number,
+    summary: CloseTotals,
+  ): Promise<void> {
+    const ref = this.ctx.runRef(key);
+    await runTx(this.ctx.db, async (tx) => {
+      const snap = await tx.get(ref);
+      if (!snap.exists) return;
+      const cp = toRun(key, snap.data()!).checkpoint;
+      const next: RunCheckpoint = {
+        cursor,
+        subjects: cp.subjects + closed,
+        summary: mergeTotals(structuredClone(cp.summary), summary),
+      };
+      tx.update(ref, { checkpoint_json: JSON.stringify(next) });
+    });
+  }
+}
