@@ -21,7 +21,8 @@ import type {
   SubjectUsage,
   ThresholdNotice,
 } from '../quota-store.js';
-import { exportFirestore, importFirestore } from './backup.js';
+import { exportFirestore } from './backup-export.js';
+import { importFirestore } from './backup-import.js';
 import { createFirestore, GRPC, grpcCode, mapFirestoreError } from './client.js';
 import { FsCloser } from './close-batch.js';
 import type { FirestoreOptions } from './config.js';

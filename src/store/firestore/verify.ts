@@ -9,8 +9,8 @@ import {
 import { toRun } from './run-record.js';
 import type { IntegrityViolation } from '../quota-store.js';
 import type { FsContext } from './context.js';
-import { COLLECTIONS, markOf, toMs } from './layout.js';
-import { baselineOf, pages, readAllSubjects } from './snapshot.js';
+import { COLLECTIONS, markOf, toMs, type QuotaDoc } from './layout.js';
+import { baselineOf, pages, readAllSubjects, type SubjectView } from './snapshot.js';
 
 const MAX_LISTED = 200;
 const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -25,31 +25,45 @@ export async function verifyFirestore(
   ctx: FsContext,
   nowMs: number,
 ): Promise<IntegrityViolation[]> {
-  const policy = ctx.policy;
-  const out: IntegrityViolation[] = [];
   const subjects = await readAllSubjects(ctx, nowMs);
   const docs = subjects.map((v) => v.doc);
+  const { sums, over } = await eventSums(ctx);
+  return [
+    ...unknownPlans(ctx, docs),
+    ...counterMismatches(subjects, sums),
+    ...overLimitGrants(over),
+    ...openPeriods(docs, nowMs),
+    ...(await unfinishedRuns(ctx)),
+    ...(await usageAfterCloseFirestore(ctx)),
+  ];
+}
 
-  for (const d of docs
-    .filter((d) => !policy.catalog.has(d.plan))
+function unknownPlans(ctx: FsContext, docs: readonly QuotaDoc[]): IntegrityViolation[] {
+  return docs
+    .filter((d) => !ctx.policy.catalog.has(d.plan))
     .sort(byId)
-    .slice(0, MAX_LISTED)) {
-    out.push({
+    .slice(0, MAX_LISTED)
+    .map((d) => ({
       kind: 'unknown_plan',
       subject: d.id,
       message: `plan "${d.plan}" is not in the configuration`,
-    });
-  }
+    }));
+}
 
-  // Sums of event deltas per subject, period start and feature; over-limit grants on the way.
+interface OverLimit {
+  readonly id: string;
+  readonly feature: string;
+  readonly start: number;
+  readonly usedAfter: number;
+  readonly limit: number;
+}
+
+/** Sums of event deltas per subject, period start and feature; over-limit grants on the way. */
+async function eventSums(
+  ctx: FsContext,
+): Promise<{ sums: Map<string, number>; over: OverLimit[] }> {
   const sums = new Map<string, number>();
-  const over: Array<{
-    id: string;
-    feature: string;
-    start: number;
-    usedAfter: number;
-    limit: number;
-  }> = [];
+  const over: OverLimit[] = [];
   for await (const page of pages(ctx.db.collectionGroup(COLLECTIONS.events))) {
     for (const s of page) {
       const uid = s.ref.parent.parent!.id;
@@ -67,6 +81,18 @@ export async function verifyFirestore(
       }
     }
   }
+  return { sums, over };
+}
+
+/**
+ * Counters that differ from the sum of their events (the earlier system's
+ * baseline counted as events), and event sums with no counter at all.
+ * Adds the baselines to `sums`.
+ */
+function counterMismatches(
+  subjects: readonly SubjectView[],
+  sums: Map<string, number>,
+): IntegrityViolation[] {
   const mismatches: Array<{
     id: string;
     start: number;
@@ -93,7 +119,7 @@ export async function verifyFirestore(
       }
     }
   }
-  const known = new Set(docs.map((d) => d.id));
+  const known = new Set(subjects.map((v) => v.doc.id));
   for (const [k, total] of sums) {
     if (seen.has(k) || total === 0) continue;
     const [id, start, feature] = k.split('\u0000') as [string, string, string];
@@ -101,48 +127,50 @@ export async function verifyFirestore(
     mismatches.push({ id, start: Number(start), feature, used: 0, total });
   }
   mismatches.sort((a, b) => byId(a, b) || a.start - b.start || (a.feature < b.feature ? -1 : 1));
-  for (const m of mismatches.slice(0, MAX_LISTED)) {
-    out.push({
-      kind: 'counter_mismatch',
-      subject: m.id,
-      message: `${m.feature} in the period starting ${toIso(m.start)}: counter ${m.used}, events sum to ${m.total}`,
-    });
-  }
-  for (const r of over.sort(byId).slice(0, MAX_LISTED)) {
-    out.push({
+  return mismatches.slice(0, MAX_LISTED).map((m) => ({
+    kind: 'counter_mismatch',
+    subject: m.id,
+    message: `${m.feature} in the period starting ${toIso(m.start)}: counter ${m.used}, events sum to ${m.total}`,
+  }));
+}
+
+function overLimitGrants(over: OverLimit[]): IntegrityViolation[] {
+  return over
+    .sort(byId)
+    .slice(0, MAX_LISTED)
+    .map((r) => ({
       kind: 'over_limit',
       subject: r.id,
       message: `${r.feature} in the period starting ${toIso(r.start)}: a grant took usage to ${r.usedAfter}, over the limit ${r.limit} then in force`,
-    });
-  }
+    }));
+}
 
-  const open = docs
+function openPeriods(docs: readonly QuotaDoc[], nowMs: number): IntegrityViolation[] {
+  return docs
     .map((d) => ({ id: d.id, mark: markOf(d) }))
     .filter((x) => x.mark.endMs <= nowMs)
     .sort((a, b) => a.mark.endMs - b.mark.endMs || byId(a, b))
-    .slice(0, MAX_LISTED);
-  for (const r of open) {
-    out.push({
+    .slice(0, MAX_LISTED)
+    .map((r) => ({
       kind: 'open_period',
       subject: r.id,
       message: `period ${r.mark.key} ended ${toIso(r.mark.endMs)} and is not closed (run "quotaclock reset")`,
-    });
-  }
+    }));
+}
 
+async function unfinishedRuns(ctx: FsContext): Promise<IntegrityViolation[]> {
   const runs = await ctx.db
     .collection(COLLECTIONS.runs)
     .where('status', 'in', ['running', 'failed'])
     .get();
-  for (const s of [...runs.docs].sort(byId)) {
+  return [...runs.docs].sort(byId).map((s) => {
     const r = s.data();
-    out.push({
+    return {
       kind: 'run_unfinished',
       subject: null,
       message: `run ${s.id} is ${r.status}${r.error ? `: ${r.error}` : ''} (rerun "quotaclock reset" to finish it)`,
-    });
-  }
-  out.push(...(await usageAfterCloseFirestore(ctx)));
-  return out;
+    };
+  });
 }
 
 /** The closed history documents of each finished run's key, summed per feature by aggregation queries. */
