@@ -144,7 +144,7 @@ export class QuotaClock {
     this.storePromise ??= openStore(
       parseStoreUrl(this.config.store, process.cwd(), 'store'),
       this.policy,
-      { create: this.createStore },
+      { create: this.createStore, clock: this.clock },
     ).catch((e: unknown) => {
       this.storePromise = undefined;
       throw e;

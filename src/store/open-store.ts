@@ -79,6 +79,8 @@ export interface OpenStoreOptions {
    * are migrated by `init` only.
    */
   readonly create?: boolean;
+  /** The caller's clock, for engines whose reads depend on the time (Firestore). */
+  readonly clock?: () => number;
 }
 
 /** Opens a store; engines are imported lazily so that SQLite users never load a Postgres driver. */
@@ -104,7 +106,11 @@ export async function openStore(
     case 'postgres':
     case 'firestore': {
       const mod = (await loadEngine(location.engine).catch(() => null)) as {
-        openEngine?: (l: StoreLocation, p: QuotaPolicy) => Promise<QuotaStore>;
+        openEngine?: (
+          l: StoreLocation,
+          p: QuotaPolicy,
+          clock?: () => number,
+        ) => Promise<QuotaStore>;
       } | null;
       if (!mod?.openEngine) {
         throw new BadInputError(
@@ -112,7 +118,7 @@ export async function openStore(
           '--db',
         );
       }
-      return mod.openEngine(location, policy);
+      return mod.openEngine(location, policy, opts.clock);
     }
   }
 }

@@ -20,6 +20,12 @@ export class FsContext {
   constructor(
     readonly db: Firestore,
     readonly policy: QuotaPolicy,
+    /**
+     * The caller's clock (epoch ms), for the reads whose answer depends on
+     * the time but whose contract method takes none: which period is a
+     * subject's current one. A pinned clock (--now) reaches them too.
+     */
+    readonly now: () => number = Date.now,
   ) {}
 
   /**

@@ -27,6 +27,7 @@ import { createFirestore, GRPC, grpcCode, mapFirestoreError } from './client.js'
 import { FsCloser } from './close-batch.js';
 import type { FirestoreOptions } from './config.js';
 import { FsContext } from './context.js';
+import { ignoredError } from './debug-log.js';
 import { FsLease } from './lease.js';
 import { FsLedger } from './ledger.js';
 import { FsOpenPeriods } from './open-periods.js';
@@ -71,9 +72,10 @@ export class FirestoreStore implements QuotaStore {
   constructor(
     readonly options: FirestoreOptions,
     private readonly policy: QuotaPolicy,
+    clock: () => number = Date.now,
   ) {
     this.db = createFirestore(options);
-    this.ctx = new FsContext(this.db, policy);
+    this.ctx = new FsContext(this.db, policy, clock);
     this.subjects = new FsSubjects(this.ctx);
     this.usage = new FsUsage(this.ctx);
     this.openPeriods = new FsOpenPeriods(this.ctx);
@@ -103,7 +105,7 @@ export class FirestoreStore implements QuotaStore {
     return this.run(async () => {
       const ref = this.db.collection(COLLECTIONS.meta).doc('schema');
       const snap = await ref.get();
-      const nowMs = Date.now();
+      const nowMs = this.ctx.now();
       const bw = this.db.bulkWriter();
       for await (const page of pages(
         this.ctx
@@ -131,7 +133,13 @@ export class FirestoreStore implements QuotaStore {
               },
               { lastUpdateTime: s.updateTime },
             )
-            .catch(() => undefined);
+            .catch((e: unknown) =>
+              ignoredError(
+                `placing ${s.ref.path} in time`,
+                'the reset also scans documents without the fields, and the next migrate retries',
+                e,
+              ),
+            );
         }
       }
       await bw.close();
@@ -143,7 +151,11 @@ export class FirestoreStore implements QuotaStore {
   }
 
   async close(): Promise<void> {
-    await this.db.terminate().catch(() => undefined);
+    await this.db
+      .terminate()
+      .catch((e: unknown) =>
+        ignoredError('closing the Firestore client', 'it is discarded and holds no writes', e),
+      );
   }
 
   addSubject(s: NewSubject, nowMs: number, actor?: Actor) {
@@ -153,10 +165,10 @@ export class FirestoreStore implements QuotaStore {
     return this.run(() => this.subjects.upsertMany(s, nowMs, opts.dryRun));
   }
   getSubject(id: string) {
-    return this.run(() => this.subjects.get(id, Date.now()));
+    return this.run(() => this.subjects.get(id, this.ctx.now()));
   }
   listSubjects(opts: ListOptions = {}) {
-    return this.run(() => this.subjects.list(opts, Date.now()));
+    return this.run(() => this.subjects.list(opts, this.ctx.now()));
   }
   setPlan(id: string, plan: string, nowMs: number, actor?: Actor) {
     return this.run(() => this.subjects.setPlan(id, plan, nowMs, actor));
@@ -191,7 +203,7 @@ export class FirestoreStore implements QuotaStore {
     return this.run(() => this.usage.status(id, nowMs));
   }
   history(id: string) {
-    return this.run(() => this.usage.history(id, Date.now()));
+    return this.run(() => this.usage.history(id, this.ctx.now()));
   }
   resetSubject(
     id: string,
@@ -290,7 +302,7 @@ export class FirestoreStore implements QuotaStore {
   prune(olderThanMs: number) {
     return this.run(() =>
       pruneClosed(this.ctx, this.options.bulkOpsPerSecond, olderThanMs, (gone) =>
-        this.monitoring.archivePruned(consumeCounts(gone), Date.now()),
+        this.monitoring.archivePruned(consumeCounts(gone), this.ctx.now()),
       ),
     );
   }
@@ -300,7 +312,7 @@ export class FirestoreStore implements QuotaStore {
   }
   async *exportRecords(): AsyncIterable<BackupRecord> {
     try {
-      yield* exportFirestore(this.ctx, Date.now());
+      yield* exportFirestore(this.ctx, this.ctx.now());
     } catch (e) {
       throw mapFirestoreError(e);
     }
@@ -370,7 +382,7 @@ export class FirestoreStore implements QuotaStore {
     return this.run(() => this.subjects.update(id, patch, nowMs, actor));
   }
   subjectEvents(id: string, opts: EventListOptions = {}) {
-    return this.run(() => this.usage.events(id, opts, Date.now()));
+    return this.run(() => this.usage.events(id, opts, this.ctx.now()));
   }
   createApiKey(key: StoredApiKey, actor: Actor) {
     return this.run(() => this.service.createKey(key, actor));

@@ -13,9 +13,10 @@ export { EXPORT_FORMAT as FIRESTORE_EXPORT_FORMAT } from './pre-reset-export.js'
 export async function openEngine(
   location: StoreLocation,
   policy: QuotaPolicy,
+  clock?: () => number,
 ): Promise<QuotaStore> {
   if (location.engine !== 'firestore') {
     throw new BadInputError(`expected a firestore:// store, got ${location.engine}`, '--db');
   }
-  return new FirestoreStore(resolveFirestoreOptions(location), policy);
+  return new FirestoreStore(resolveFirestoreOptions(location), policy, clock);
 }

@@ -195,7 +195,7 @@ export class FsMonitoring {
     )) {
       for (const s of page) history.set(ownerOf(s), s);
     }
-    const nowMs = Date.now();
+    const nowMs = this.ctx.now();
     for await (const page of pages(this.ctx.quotas())) {
       for (const snap of page) {
         const d = parseQuotaDoc(this.policy, snap, nowMs);
@@ -251,7 +251,7 @@ export class FsMonitoring {
       used.set(uid, m);
     }
     const ids = [...used.keys()].sort();
-    const nowMs = Date.now();
+    const nowMs = this.ctx.now();
     for (let i = 0; i < ids.length; i += 300) {
       const chunk = ids.slice(i, i + 300);
       const snaps = await this.ctx.db.getAll(...chunk.map((id) => this.ctx.quotaRef(id)));
