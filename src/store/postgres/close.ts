@@ -19,6 +19,7 @@ import type { Client, PgDb } from './pool.js';
 import { archiveBeforePrune } from './monitoring.js';
 import { parseOverrides } from './rows.js';
 import { PgRangeCloser, PLANNER_DEFAULTS, RANGE_PLANNER } from './close-by-range.js';
+import { advanceCheckpoint, type CheckpointStep } from '../shared/ledger-rules.js';
 
 interface CloseRow {
   rid: number;
@@ -49,22 +50,9 @@ interface MoveGroup {
   usage: SubjectUsage[];
 }
 
-/** What one batch (or part) adds to its run's checkpoint; without `cursor`, the cursor stays. */
-interface CheckpointStep {
-  cursor?: string | null;
-  closed: number;
-  summary: CloseTotals;
-}
-
 /** A checkpoint (as stored) with one step added. */
 function advanced(text: string, step: CheckpointStep): string {
-  const cp = JSON.parse(text) as RunCheckpoint;
-  const next: RunCheckpoint = {
-    cursor: step.cursor === undefined ? cp.cursor : step.cursor,
-    subjects: cp.subjects + step.closed,
-    summary: mergeTotals(cp.summary, step.summary),
-  };
-  return JSON.stringify(next);
+  return JSON.stringify(advanceCheckpoint(JSON.parse(text) as RunCheckpoint, step));
 }
 
 const CLOSE_COLUMNS =

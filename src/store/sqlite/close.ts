@@ -20,7 +20,11 @@ import { parseOverrides } from './rows.js';
 import { EMPTY_CHECKPOINT, toRun, type RunRow } from '../row-mapping.js';
 import { SqliteRangeCloser } from './close-by-range.js';
 import { archiveBeforePrune } from './monitoring.js';
-import { UNFINISHED_RUN_STATUSES } from '../shared/ledger-rules.js';
+import {
+  advanceCheckpoint,
+  checkpointOnBegin,
+  UNFINISHED_RUN_STATUSES,
+} from '../shared/ledger-rules.js';
 
 interface CloseRow {
   rid: number;
@@ -196,10 +200,10 @@ export class SqliteClose {
               JSON.stringify(EMPTY_CHECKPOINT),
             );
         } else {
-          const cp = JSON.parse(existing.checkpoint) as RunCheckpoint;
-          // A finished key that has work again starts a fresh pass; a killed or failed one resumes.
-          const resume = existing.status === 'running' || existing.status === 'failed';
-          const checkpoint: RunCheckpoint = resume ? cp : { ...cp, cursor: null };
+          const checkpoint = checkpointOnBegin(
+            existing.status,
+            JSON.parse(existing.checkpoint) as RunCheckpoint,
+          );
           this.db
             .prepare(
               `UPDATE runs SET status = 'running', started_ms = ?, finished_ms = NULL, attempts = attempts + 1, holder = ?,
@@ -278,12 +282,7 @@ export class SqliteClose {
   private saveCheckpoint(key: string, batch: CloseBatchResult): void {
     const run = this.runByKey.get(key) as RunRow | undefined;
     if (!run) return;
-    const cp = JSON.parse(run.checkpoint) as RunCheckpoint;
-    const next: RunCheckpoint = {
-      cursor: batch.cursor,
-      subjects: cp.subjects + batch.closed,
-      summary: mergeTotals(cp.summary, batch.summary),
-    };
+    const next = advanceCheckpoint(JSON.parse(run.checkpoint) as RunCheckpoint, batch);
     this.db.prepare('UPDATE runs SET checkpoint = ? WHERE key = ?').run(JSON.stringify(next), key);
   }
 
