@@ -260,8 +260,9 @@ export class PgClose {
         shard.index < shard.count
       )
     ) {
+      // The message names the request's field; `where` is the code every caller maps to its own wording.
       throw new BadInputError(
-        `--shard: expected i/n with 0 ≤ i < n, got ${String(shard.index)}/${String(shard.count)}`,
+        `shard: expected i/n with 0 ≤ i < n, got ${String(shard.index)}/${String(shard.count)}`,
         '--shard',
       );
     }
@@ -443,14 +444,14 @@ export class PgClose {
     );
   }
 
-  async prune(olderThanMs: number): Promise<{ periods: number; events: number }> {
+  async prune(olderThanMs: number, nowMs: number): Promise<{ periods: number; events: number }> {
     return this.db.tx(
       async (c) => {
         const periods = await c.query(`DELETE FROM ${this.s}.closed_periods WHERE end_ms <= $1`, [
           olderThanMs,
         ]);
         // Only periods the job has closed: an open period keeps its counters and events whatever its age.
-        await archiveBeforePrune(c, this.s, olderThanMs, Date.now());
+        await archiveBeforePrune(c, this.s, olderThanMs, nowMs);
         await c.query(
           `DELETE FROM ${this.s}.counters c USING ${this.s}.subjects s
            WHERE s.rid = c.subject_rid AND c.period_end_ms <= $1 AND c.period_end_ms <= s.closed_through_ms`,

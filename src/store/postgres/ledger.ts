@@ -1,8 +1,8 @@
-import { QuotaClockError } from '../../core/errors.js';
 import type { RunCheckpoint, RunRecord } from '../quota-store.js';
 import type { PgDb } from './pool.js';
 import { EMPTY_CHECKPOINT, toRun, type RunRow } from '../row-mapping.js';
 import { checkpointOnBegin, UNFINISHED_RUN_STATUSES } from '../shared/ledger-rules.js';
+import { RunNotFoundError } from '../shared/errors.js';
 
 export { EMPTY_CHECKPOINT, toRun, type RunRow };
 
@@ -83,7 +83,7 @@ export class PgLedger {
       { idempotent: true },
     );
     const row = res.rows[0];
-    if (!row) throw new QuotaClockError('INTERNAL', `no run "${key}" in the ledger`);
+    if (!row) throw new RunNotFoundError(key);
     return toRun(row);
   }
 }

@@ -12,6 +12,7 @@ import type {
 import type { Db } from './connection.js';
 import { EMPTY_CHECKPOINT, toRun, type RunRow } from '../row-mapping.js';
 import { SqliteRangeCloser } from './close-by-range.js';
+import { RunNotFoundError } from '../shared/errors.js';
 import {
   addPreviewSubject,
   CLOSE_COLUMNS,
@@ -315,15 +316,17 @@ export class SqliteClose {
     error?: string,
     checkpoint?: RunCheckpoint,
   ): RunRecord {
-    this.db
+    const row = this.db
       .prepare(
-        'UPDATE runs SET status = ?, finished_ms = ?, error = ?, checkpoint = COALESCE(?, checkpoint) WHERE key = ?',
+        'UPDATE runs SET status = ?, finished_ms = ?, error = ?, checkpoint = COALESCE(?, checkpoint) WHERE key = ? RETURNING *',
       )
-      .run(status, nowMs, error ?? null, checkpoint ? JSON.stringify(checkpoint) : null, key);
-    return toRun(this.runByKey.get(key) as RunRow);
+      .get(status, nowMs, error ?? null, checkpoint ? JSON.stringify(checkpoint) : null, key) as
+      RunRow | undefined;
+    if (!row) throw new RunNotFoundError(key);
+    return toRun(row);
   }
 
-  prune(olderThanMs: number): { periods: number; events: number } {
+  prune(olderThanMs: number, nowMs: number): { periods: number; events: number } {
     return this.db
       .transaction(() => {
         const periods = this.db
@@ -331,7 +334,7 @@ export class SqliteClose {
           .run(olderThanMs).changes;
         const closedOnly = `period_end_ms <= @cut AND period_end_ms <= (SELECT closed_through_ms FROM subjects WHERE rid = subject_rid)`;
         this.db.prepare(`DELETE FROM counters WHERE ${closedOnly}`).run({ cut: olderThanMs });
-        archiveBeforePrune(this.db, closedOnly, { cut: olderThanMs }, olderThanMs, Date.now());
+        archiveBeforePrune(this.db, closedOnly, { cut: olderThanMs }, olderThanMs, nowMs);
         const events = this.db
           .prepare(`DELETE FROM events WHERE ${closedOnly}`)
           .run({ cut: olderThanMs }).changes;
