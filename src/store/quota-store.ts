@@ -303,8 +303,12 @@ export interface QuotaStore {
     error?: string,
     checkpoint?: RunCheckpoint,
   ): Promise<RunRecord>;
-  /** Deletes closed history whose period ended before olderThanMs. */
-  prune(olderThanMs: number): Promise<{ periods: number; events: number }>;
+  /**
+   * Deletes closed history whose period ended before olderThanMs. nowMs, the
+   * caller's clock, stamps the pruned-consume totals kept in the job metrics
+   * (default: the wall clock, for callers that do not pass it yet).
+   */
+  prune(olderThanMs: number, nowMs?: number): Promise<{ periods: number; events: number }>;
 
   // --- operations ---
   verify(nowMs: number): Promise<IntegrityViolation[]>;

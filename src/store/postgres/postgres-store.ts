@@ -32,6 +32,7 @@ import { PgDb, pgCode } from './pool.js';
 import { PgSubjects } from './subjects.js';
 import { PgUsage } from './usage.js';
 import { verifyPostgres } from './verify.js';
+import { dropped } from '../shared/debug-log.js';
 
 /** Errors the caller cannot act on by code become STORE_FAILURE; coded errors pass through. */
 function mapError(e: unknown): unknown {
@@ -91,7 +92,11 @@ export class PostgresStore implements QuotaStore {
     try {
       if (!this.ready) {
         this.ready = assertMigrated(this.db);
-        this.ready.catch(() => (this.ready = undefined));
+        // The await below reports the failure; forgetting it lets the next call check again.
+        this.ready.catch((e: unknown) => {
+          dropped('the schema check', 'the caller awaiting it gets the error')(e);
+          this.ready = undefined;
+        });
       }
       await this.ready;
       return await fn();
@@ -250,8 +255,8 @@ export class PostgresStore implements QuotaStore {
   ) {
     return this.run(() => this.ledger.finishRun(key, status, nowMs, error, checkpoint));
   }
-  prune(olderThanMs: number) {
-    return this.run(() => this.closer.prune(olderThanMs));
+  prune(olderThanMs: number, nowMs?: number) {
+    return this.run(() => this.closer.prune(olderThanMs, nowMs ?? Date.now()));
   }
 
   verify(nowMs: number) {

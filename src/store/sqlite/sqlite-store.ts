@@ -232,8 +232,8 @@ export class SqliteStore implements QuotaStore {
   ) {
     return this.p.close.finishRun(key, status, nowMs, error, checkpoint);
   }
-  async prune(olderThanMs: number) {
-    return this.p.close.prune(olderThanMs);
+  async prune(olderThanMs: number, nowMs?: number) {
+    return this.p.close.prune(olderThanMs, nowMs ?? Date.now());
   }
 
   async verify(nowMs: number) {
