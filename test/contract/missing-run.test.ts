@@ -5,12 +5,10 @@
 import { expect, it } from 'vitest';
 import { contract } from './engines.js';
 
-contract('run ledger: a missing run row', ({ engine, useStore }) => {
+contract('run ledger: a missing run row', ({ useStore }) => {
   const ctx = useStore();
 
-  it('finishRun on a key never begun is NOT_FOUND naming the key, and writes no row', async (t) => {
-    // The Firestore side adopts RunNotFoundError on its own branch (issue 13).
-    if (engine.name === 'firestore') t.skip('firestore adopts RunNotFoundError separately');
+  it('finishRun on a key never begun is NOT_FOUND naming the key, and writes no row', async () => {
     const { store } = ctx;
     await expect(store.finishRun('1999-01', 'closed', Date.now())).rejects.toMatchObject({
       name: 'RunNotFoundError',

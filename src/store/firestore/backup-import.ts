@@ -10,7 +10,7 @@ import {
   type RestoredSubject,
 } from './backup-subject-writes.js';
 import type { FsContext } from './context.js';
-import { ignoredError } from './debug-log.js';
+import { dropped } from '../shared/debug-log.js';
 import {
   COLLECTIONS,
   eventId,
@@ -226,11 +226,10 @@ async function createAllOrNone(ctx: FsContext, writes: readonly DocWrite[]): Pro
     for (const ref of written) {
       void undo
         .delete(ref)
-        .catch((e: unknown) =>
-          ignoredError(
+        .catch(
+          dropped(
             `deleting ${ref.path} after a failed restore`,
             'the restore still fails, and a later one refuses a store left non-empty',
-            e,
           ),
         );
     }

@@ -4,7 +4,7 @@ import { CLOSE_FIELDS, decodeCursor, encodeCursor, scanPage, type ScanPage } fro
 import { closeDocs } from './close-docs.js';
 import { prepareClosings } from './close-prepare.js';
 import type { FsContext } from './context.js';
-import { ignoredError } from './debug-log.js';
+import { dropped } from '../shared/debug-log.js';
 import type { FsLedger } from './ledger.js';
 
 /** The reset job's close, one batch at a time: each batch's writes, then its checkpoint in the ledger. */
@@ -64,9 +64,7 @@ export class FsCloser {
       // The next closeBatch awaits this page and fails with its error; this
       // handler only keeps a read nobody awaits (the run stopped) from
       // becoming an unhandled rejection.
-      next.catch((e: unknown) =>
-        ignoredError('reading the next close batch ahead', 'the batch that uses it rethrows', e),
-      );
+      next.catch(dropped('reading the next close batch ahead', 'the batch that uses it rethrows'));
       this.prefetched = {
         id: JSON.stringify([req.key, req.nowMs, nextCursor, req.batchSize, req.write]),
         page: next,

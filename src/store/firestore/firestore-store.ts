@@ -27,7 +27,7 @@ import { createFirestore, GRPC, grpcCode, mapFirestoreError } from './client.js'
 import { FsCloser } from './close-batch.js';
 import type { FirestoreOptions } from './config.js';
 import { FsContext } from './context.js';
-import { ignoredError } from './debug-log.js';
+import { dropped } from '../shared/debug-log.js';
 import { FsLease } from './lease.js';
 import { FsLedger } from './ledger.js';
 import { FsOpenPeriods } from './open-periods.js';
@@ -133,11 +133,10 @@ export class FirestoreStore implements QuotaStore {
               },
               { lastUpdateTime: s.updateTime },
             )
-            .catch((e: unknown) =>
-              ignoredError(
+            .catch(
+              dropped(
                 `placing ${s.ref.path} in time`,
                 'the reset also scans documents without the fields, and the next migrate retries',
-                e,
               ),
             );
         }
@@ -153,9 +152,7 @@ export class FirestoreStore implements QuotaStore {
   async close(): Promise<void> {
     await this.db
       .terminate()
-      .catch((e: unknown) =>
-        ignoredError('closing the Firestore client', 'it is discarded and holds no writes', e),
-      );
+      .catch(dropped('closing the Firestore client', 'it is discarded and holds no writes'));
   }
 
   addSubject(s: NewSubject, nowMs: number, actor?: Actor) {
@@ -299,10 +296,10 @@ export class FirestoreStore implements QuotaStore {
   ) {
     return this.run(() => this.ledger.finishRun(key, status, nowMs, error, checkpoint));
   }
-  prune(olderThanMs: number) {
+  prune(olderThanMs: number, nowMs?: number) {
     return this.run(() =>
       pruneClosed(this.ctx, this.options.bulkOpsPerSecond, olderThanMs, (gone) =>
-        this.monitoring.archivePruned(consumeCounts(gone), this.ctx.now()),
+        this.monitoring.archivePruned(consumeCounts(gone), nowMs ?? this.ctx.now()),
       ),
     );
   }

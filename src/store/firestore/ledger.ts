@@ -1,7 +1,13 @@
 import { FieldValue } from '@google-cloud/firestore';
-import { mergeTotals, type CloseTotals } from '../../core/close-summary.js';
+import type { CloseTotals } from '../../core/close-summary.js';
 import type { RunCheckpoint, RunRecord } from '../quota-store.js';
-import { UNFINISHED_RUN_STATUSES } from '../shared/ledger-rules.js';
+import { RunNotFoundError } from '../shared/errors.js';
+import {
+  advanceCheckpoint,
+  checkpointOnBegin,
+  isUnfinishedRun,
+  UNFINISHED_RUN_STATUSES,
+} from '../shared/ledger-rules.js';
 import { runTx } from './client.js';
 import type { FsContext } from './context.js';
 import { COLLECTIONS, toMs, ts } from './layout.js';
@@ -66,11 +72,8 @@ export class FsLedger {
       }
       const r = snap.data()!;
       const existing = toRun(key, r);
-      // A finished key that has work again starts a fresh pass; a killed or failed one resumes.
-      const resume = existing.status === 'running' || existing.status === 'failed';
-      const checkpoint: RunCheckpoint = resume
-        ? existing.checkpoint
-        : { ...existing.checkpoint, cursor: null };
+      const resume = isUnfinishedRun(existing.status);
+      const checkpoint = checkpointOnBegin(existing.status, existing.checkpoint);
       const startMs = Math.min(toMs(r.period_start) ?? period.startMs, period.startMs);
       const endMs = Math.max(toMs(r.period_end) ?? period.endMs, period.endMs);
       const next = {
@@ -108,7 +111,7 @@ export class FsLedger {
     const recount = marked ? await recountClosed(this.ctx, key) : null;
     return runTx(this.ctx.db, async (tx) => {
       const snap = await tx.get(ref);
-      if (!snap.exists) throw new Error(`no run "${key}" in the ledger`);
+      if (!snap.exists) throw new RunNotFoundError(key);
       const r = snap.data()!;
       const update: Record<string, unknown> = {
         status,
@@ -144,11 +147,7 @@ export class FsLedger {
       const snap = await tx.get(ref);
       if (!snap.exists) return;
       const cp = toRun(key, snap.data()!).checkpoint;
-      const next: RunCheckpoint = {
-        cursor,
-        subjects: cp.subjects + closed,
-        summary: mergeTotals(structuredClone(cp.summary), summary),
-      };
+      const next = advanceCheckpoint(cp, { cursor, closed, summary });
       tx.update(ref, { checkpoint_json: JSON.stringify(next) });
     });
   }

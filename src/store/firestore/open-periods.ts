@@ -1,5 +1,5 @@
 import { FieldPath, type DocumentSnapshot } from '@google-cloud/firestore';
-import { PeriodCalculator } from '../../core/period.js';
+import { latestEndOfKey, ruleZonePeriodOfKey, zoneEndWindow } from '../../core/period-key.js';
 import type { PendingPeriod } from '../quota-store.js';
 import { PLACEMENT_FIELDS, scanAll, scanPage, type ScanCursor } from './candidates.js';
 import type { FsContext } from './context.js';
@@ -87,28 +87,8 @@ export class FsOpenPeriods {
   }
 
   async openCount(key: string, nowMs: number): Promise<{ ended: number; notYetEnded: number }> {
-    if (this.countable()) {
-      const startMs = keyStartUtc(key);
-      if (startMs !== null) {
-        const p = this.policy.periods.at({ timeZone: null, anchorMs: 0 }, startMs + 14 * 3_600_000);
-        if (p.key === key) {
-          const stashes = await this.stashes(nowMs);
-          const w = this.window(p.endMs);
-          const endedBy = nowMs - LEGACY_END_OFFSET_MS;
-          let ended =
-            w.lo <= endedBy ? await this.countEnds(w.lo, Math.min(w.hi, endedBy), stashes) : 0;
-          let later =
-            w.hi > endedBy ? await this.countEnds(Math.max(w.lo, endedBy + 1), w.hi, stashes) : 0;
-          for (const d of stashes) {
-            if (d.stash!.key !== key) continue;
-            if (d.stash!.endMs <= nowMs) ended += 1;
-            else later += 1;
-          }
-          for (const d of await this.unplaced(nowMs)) if (markOf(d).key === key) ended += 1;
-          return { ended, notYetEnded: later };
-        }
-      }
-    }
+    const p = this.countable() ? ruleZonePeriodOfKey(this.policy.periods, key) : null;
+    if (p !== null) return this.countOpen(key, p.endMs, nowMs);
     let ended = 0;
     for await (const d of scanAll(this.ctx, nowMs, { key, select: PLACEMENT_FIELDS })) {
       if (d) ended += 1;
@@ -124,7 +104,7 @@ export class FsOpenPeriods {
       const d = parseQuotaDoc(this.policy, snap, nowMs);
       if (d.stash && d.stash.key === key && d.stash.endMs > nowMs) later += 1;
     }
-    const bound = this.latestEndOfKey(key);
+    const bound = latestEndOfKey(this.policy.rule, key);
     if (bound > nowMs) {
       let after: DocumentSnapshot | null = null;
       for (;;) {
@@ -149,6 +129,27 @@ export class FsOpenPeriods {
     return { ended, notYetEnded: later };
   }
 
+  /** openCount by count aggregations, for a key of a countable rule ending at endMs in the rule's zone. */
+  private async countOpen(
+    key: string,
+    endMs: number,
+    nowMs: number,
+  ): Promise<{ ended: number; notYetEnded: number }> {
+    const stashes = await this.stashes(nowMs);
+    const w = this.window(endMs);
+    const endedBy = nowMs - LEGACY_END_OFFSET_MS;
+    let ended = w.lo <= endedBy ? await this.countEnds(w.lo, Math.min(w.hi, endedBy), stashes) : 0;
+    let later =
+      w.hi > endedBy ? await this.countEnds(Math.max(w.lo, endedBy + 1), w.hi, stashes) : 0;
+    for (const d of stashes) {
+      if (d.stash!.key !== key) continue;
+      if (d.stash!.endMs <= nowMs) ended += 1;
+      else later += 1;
+    }
+    for (const d of await this.unplaced(nowMs)) if (markOf(d).key === key) ended += 1;
+    return { ended, notYetEnded: later };
+  }
+
   /** Calendar weeks, months and years: a key's ends fall in one window no other key's do. */
   private countable(): boolean {
     return this.policy.rule.anchor === 'calendar' && this.policy.rule.every !== 'day';
@@ -156,8 +157,7 @@ export class FsOpenPeriods {
 
   /** The instants (as stored, one second before the end) a period ending near endMs may end at in any zone. */
   private window(endMs: number): { lo: number; hi: number } {
-    const spread = 27 * 3_600_000;
-    return { lo: endMs - LEGACY_END_OFFSET_MS - spread, hi: endMs - LEGACY_END_OFFSET_MS + spread };
+    return zoneEndWindow(endMs - LEGACY_END_OFFSET_MS);
   }
 
   /** Documents with current_period_end in [lo, hi], less those whose first open period is a stash. */
@@ -202,40 +202,4 @@ export class FsOpenPeriods {
     }
     return out;
   }
-
-  /**
-   * An instant no period with this key ends after, in any zone: the end of
-   * the UTC calendar period the key names, one period later for signup
-   * anchors (a period keyed by its start month ends in the next), plus two
-   * days for zones and daylight saving.
-   */
-  private latestEndOfKey(key: string): number {
-    const startMs = keyStartUtc(key);
-    if (startMs === null) return Number.POSITIVE_INFINITY;
-    const utc = new PeriodCalculator({
-      every: this.policy.rule.every,
-      anchor: 'calendar',
-      timeZone: 'UTC',
-    });
-    let p = utc.at({ timeZone: 'UTC', anchorMs: 0 }, startMs);
-    if (this.policy.rule.anchor === 'signup') p = utc.after({ timeZone: 'UTC', anchorMs: 0 }, p);
-    return p.endMs + 2 * 86_400_000;
-  }
-}
-
-/** Epoch ms where a period key's nominal UTC calendar unit starts: 2026, 2026-11, 2026-11-26, 2026-W48. */
-export function keyStartUtc(key: string): number | null {
-  let m = /^(\d{4})$/.exec(key);
-  if (m) return Date.UTC(Number(m[1]), 0, 1);
-  m = /^(\d{4})-(\d{2})$/.exec(key);
-  if (m) return Date.UTC(Number(m[1]), Number(m[2]) - 1, 1);
-  m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(key);
-  if (m) return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-  m = /^(\d{4})-W(\d{2})$/.exec(key);
-  if (m) {
-    const jan4 = Date.UTC(Number(m[1]), 0, 4);
-    const monday = jan4 - ((new Date(jan4).getUTCDay() + 6) % 7) * 86_400_000;
-    return monday + (Number(m[2]) - 1) * 7 * 86_400_000;
-  }
-  return null;
 }

@@ -1,3 +1,4 @@
+import { keyBoundEndingBy } from '../../core/period-key.js';
 import type { DocumentSnapshot } from '@google-cloud/firestore';
 import { closeBulkWriter } from './bulk-writer.js';
 import type { FsContext } from './context.js';
@@ -23,7 +24,7 @@ export async function pruneClosed(
   olderThanMs: number,
   archive: (gone: readonly DocumentSnapshot[]) => Promise<void>,
 ): Promise<{ periods: number; events: number }> {
-  const bound = keyBound(ctx, olderThanMs);
+  const bound = keyBoundEndingBy(ctx.policy.periods, olderThanMs);
   // Each parent's first open period: nothing at or after it is pruned.
   const parents = new Map<string, QuotaDoc | null>();
   const readParents = async (ids: string[]) => {
@@ -87,13 +88,4 @@ export async function pruneClosed(
   const failed = settled.find((r) => r.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
   return { periods, events };
-}
-
-/** A period key no period ending at or before cutMs sorts after, in any zone. */
-function keyBound(ctx: FsContext, cutMs: number): string {
-  const p = ctx.policy.periods.at(
-    { timeZone: 'Pacific/Kiritimati', anchorMs: 0 },
-    cutMs + 2 * 86_400_000,
-  );
-  return p.key;
 }
