@@ -5,6 +5,7 @@ import type {
   SubjectPatch,
 } from '../../core/admin-types.js';
 import type { StoredApiKey, StoredSession } from '../quota-store.js';
+import { dropped } from '../shared/debug-log.js';
 import { FsService } from './service.js';
 import { createHash } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
@@ -27,7 +28,6 @@ import { createFirestore, GRPC, grpcCode, mapFirestoreError } from './client.js'
 import { FsCloser } from './close-batch.js';
 import type { FirestoreOptions } from './config.js';
 import { FsContext } from './context.js';
-import { dropped } from '../shared/debug-log.js';
 import { FsLease } from './lease.js';
 import { FsLedger } from './ledger.js';
 import { FsOpenPeriods } from './open-periods.js';
