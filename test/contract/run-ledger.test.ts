@@ -130,6 +130,24 @@ contract('run ledger', ({ useStore }) => {
       expect(kept.checkpoint).toEqual(merged);
     });
 
+    it('keeps the given checkpoint when a resumed run finishes with one', async () => {
+      const { store } = ctx;
+      await store.beginRun('2026-08', 'host-a', NOV, OCT);
+      await store.finishRun('2026-08', 'failed', NOV + 1, 'killed');
+      // A resumed run: a store that recounts its totals at the finish must still keep these.
+      expect(await store.beginRun('2026-08', 'host-b', NOV + 2, OCT)).toMatchObject({
+        attempts: 2,
+      });
+      const merged: RunCheckpoint = {
+        cursor: null,
+        subjects: 4,
+        summary: { pro: { [F]: { subjects: 4, used: 30, atLimit: 0 } } },
+      };
+      const done = await store.finishRun('2026-08', 'closed', NOV + 3, undefined, merged);
+      expect(done.checkpoint).toEqual(merged);
+      expect((await store.getRun('2026-08'))!.checkpoint).toEqual(merged);
+    });
+
     it('lists unfinished runs (running and failed) by key, and every run newest key first', async () => {
       const { store } = ctx;
       await store.beginRun('2026-03', 'h', NOV, OCT);
@@ -145,13 +163,14 @@ contract('run ledger', ({ useStore }) => {
         ['2026-03', 'running'],
       ]);
       expect((await store.listRuns(100)).map((r) => r.key)).toEqual([
+        '2026-08',
         '2026-07',
         '2026-04',
         '2026-03',
         '2026-02',
         '2026-01',
       ]);
-      expect((await store.listRuns(2)).map((r) => r.key)).toEqual(['2026-07', '2026-04']);
+      expect((await store.listRuns(2)).map((r) => r.key)).toEqual(['2026-08', '2026-07']);
     });
 
     it('widens the recorded period when a later attempt covers more', async () => {
