@@ -11,19 +11,9 @@ import type {
 import { isUniqueViolation, type Client, type PgDb } from './pool.js';
 import { parseOverrides, type SubjectDbRow } from './rows.js';
 import type { PgSubjects } from './subjects.js';
-import {
-  CLI_ACTOR,
-  type Actor,
-  type EventListOptions,
-  type UsageEventView,
-} from '../../core/admin-types.js';
-import {
-  idCursor,
-  pageLimit,
-  resetAudit,
-  toEventView,
-  type EventViewRow,
-} from '../admin-mapping.js';
+import { type Actor, type EventListOptions, type UsageEventView } from '../../core/admin-types.js';
+import { idCursor, pageLimit, type EventViewRow } from '../admin-mapping.js';
+import { atLimitIds, eventPage, subjectResetAudit } from '../sql/usage-rules.js';
 
 interface EventRow {
   id: number;
@@ -264,20 +254,8 @@ export class PgUsage {
         });
       }
       if (!dryRun) {
-        await this.subjects.recordAudit(
-          c,
-          nowMs,
-          {
-            ...resetAudit(id, period.key, cleared),
-            detail: {
-              period: period.key,
-              cleared,
-              reason: reason ?? null,
-              operation: operation ?? null,
-            },
-          },
-          reason ? { ...(actor ?? CLI_ACTOR), reason } : actor,
-        );
+        const audit = subjectResetAudit(id, period.key, cleared, reason, operation, actor);
+        await this.subjects.recordAudit(c, nowMs, audit.draft, audit.actor);
       }
       return { subject: id, period: periodView(period), cleared };
     };
@@ -301,14 +279,7 @@ export class PgUsage {
         [nowMs],
       )
     ).rows;
-    const ids: string[] = [];
-    for (const r of rows) {
-      if (ids.length >= max) break;
-      if (!this.policy.catalog.has(r.plan)) continue;
-      const limit = this.policy.catalog.limitFor(r.plan, parseOverrides(r.overrides), r.feature);
-      if (limit !== null && r.used >= limit && ids[ids.length - 1] !== r.id) ids.push(r.id);
-    }
-    return ids;
+    return atLimitIds(this.policy, rows, max);
   }
 
   /** Newest first: a walk down the (subject_rid, id) index from the cursor. */
@@ -324,9 +295,6 @@ export class PgUsage {
         { idempotent: true },
       )
     ).rows;
-    const items = rows
-      .slice(0, limit)
-      .map((r) => toEventView(r, s.id, this.keyOf(s, Number(r.period_start_ms))));
-    return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
+    return eventPage(rows, limit, s.id, (start) => this.keyOf(s, start));
   }
 }

@@ -23,21 +23,10 @@ import type {
 import type { Db } from './connection.js';
 import { parseOverrides, type SubjectDbRow } from './rows.js';
 import type { SqliteSubjects } from './subjects.js';
-import {
-  CLI_ACTOR,
-  type Actor,
-  type EventListOptions,
-  type UsageEventView,
-} from '../../core/admin-types.js';
+import { type Actor, type EventListOptions, type UsageEventView } from '../../core/admin-types.js';
 import { fingerprintDiffers } from '../../core/idempotency.js';
-import {
-  SYSTEM_ACTOR,
-  idCursor,
-  pageLimit,
-  resetAudit,
-  toEventView,
-  type EventViewRow,
-} from '../admin-mapping.js';
+import { SYSTEM_ACTOR, idCursor, pageLimit, type EventViewRow } from '../admin-mapping.js';
+import { atLimitIds, eventPage, subjectResetAudit } from '../sql/usage-rules.js';
 
 /** The columns a consume decides on. */
 type ConsumeSubjectRow = Pick<
@@ -406,19 +395,8 @@ export class SqliteUsage {
         });
       }
       if (!dryRun) {
-        this.subjects.recordAudit(
-          nowMs,
-          {
-            ...resetAudit(id, period.key, cleared),
-            detail: {
-              period: period.key,
-              cleared,
-              reason: reason ?? null,
-              operation: operation ?? null,
-            },
-          },
-          reason ? { ...(actor ?? CLI_ACTOR), reason } : actor,
-        );
+        const audit = subjectResetAudit(id, period.key, cleared, reason, operation, actor);
+        this.subjects.recordAudit(nowMs, audit.draft, audit.actor);
       }
       return { subject: id, period: periodView(period), cleared };
     };
@@ -439,14 +417,7 @@ export class SqliteUsage {
       feature: string;
       used: number;
     }>;
-    const ids: string[] = [];
-    for (const r of rows) {
-      if (ids.length >= max) break;
-      if (!this.policy.catalog.has(r.plan)) continue;
-      const limit = this.policy.catalog.limitFor(r.plan, parseOverrides(r.overrides), r.feature);
-      if (limit !== null && r.used >= limit && ids[ids.length - 1] !== r.id) ids.push(r.id);
-    }
-    return ids;
+    return atLimitIds(this.policy, rows, max);
   }
 
   /** Newest first: a walk down the (subject_rid, id) index from the cursor. */
@@ -460,9 +431,6 @@ export class SqliteUsage {
          WHERE subject_rid = ? AND id < ? ORDER BY id DESC LIMIT ?`,
       )
       .all(s.rid, before ?? Number.MAX_SAFE_INTEGER, limit + 1) as EventViewRow[];
-    const items = rows
-      .slice(0, limit)
-      .map((r) => toEventView(r, s.id, this.keyOf(s, Number(r.period_start_ms))));
-    return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
+    return eventPage(rows, limit, s.id, (start) => this.keyOf(s, start));
   }
 }
