@@ -1,6 +1,6 @@
 import { RefundKeyNotFoundError } from '../../core/errors.js';
 import { assembleHistory } from '../../core/history.js';
-import { featureStatus, periodView, type QuotaPolicy } from '../../core/policy.js';
+import { periodView, type QuotaPolicy } from '../../core/policy.js';
 import type {
   Page,
   HistoryEntry,
@@ -13,7 +13,13 @@ import { parseOverrides, type SubjectDbRow } from './rows.js';
 import type { PgSubjects } from './subjects.js';
 import { type Actor, type EventListOptions, type UsageEventView } from '../../core/admin-types.js';
 import { idCursor, pageLimit, type EventViewRow } from '../admin-mapping.js';
-import { atLimitIds, eventPage, subjectResetAudit } from '../sql/usage-rules.js';
+import {
+  atLimitIds,
+  eventPage,
+  refundOf,
+  statusOf,
+  subjectResetAudit,
+} from '../sql/usage-rules.js';
 
 interface EventRow {
   id: number;
@@ -99,37 +105,14 @@ export class PgUsage {
         [s.rid, original.period_start_ms, original.feature],
       )
     ).rows[0];
-    const current = counter?.used ?? 0;
-    if (already || original.delta === 0) {
-      return {
-        refunded: false,
-        amount: 0,
-        used: current,
-        period: view,
-        ...(already ? { alreadyRefunded: true } : {}),
-      };
-    }
-    // A manual reset may have cleared the units since; never drive a counter below zero.
-    const back = Math.min(original.delta, current);
-    const used = current - back;
+    const r = refundOf(original, key, counter?.used ?? 0, Boolean(already), view, nowMs);
+    if (r.write === null) return r.result;
     await c.query(
       `UPDATE ${this.s}.counters SET used = $1 WHERE subject_rid = $2 AND period_start_ms = $3 AND feature = $4`,
-      [used, s.rid, original.period_start_ms, original.feature],
+      [r.write.used, s.rid, original.period_start_ms, original.feature],
     );
-    await this.insertEvent(c, {
-      rid: s.rid,
-      kind: 'refund',
-      feature: original.feature,
-      start: original.period_start_ms,
-      end: original.period_end_ms,
-      at: nowMs,
-      amount: original.delta,
-      delta: -back,
-      usedAfter: used,
-      key: `refund:${key}`,
-      meta: JSON.stringify({ refunds: original.id }),
-    });
-    return { refunded: true, amount: back, used, period: view };
+    await this.insertEvent(c, { rid: s.rid, ...r.write.event });
+    return r.result;
   }
 
   async status(id: string, nowMs: number): Promise<StatusResult> {
@@ -141,24 +124,7 @@ export class PgUsage {
         [s.rid, period.startMs],
       )
     ).rows;
-    const usedBy = new Map(rows.map((r) => [r.feature, r.used]));
-    const overrides = parseOverrides(s.overrides);
-    const features: Record<string, ReturnType<typeof featureStatus>> = {};
-    for (const f of this.policy.catalog.features) {
-      features[f] = featureStatus(
-        this.policy.catalog.limitFor(s.plan, overrides, f),
-        usedBy.get(f) ?? 0,
-      );
-    }
-    return {
-      subject: s.id,
-      plan: s.plan,
-      suspended: s.suspended,
-      suspendedReason: s.suspended_reason,
-      timeZone: s.time_zone ?? this.policy.rule.timeZone,
-      period: periodView(period),
-      features,
-    };
+    return statusOf(this.policy, s, period, rows);
   }
 
   async history(id: string): Promise<HistoryEntry[]> {

@@ -1,7 +1,15 @@
 import type { Actor, UsageEventView } from '../../core/admin-types.js';
 import { CLI_ACTOR } from '../../core/admin-types.js';
-import type { QuotaPolicy } from '../../core/policy.js';
-import type { Page } from '../../core/types.js';
+import type { Period } from '../../core/period.js';
+import { featureStatus, periodView, type QuotaPolicy } from '../../core/policy.js';
+import type {
+  FeatureStatus,
+  Page,
+  PeriodView,
+  RefundResult,
+  StatusResult,
+} from '../../core/types.js';
+import { REFUND_KEY_PREFIX } from '../../core/validate.js';
 import { resetAudit, toEventView, type AuditDraft, type EventViewRow } from '../admin-mapping.js';
 import { parseOverrides } from '../row-mapping.js';
 
@@ -69,4 +77,99 @@ export function eventPage(
     .slice(0, limit)
     .map((r) => toEventView(r, subjectId, keyOf(Number(r.period_start_ms))));
   return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
+}
+
+/** The consume event a refund gives back. */
+export interface RefundedConsume {
+  readonly id: number;
+  readonly feature: string;
+  readonly period_start_ms: number;
+  readonly period_end_ms: number;
+  readonly delta: number;
+}
+
+/**
+ * What refunding a consume does, given the counter's current value: nothing
+ * (`write` null) when it was denied or already refunded; otherwise the
+ * counter's new value and the refund event to record. A manual reset may have
+ * cleared the units since, so a counter is never driven below zero.
+ */
+export function refundOf(
+  original: RefundedConsume,
+  key: string,
+  current: number,
+  alreadyRefunded: boolean,
+  period: PeriodView,
+  nowMs: number,
+): { result: RefundResult; write: { used: number; event: RefundEvent } | null } {
+  if (alreadyRefunded || original.delta === 0) {
+    const result = {
+      refunded: false,
+      amount: 0,
+      used: current,
+      period,
+      ...(alreadyRefunded ? { alreadyRefunded: true } : {}),
+    };
+    return { result, write: null };
+  }
+  const back = Math.min(original.delta, current);
+  const used = current - back;
+  const event: RefundEvent = {
+    kind: 'refund',
+    feature: original.feature,
+    start: original.period_start_ms,
+    end: original.period_end_ms,
+    at: nowMs,
+    amount: original.delta,
+    delta: -back,
+    usedAfter: used,
+    key: `${REFUND_KEY_PREFIX}${key}`,
+    meta: JSON.stringify({ refunds: original.id }),
+  };
+  return { result: { refunded: true, amount: back, used, period }, write: { used, event } };
+}
+
+/** A refund's event row, as both engines' event inserts take it (without the subject's rid). */
+export interface RefundEvent {
+  readonly kind: 'refund';
+  readonly feature: string;
+  readonly start: number;
+  readonly end: number;
+  readonly at: number;
+  readonly amount: number;
+  readonly delta: number;
+  readonly usedAfter: number;
+  readonly key: string;
+  readonly meta: string;
+}
+
+/** A subject's status in one period from its counters there. */
+export function statusOf(
+  policy: QuotaPolicy,
+  s: {
+    id: string;
+    plan: string;
+    overrides: string;
+    suspended: boolean;
+    suspended_reason: string | null;
+    time_zone: string | null;
+  },
+  period: Period,
+  counters: readonly { feature: string; used: number }[],
+): StatusResult {
+  const usedBy = new Map(counters.map((r) => [r.feature, r.used]));
+  const overrides = parseOverrides(s.overrides);
+  const features: Record<string, FeatureStatus> = {};
+  for (const f of policy.catalog.features) {
+    features[f] = featureStatus(policy.catalog.limitFor(s.plan, overrides, f), usedBy.get(f) ?? 0);
+  }
+  return {
+    subject: s.id,
+    plan: s.plan,
+    suspended: s.suspended,
+    suspendedReason: s.suspended_reason,
+    timeZone: s.time_zone ?? policy.rule.timeZone,
+    period: periodView(period),
+    features,
+  };
 }

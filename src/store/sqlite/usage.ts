@@ -5,7 +5,7 @@ import {
   SubjectNotFoundError,
 } from '../../core/errors.js';
 import type { Limits } from '../../core/plans.js';
-import { featureStatus, periodView, remainingOf, type QuotaPolicy } from '../../core/policy.js';
+import { periodView, remainingOf, type QuotaPolicy } from '../../core/policy.js';
 import type { Period } from '../../core/period.js';
 import { resolveNewSubject } from '../../core/subject-rules.js';
 import { assembleHistory } from '../../core/history.js';
@@ -26,7 +26,13 @@ import type { SqliteSubjects } from './subjects.js';
 import { type Actor, type EventListOptions, type UsageEventView } from '../../core/admin-types.js';
 import { fingerprintDiffers } from '../../core/idempotency.js';
 import { SYSTEM_ACTOR, idCursor, pageLimit, type EventViewRow } from '../admin-mapping.js';
-import { atLimitIds, eventPage, subjectResetAudit } from '../sql/usage-rules.js';
+import {
+  atLimitIds,
+  eventPage,
+  refundOf,
+  statusOf,
+  subjectResetAudit,
+} from '../sql/usage-rules.js';
 
 /** The columns a consume decides on. */
 type ConsumeSubjectRow = Pick<
@@ -243,39 +249,20 @@ export class SqliteUsage {
         const already = this.eventByKey.get(s.rid, `${REFUND_KEY_PREFIX}${key}`) as
           EventRow | undefined;
         const current = this.used(s.rid, period, original.feature);
-        if (already || original.delta === 0) {
-          return {
-            refunded: false,
-            amount: 0,
-            used: current,
-            period: view,
-            ...(already ? { alreadyRefunded: true } : {}),
-          };
-        }
-        // A manual reset may have cleared the units since; never drive a counter below zero.
-        const back = Math.min(original.delta, current);
-        const used = current - back;
+        const r = refundOf(original, key, current, Boolean(already), view, nowMs);
+        if (r.write === null) return r.result;
         this.db
           .prepare(
             'UPDATE counters SET used = ? WHERE subject_rid = ? AND period_start_ms = ? AND feature = ?',
           )
-          .run(used, s.rid, original.period_start_ms, original.feature);
+          .run(r.write.used, s.rid, original.period_start_ms, original.feature);
         this.insertEvent.run({
           rid: s.rid,
-          kind: 'refund',
-          feature: original.feature,
-          start: original.period_start_ms,
-          end: original.period_end_ms,
-          at: nowMs,
-          amount: original.delta,
-          delta: -back,
-          usedAfter: used,
+          ...r.write.event,
           limit: null,
-          key: `${REFUND_KEY_PREFIX}${key}`,
           outcome: null,
-          meta: JSON.stringify({ refunds: original.id }),
         });
-        return { refunded: true, amount: back, used, period: view };
+        return r.result;
       })
       .immediate();
   }
@@ -290,24 +277,7 @@ export class SqliteUsage {
     const rows = this.db
       .prepare('SELECT feature, used FROM counters WHERE subject_rid = ? AND period_start_ms = ?')
       .all(s.rid, period.startMs) as Array<{ feature: string; used: number }>;
-    const usedBy = new Map(rows.map((r) => [r.feature, r.used]));
-    const overrides = parseOverrides(s.overrides);
-    const features: Record<string, ReturnType<typeof featureStatus>> = {};
-    for (const f of this.policy.catalog.features) {
-      features[f] = featureStatus(
-        this.policy.catalog.limitFor(s.plan, overrides, f),
-        usedBy.get(f) ?? 0,
-      );
-    }
-    return {
-      subject: s.id,
-      plan: s.plan,
-      suspended: s.suspended === 1,
-      suspendedReason: s.suspended_reason,
-      timeZone: s.time_zone ?? this.policy.rule.timeZone,
-      period: periodView(period),
-      features,
-    };
+    return statusOf(this.policy, { ...s, suspended: s.suspended === 1 }, period, rows);
   }
 
   history(id: string): HistoryEntry[] {
