@@ -31,6 +31,7 @@ import {
   checkpointOnBegin,
   UNFINISHED_RUN_STATUSES,
 } from '../shared/ledger-rules.js';
+import type { QuotaStore } from '../quota-store.js';
 
 /** The reset job's side of the store: lease, run ledger, period close and prune. */
 export class SqliteClose {
@@ -310,11 +311,7 @@ export class SqliteClose {
   }
 
   finishRun(
-    key: string,
-    status: 'closed' | 'partial' | 'failed',
-    nowMs: number,
-    error?: string,
-    checkpoint?: RunCheckpoint,
+    ...[key, status, nowMs, error, checkpoint]: Parameters<QuotaStore['finishRun']>
   ): RunRecord {
     const row = this.db
       .prepare(
