@@ -16,6 +16,7 @@ import { idCursor, pageLimit, type EventViewRow } from '../admin-mapping.js';
 import {
   atLimitIds,
   eventPage,
+  manualResetEvent,
   refundOf,
   statusOf,
   subjectResetAudit,
@@ -208,15 +209,7 @@ export class PgUsage {
         );
         await this.insertEvent(c, {
           rid: s.rid,
-          kind: 'reset',
-          feature: r.feature,
-          start: period.startMs,
-          end: period.endMs,
-          at: nowMs,
-          amount: r.used,
-          delta: -r.used,
-          usedAfter: 0,
-          meta: reason ? JSON.stringify({ reason }) : null,
+          ...manualResetEvent(r.feature, r.used, period, nowMs, reason),
         });
       }
       if (!dryRun) {

@@ -11,6 +11,7 @@ import type {
 } from '../../core/types.js';
 import { REFUND_KEY_PREFIX } from '../../core/validate.js';
 import { resetAudit, toEventView, type AuditDraft, type EventViewRow } from '../admin-mapping.js';
+import type { UsageBucket } from '../quota-store.js';
 import { parseOverrides } from '../row-mapping.js';
 
 /**
@@ -172,4 +173,39 @@ export function statusOf(
     period: periodView(period),
     features,
   };
+}
+
+/** The event a manual reset records for one feature it clears. */
+export function manualResetEvent(
+  feature: string,
+  used: number,
+  period: Period,
+  nowMs: number,
+  reason: string | undefined,
+) {
+  return {
+    kind: 'reset' as const,
+    feature,
+    start: period.startMs,
+    end: period.endMs,
+    at: nowMs,
+    amount: used,
+    delta: -used,
+    usedAfter: 0,
+    meta: reason ? JSON.stringify({ reason }) : null,
+  };
+}
+
+/** Usage buckets from rows numbered from fromMs in steps of bucketMs. */
+export function bucketsOf(
+  rows: readonly { b: number; feature: string; used: number; denied: number }[],
+  fromMs: number,
+  bucketMs: number,
+): UsageBucket[] {
+  return rows.map((r) => ({
+    startMs: fromMs + r.b * bucketMs,
+    feature: r.feature,
+    used: r.used,
+    denied: r.denied,
+  }));
 }

@@ -29,6 +29,7 @@ import { SYSTEM_ACTOR, idCursor, pageLimit, type EventViewRow } from '../admin-m
 import {
   atLimitIds,
   eventPage,
+  manualResetEvent,
   refundOf,
   statusOf,
   subjectResetAudit,
@@ -350,18 +351,10 @@ export class SqliteUsage {
           .run(s.rid, period.startMs, r.feature);
         this.insertEvent.run({
           rid: s.rid,
-          kind: 'reset',
-          feature: r.feature,
-          start: period.startMs,
-          end: period.endMs,
-          at: nowMs,
-          amount: r.used,
-          delta: -r.used,
-          usedAfter: 0,
+          ...manualResetEvent(r.feature, r.used, period, nowMs, reason),
           limit: null,
           key: null,
           outcome: null,
-          meta: reason ? JSON.stringify({ reason }) : null,
         });
       }
       if (!dryRun) {
