@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { QuotaPolicy } from '../../src/core/policy.js';
-import { atLimitIds, refundOf, subjectResetAudit } from '../../src/store/sql/usage-rules.js';
+import { atLimitIds, refundOf, resetAuditOf } from '../../src/store/sql/usage-rules.js';
 
 const policy = new QuotaPolicy({
   plans: { free: { limits: { stock_reports: 10 } }, ent: { limits: { stock_reports: null } } },
@@ -69,14 +69,7 @@ describe('usage rules', () => {
   });
 
   it('a reason goes on the reset’s actor', () => {
-    const a = subjectResetAudit(
-      'u1',
-      '2026-11',
-      { stock_reports: 4 },
-      'support',
-      'op-1',
-      undefined,
-    );
+    const a = resetAuditOf('u1', '2026-11', { stock_reports: 4 }, 'support', 'op-1', undefined);
     expect(a.actor).toMatchObject({ reason: 'support' });
     expect(a.draft).toMatchObject({
       action: 'subject.reset',
@@ -89,7 +82,7 @@ describe('usage rules', () => {
       },
     });
     expect(
-      subjectResetAudit('u1', '2026-11', {}, undefined, undefined, undefined).actor,
+      resetAuditOf('u1', '2026-11', {}, undefined, undefined, undefined).actor,
     ).toBeUndefined();
   });
 });

@@ -13,14 +13,7 @@ import { parseOverrides, type SubjectDbRow } from './rows.js';
 import type { PgSubjects } from './subjects.js';
 import { type Actor, type EventListOptions, type UsageEventView } from '../../core/admin-types.js';
 import { idCursor, pageLimit, type EventViewRow } from '../admin-mapping.js';
-import {
-  atLimitIds,
-  eventPage,
-  manualResetEvent,
-  refundOf,
-  statusOf,
-  subjectResetAudit,
-} from '../sql/usage-rules.js';
+import * as usageRules from '../sql/usage-rules.js';
 
 interface EventRow {
   id: number;
@@ -106,7 +99,7 @@ export class PgUsage {
         [s.rid, original.period_start_ms, original.feature],
       )
     ).rows[0];
-    const r = refundOf(original, key, counter?.used ?? 0, Boolean(already), view, nowMs);
+    const r = usageRules.refundOf(original, key, counter?.used ?? 0, Boolean(already), view, nowMs);
     if (r.write === null) return r.result;
     await c.query(
       `UPDATE ${this.s}.counters SET used = $1 WHERE subject_rid = $2 AND period_start_ms = $3 AND feature = $4`,
@@ -125,7 +118,7 @@ export class PgUsage {
         [s.rid, period.startMs],
       )
     ).rows;
-    return statusOf(this.policy, s, period, rows);
+    return usageRules.statusOf(this.policy, s, period, rows);
   }
 
   async history(id: string): Promise<HistoryEntry[]> {
@@ -209,11 +202,11 @@ export class PgUsage {
         );
         await this.insertEvent(c, {
           rid: s.rid,
-          ...manualResetEvent(r.feature, r.used, period, nowMs, reason),
+          ...usageRules.manualResetEvent(r.feature, r.used, period, nowMs, reason),
         });
       }
       if (!dryRun) {
-        const audit = subjectResetAudit(id, period.key, cleared, reason, operation, actor);
+        const audit = usageRules.resetAuditOf(id, period.key, cleared, reason, operation, actor);
         await this.subjects.recordAudit(c, nowMs, audit.draft, audit.actor);
       }
       return { subject: id, period: periodView(period), cleared };
@@ -238,7 +231,7 @@ export class PgUsage {
         [nowMs],
       )
     ).rows;
-    return atLimitIds(this.policy, rows, max);
+    return usageRules.atLimitIds(this.policy, rows, max);
   }
 
   /** Newest first: a walk down the (subject_rid, id) index from the cursor. */
@@ -254,6 +247,6 @@ export class PgUsage {
         { idempotent: true },
       )
     ).rows;
-    return eventPage(rows, limit, s.id, (start) => this.keyOf(s, start));
+    return usageRules.eventPage(rows, limit, s.id, (start) => this.keyOf(s, start));
   }
 }

@@ -18,7 +18,7 @@ import { parseOverrides } from '../row-mapping.js';
  * The audit entry of a manual reset, and who it is recorded under: a reason
  * given with the reset goes on the actor (the CLI's, when none is given).
  */
-export function subjectResetAudit(
+export function resetAuditOf(
   id: string,
   periodKey: string,
   cleared: Record<string, number>,

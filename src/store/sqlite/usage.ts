@@ -26,14 +26,7 @@ import type { SqliteSubjects } from './subjects.js';
 import { type Actor, type EventListOptions, type UsageEventView } from '../../core/admin-types.js';
 import { fingerprintDiffers } from '../../core/idempotency.js';
 import { SYSTEM_ACTOR, idCursor, pageLimit, type EventViewRow } from '../admin-mapping.js';
-import {
-  atLimitIds,
-  eventPage,
-  manualResetEvent,
-  refundOf,
-  statusOf,
-  subjectResetAudit,
-} from '../sql/usage-rules.js';
+import * as usageRules from '../sql/usage-rules.js';
 
 /** The columns a consume decides on. */
 type ConsumeSubjectRow = Pick<
@@ -250,7 +243,7 @@ export class SqliteUsage {
         const already = this.eventByKey.get(s.rid, `${REFUND_KEY_PREFIX}${key}`) as
           EventRow | undefined;
         const current = this.used(s.rid, period, original.feature);
-        const r = refundOf(original, key, current, Boolean(already), view, nowMs);
+        const r = usageRules.refundOf(original, key, current, Boolean(already), view, nowMs);
         if (r.write === null) return r.result;
         this.db
           .prepare(
@@ -278,7 +271,7 @@ export class SqliteUsage {
     const rows = this.db
       .prepare('SELECT feature, used FROM counters WHERE subject_rid = ? AND period_start_ms = ?')
       .all(s.rid, period.startMs) as Array<{ feature: string; used: number }>;
-    return statusOf(this.policy, { ...s, suspended: s.suspended === 1 }, period, rows);
+    return usageRules.statusOf(this.policy, { ...s, suspended: s.suspended === 1 }, period, rows);
   }
 
   history(id: string): HistoryEntry[] {
@@ -351,14 +344,14 @@ export class SqliteUsage {
           .run(s.rid, period.startMs, r.feature);
         this.insertEvent.run({
           rid: s.rid,
-          ...manualResetEvent(r.feature, r.used, period, nowMs, reason),
+          ...usageRules.manualResetEvent(r.feature, r.used, period, nowMs, reason),
           limit: null,
           key: null,
           outcome: null,
         });
       }
       if (!dryRun) {
-        const audit = subjectResetAudit(id, period.key, cleared, reason, operation, actor);
+        const audit = usageRules.resetAuditOf(id, period.key, cleared, reason, operation, actor);
         this.subjects.recordAudit(nowMs, audit.draft, audit.actor);
       }
       return { subject: id, period: periodView(period), cleared };
@@ -380,7 +373,7 @@ export class SqliteUsage {
       feature: string;
       used: number;
     }>;
-    return atLimitIds(this.policy, rows, max);
+    return usageRules.atLimitIds(this.policy, rows, max);
   }
 
   /** Newest first: a walk down the (subject_rid, id) index from the cursor. */
@@ -394,6 +387,6 @@ export class SqliteUsage {
          WHERE subject_rid = ? AND id < ? ORDER BY id DESC LIMIT ?`,
       )
       .all(s.rid, before ?? Number.MAX_SAFE_INTEGER, limit + 1) as EventViewRow[];
-    return eventPage(rows, limit, s.id, (start) => this.keyOf(s, start));
+    return usageRules.eventPage(rows, limit, s.id, (start) => this.keyOf(s, start));
   }
 }
