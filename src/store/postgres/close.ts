@@ -13,20 +13,7 @@ import type { Client, PgDb } from './pool.js';
 import { archiveBeforePrune } from './monitoring.js';
 import { PgRangeCloser, PLANNER_DEFAULTS, RANGE_PLANNER } from './close-by-range.js';
 import { advanceCheckpoint, type CheckpointStep } from '../shared/ledger-rules.js';
-import {
-  addClosedSubject,
-  addPreviewSubject,
-  CLOSE_COLUMNS,
-  closedTotals,
-  moveGroups,
-  nextRidCursor,
-  ridAfter,
-  subjectsOf,
-  type CloseRow,
-  type CloseSubjectRow,
-  type MoveGroup,
-  type SubjectUsage,
-} from '../sql/close-plan.js';
+import * as closePlan from '../sql/close-plan.js';
 
 /** A checkpoint (as stored) with one step added. */
 function advanced(text: string, step: CheckpointStep): string {
@@ -94,15 +81,15 @@ export class PgClose {
   private async batch(
     c: Client,
     req: CloseBatchRequest,
-  ): Promise<{ subjects: SubjectUsage[]; cursor: string | null }> {
+  ): Promise<{ subjects: closePlan.SubjectUsage[]; cursor: string | null }> {
     const subjects = await this.readSubjects(
       c,
       `rid > $2 AND open_end_ms <= $3 AND ($5::int IS NULL OR mod(abs(hashtext(id)::bigint), $5::int) = $6::int)
        ORDER BY rid LIMIT $4`,
       req,
-      [ridAfter(req.cursor), req.nowMs, req.batchSize],
+      [closePlan.ridAfter(req.cursor), req.nowMs, req.batchSize],
     );
-    const cursor = nextRidCursor(
+    const cursor = closePlan.nextRidCursor(
       subjects.map((u) => u.head),
       req.batchSize,
     );
@@ -115,7 +102,7 @@ export class PgClose {
     req: CloseBatchRequest,
     lo: number,
     hi: number,
-  ): Promise<SubjectUsage[]> {
+  ): Promise<closePlan.SubjectUsage[]> {
     return this.readSubjects(
       c,
       `rid > $2 AND rid <= $4 AND open_end_ms <= $3 AND overrides <> '{}'
@@ -131,17 +118,17 @@ export class PgClose {
     where: string,
     req: CloseBatchRequest,
     args: [number, number, number],
-  ): Promise<SubjectUsage[]> {
+  ): Promise<closePlan.SubjectUsage[]> {
     const shard = req.shard && req.shard.count > 1 ? req.shard : null;
-    const res = await c.query<CloseRow>(
+    const res = await c.query<closePlan.CloseRow>(
       `SELECT s.*, c.feature, c.used FROM (
-         SELECT ${CLOSE_COLUMNS} FROM ${this.s}.subjects WHERE open_key = $1 AND ${where}
+         SELECT ${closePlan.CLOSE_COLUMNS} FROM ${this.s}.subjects WHERE open_key = $1 AND ${where}
        ) s
        LEFT JOIN ${this.s}.counters c ON c.subject_rid = s.rid AND c.period_start_ms = s.closed_through_ms
        ORDER BY s.rid`,
       [req.key, ...args, shard?.count ?? null, shard?.index ?? 0],
     );
-    return subjectsOf(res.rows);
+    return closePlan.subjectsOf(res.rows);
   }
 
   /**
@@ -149,7 +136,11 @@ export class PgClose {
    * statement. The update is conditional on the old mark, so a subject is
    * closed once even if two runs overlap; it returns the rids it moved.
    */
-  private async moveGroup(c: Client, g: MoveGroup, closedMs: number): Promise<Set<number>> {
+  private async moveGroup(
+    c: Client,
+    g: closePlan.MoveGroup,
+    closedMs: number,
+  ): Promise<Set<number>> {
     const res = await c.query<{ rid: number }>(
       `WITH moved AS (
          UPDATE ${this.s}.subjects SET closed_through_ms = $1, open_end_ms = $2, open_key = $3
@@ -181,18 +172,18 @@ export class PgClose {
   private async closeSubjects(
     c: Client,
     req: CloseBatchRequest,
-    subjects: SubjectUsage[],
+    subjects: closePlan.SubjectUsage[],
   ): Promise<{ closed: number; summary: CloseTotals }> {
     if (!req.write)
-      return { closed: subjects.length, summary: closedTotals(this.policy, subjects) };
+      return { closed: subjects.length, summary: closePlan.closedTotals(this.policy, subjects) };
     const summary: CloseTotals = {};
     let closed = 0;
-    for (const g of moveGroups(this.policy, subjects)) {
+    for (const g of closePlan.moveGroups(this.policy, subjects)) {
       const moved = await this.moveGroup(c, g, req.nowMs);
       for (const u of g.usage) {
         if (!moved.has(u.head.rid)) continue;
         closed += 1;
-        addClosedSubject(this.policy, summary, u);
+        closePlan.addClosedSubject(this.policy, summary, u);
       }
     }
     return { closed, summary };
@@ -406,10 +397,10 @@ export class PgClose {
     return this.db.tx(
       async (c) => {
         const subjects = (
-          await c.query<CloseSubjectRow>(
-            `SELECT ${CLOSE_COLUMNS} FROM ${this.s}.subjects
+          await c.query<closePlan.CloseSubjectRow>(
+            `SELECT ${closePlan.CLOSE_COLUMNS} FROM ${this.s}.subjects
              WHERE open_end_ms <= $1 AND rid > $2 ORDER BY rid LIMIT $3`,
-            [nowMs, ridAfter(cursor), batchSize],
+            [nowMs, closePlan.ridAfter(cursor), batchSize],
           )
         ).rows;
         const counters = (
@@ -430,7 +421,7 @@ export class PgClose {
           usedOf.set(`${r.subject_rid}|${r.period_start_ms}|${r.feature}`, r.used);
         const byKey: PreviewBatchResult['byKey'] = {};
         for (const s of subjects) {
-          addPreviewSubject(
+          closePlan.addPreviewSubject(
             this.policy,
             byKey,
             s,
@@ -438,7 +429,7 @@ export class PgClose {
             (start, f) => usedOf.get(`${s.rid}|${start}|${f}`) ?? 0,
           );
         }
-        return { byKey, cursor: nextRidCursor(subjects, batchSize) };
+        return { byKey, cursor: closePlan.nextRidCursor(subjects, batchSize) };
       },
       { idempotent: true, mode: 'snapshot' },
     );

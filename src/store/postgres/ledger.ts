@@ -3,6 +3,7 @@ import type { PgDb } from './pool.js';
 import { EMPTY_CHECKPOINT, toRun, type RunRow } from '../row-mapping.js';
 import { checkpointOnBegin, UNFINISHED_RUN_STATUSES } from '../shared/ledger-rules.js';
 import { RunNotFoundError } from '../shared/errors.js';
+import type { QuotaStore } from '../quota-store.js';
 
 export { EMPTY_CHECKPOINT, toRun, type RunRow };
 
@@ -70,11 +71,7 @@ export class PgLedger {
   }
 
   async finishRun(
-    key: string,
-    status: 'closed' | 'partial' | 'failed',
-    nowMs: number,
-    error?: string,
-    checkpoint?: RunCheckpoint,
+    ...[key, status, nowMs, error, checkpoint]: Parameters<QuotaStore['finishRun']>
   ): Promise<RunRecord> {
     const res = await this.db.query<RunRow>(
       `UPDATE ${this.s}.runs SET status = $1, finished_ms = $2, error = $3, checkpoint = COALESCE($5, checkpoint)

@@ -18,7 +18,6 @@ import type {
   StoreCapabilities,
   SubjectUsage,
   ThresholdNotice,
-  RunCheckpoint,
 } from '../quota-store.js';
 import { exportPostgres, importPostgres } from './backup.js';
 import { PgClose } from './close.js';
@@ -246,14 +245,8 @@ export class PostgresStore implements QuotaStore {
   previewBatch(nowMs: number, cursor: string | null, batchSize: number) {
     return this.run(() => this.closer.previewBatch(nowMs, cursor, batchSize));
   }
-  finishRun(
-    key: string,
-    status: 'closed' | 'partial' | 'failed',
-    nowMs: number,
-    error?: string,
-    checkpoint?: RunCheckpoint,
-  ) {
-    return this.run(() => this.ledger.finishRun(key, status, nowMs, error, checkpoint));
+  finishRun(...a: Parameters<QuotaStore['finishRun']>) {
+    return this.run(() => this.ledger.finishRun(...a));
   }
   prune(olderThanMs: number, nowMs?: number) {
     return this.run(() => this.closer.prune(olderThanMs, nowMs ?? Date.now()));

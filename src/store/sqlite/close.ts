@@ -13,24 +13,14 @@ import type { Db } from './connection.js';
 import { EMPTY_CHECKPOINT, toRun, type RunRow } from '../row-mapping.js';
 import { SqliteRangeCloser } from './close-by-range.js';
 import { RunNotFoundError } from '../shared/errors.js';
-import {
-  addPreviewSubject,
-  CLOSE_COLUMNS,
-  closedTotals,
-  moveGroups,
-  nextRidCursor,
-  ridAfter,
-  subjectsOf,
-  type CloseRow,
-  type CloseSubjectRow,
-  type MoveGroup,
-} from '../sql/close-plan.js';
+import * as closePlan from '../sql/close-plan.js';
 import { archiveBeforePrune } from './monitoring.js';
 import {
   advanceCheckpoint,
   checkpointOnBegin,
   UNFINISHED_RUN_STATUSES,
 } from '../shared/ledger-rules.js';
+import type { QuotaStore } from '../quota-store.js';
 
 /** The reset job's side of the store: lease, run ledger, period close and prune. */
 export class SqliteClose {
@@ -219,7 +209,7 @@ export class SqliteClose {
         const fast = this.rangeCloser.run(req, lo, hi);
         const rest = this.closeRows(
           req,
-          this.overrideRows.all({ key: req.key, lo, hi, now: req.nowMs }) as CloseRow[],
+          this.overrideRows.all({ key: req.key, lo, hi, now: req.nowMs }) as closePlan.CloseRow[],
         );
         result = {
           closed: fast.closed + rest.closed,
@@ -229,15 +219,15 @@ export class SqliteClose {
       } else {
         const rows = this.closeRowsStmt.all({
           key: req.key,
-          cursor: ridAfter(req.cursor),
+          cursor: closePlan.ridAfter(req.cursor),
           now: req.nowMs,
           batch: req.batchSize,
-        }) as CloseRow[];
+        }) as closePlan.CloseRow[];
         const r = this.closeRows(req, rows);
         result = {
           closed: r.closed,
           summary: r.summary,
-          cursor: nextRidCursor(r.subjects, req.batchSize),
+          cursor: closePlan.nextRidCursor(r.subjects, req.batchSize),
         };
       }
       if (req.write) this.saveCheckpoint(req.ledgerKey ?? req.key, result);
@@ -260,11 +250,11 @@ export class SqliteClose {
    */
   private closeRows(
     req: CloseBatchRequest,
-    rows: CloseRow[],
-  ): { closed: number; summary: CloseTotals; subjects: CloseSubjectRow[] } {
-    const subjects = subjectsOf(rows);
+    rows: closePlan.CloseRow[],
+  ): { closed: number; summary: CloseTotals; subjects: closePlan.CloseSubjectRow[] } {
+    const subjects = closePlan.subjectsOf(rows);
     if (req.write) {
-      for (const g of moveGroups(this.policy, subjects)) {
+      for (const g of closePlan.moveGroups(this.policy, subjects)) {
         const rids = JSON.stringify(g.rids);
         this.insertClosed.run({ ...groupParams(g), rids, closedMs: req.nowMs });
         this.moveMarks.run({ ...groupParams(g), rids });
@@ -272,7 +262,7 @@ export class SqliteClose {
     }
     return {
       closed: subjects.length,
-      summary: closedTotals(this.policy, subjects),
+      summary: closePlan.closedTotals(this.policy, subjects),
       subjects: subjects.map((u) => u.head),
     };
   }
@@ -282,9 +272,9 @@ export class SqliteClose {
       .transaction(() => {
         const subjects = this.db
           .prepare(
-            `SELECT ${CLOSE_COLUMNS} FROM subjects WHERE open_end_ms <= ? AND rid > ? ORDER BY rid LIMIT ?`,
+            `SELECT ${closePlan.CLOSE_COLUMNS} FROM subjects WHERE open_end_ms <= ? AND rid > ? ORDER BY rid LIMIT ?`,
           )
-          .all(nowMs, ridAfter(cursor), batchSize) as CloseSubjectRow[];
+          .all(nowMs, closePlan.ridAfter(cursor), batchSize) as closePlan.CloseSubjectRow[];
         const usedStmt = this.db.prepare(
           'SELECT period_start_ms, feature, used FROM counters WHERE subject_rid = ? AND period_start_ms >= ? AND period_start_ms < ?',
         );
@@ -295,7 +285,7 @@ export class SqliteClose {
             feature: string;
             used: number;
           }>;
-          addPreviewSubject(
+          closePlan.addPreviewSubject(
             this.policy,
             byKey,
             s,
@@ -304,17 +294,13 @@ export class SqliteClose {
               counters.find((c) => c.period_start_ms === start && c.feature === f)?.used ?? 0,
           );
         }
-        return { byKey, cursor: nextRidCursor(subjects, batchSize) };
+        return { byKey, cursor: closePlan.nextRidCursor(subjects, batchSize) };
       })
       .deferred();
   }
 
   finishRun(
-    key: string,
-    status: 'closed' | 'partial' | 'failed',
-    nowMs: number,
-    error?: string,
-    checkpoint?: RunCheckpoint,
+    ...[key, status, nowMs, error, checkpoint]: Parameters<QuotaStore['finishRun']>
   ): RunRecord {
     const row = this.db
       .prepare(
@@ -345,7 +331,7 @@ export class SqliteClose {
 }
 
 /** A move group's statement parameters (the subjects' usage is not one). */
-function groupParams(g: MoveGroup) {
+function groupParams(g: closePlan.MoveGroup) {
   const { usage: _usage, rids: _rids, ...params } = g;
   return params;
 }
