@@ -6,6 +6,7 @@ import type {
 } from '../../core/admin-types.js';
 import type { StoredApiKey, StoredSession } from '../quota-store.js';
 import { dropped } from '../shared/debug-log.js';
+import { isUnfinishedRun } from '../shared/ledger-rules.js';
 import { FsService } from './service.js';
 import { createHash } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
@@ -18,6 +19,7 @@ import type {
   JobMetricSample,
   QuotaStore,
   RunCheckpoint,
+  RunStatus,
   StoreCapabilities,
   SubjectUsage,
   ThresholdNotice,
@@ -263,9 +265,9 @@ export class FirestoreStore implements QuotaStore {
       let extra: Record<string, unknown> = {};
       if (this.options.backupDir) {
         const snap = await this.ctx.runRef(key).get();
-        const status = snap.exists ? String(snap.get('status')) : null;
         const resumed =
-          (status === 'running' || status === 'failed') &&
+          snap.exists &&
+          isUnfinishedRun(snap.get('status') as RunStatus) &&
           typeof snap.get('pre_reset_export') === 'string';
         if (!resumed) {
           const done = await exportBeforeReset(
