@@ -171,6 +171,25 @@ contract('run ledger', ({ useStore }) => {
         '2026-01',
       ]);
       expect((await store.listRuns(2)).map((r) => r.key)).toEqual(['2026-08', '2026-07']);
+      // verify names each unfinished run, in the same words on every engine.
+      const runViolations = (await store.verify(NOV)).filter((v) => v.kind === 'run_unfinished');
+      expect(runViolations).toEqual([
+        {
+          kind: 'run_unfinished',
+          subject: null,
+          message: 'run 2026-01 is running (rerun "quotaclock reset" to finish it)',
+        },
+        {
+          kind: 'run_unfinished',
+          subject: null,
+          message: 'run 2026-02 is failed: boom (rerun "quotaclock reset" to finish it)',
+        },
+        {
+          kind: 'run_unfinished',
+          subject: null,
+          message: 'run 2026-03 is running (rerun "quotaclock reset" to finish it)',
+        },
+      ]);
     });
 
     it('widens the recorded period when a later attempt covers more', async () => {

@@ -1,25 +1,20 @@
 import { AggregateField } from '@google-cloud/firestore';
-import { toIso } from '../../core/period.js';
-import {
-  isUnfinishedRun,
-  parseLedgerKey,
-  usageAfterClose,
-  type ClosedUsage,
-} from '../shared/ledger-rules.js';
+import type { IntegrityViolation, RunRecord } from '../quota-store.js';
+import { isUnfinishedRun, parseLedgerKey, type ClosedUsage } from '../shared/ledger-rules.js';
+import { MAX_LISTED, violationsOf, type VerifyRows } from '../sql/verify-rules.js';
 import { toRun } from './run-record.js';
-import type { IntegrityViolation } from '../quota-store.js';
 import type { FsContext } from './context.js';
 import { COLLECTIONS, markOf, toMs, type QuotaDoc } from './layout.js';
 import { baselineOf, pages, readAllSubjects, type SubjectView } from './snapshot.js';
 
-const MAX_LISTED = 200;
 const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /**
- * The same checks, in the same order and words, as the SQL stores. Firestore
- * has no joins, so verify reads every user, history and event document; it
- * is an operator's command, not a hot path. The earlier system's usage, which
- * no event explains, counts as one event per period.
+ * The same checks as the SQL stores, their rows turned into violations by
+ * the same function (violationsOf), so the order and the words match.
+ * Firestore has no joins, so verify reads every user, history and event
+ * document; it is an operator's command, not a hot path. The earlier
+ * system's usage, which no event explains, counts as one event per period.
  */
 export async function verifyFirestore(
   ctx: FsContext,
@@ -28,35 +23,27 @@ export async function verifyFirestore(
   const subjects = await readAllSubjects(ctx, nowMs);
   const docs = subjects.map((v) => v.doc);
   const { sums, over } = await eventSums(ctx);
-  return [
-    ...unknownPlans(ctx, docs),
-    ...counterMismatches(subjects, sums),
-    ...overLimitGrants(over),
-    ...openPeriods(docs, nowMs),
-    ...(await unfinishedRuns(ctx)),
-    ...(await usageAfterCloseFirestore(ctx)),
-  ];
+  const runs = (await ctx.db.collection(COLLECTIONS.runs).get()).docs
+    .map((d) => toRun(d.id, d.data()))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return violationsOf({
+    unknownPlans: docs
+      .filter((d) => !ctx.policy.catalog.has(d.plan))
+      .sort(byId)
+      .slice(0, MAX_LISTED)
+      .map((d) => ({ id: d.id, plan: d.plan })),
+    mismatches: counterMismatches(subjects, sums),
+    overLimit: over.sort(byId).slice(0, MAX_LISTED),
+    openPeriods: openPeriods(docs, nowMs),
+    unfinishedRuns: runs
+      .filter((r) => isUnfinishedRun(r.status))
+      .map((r) => ({ key: r.key, status: r.status, error: r.error })),
+    runs,
+    closedUsage: await closedUsage(ctx, runs),
+  });
 }
 
-function unknownPlans(ctx: FsContext, docs: readonly QuotaDoc[]): IntegrityViolation[] {
-  return docs
-    .filter((d) => !ctx.policy.catalog.has(d.plan))
-    .sort(byId)
-    .slice(0, MAX_LISTED)
-    .map((d) => ({
-      kind: 'unknown_plan',
-      subject: d.id,
-      message: `plan "${d.plan}" is not in the configuration`,
-    }));
-}
-
-interface OverLimit {
-  readonly id: string;
-  readonly feature: string;
-  readonly start: number;
-  readonly usedAfter: number;
-  readonly limit: number;
-}
+type OverLimit = VerifyRows['overLimit'][number];
 
 /** Sums of event deltas per subject, period start and feature; over-limit grants on the way. */
 async function eventSums(
@@ -77,7 +64,13 @@ async function eventSums(
         typeof e.limit === 'number' &&
         e.used_after > e.limit
       ) {
-        over.push({ id: uid, feature: e.feature, start, usedAfter: e.used_after, limit: e.limit });
+        over.push({
+          id: uid,
+          feature: e.feature,
+          period_start_ms: start,
+          used_after: e.used_after,
+          limit_at: e.limit,
+        });
       }
     }
   }
@@ -92,14 +85,8 @@ async function eventSums(
 function counterMismatches(
   subjects: readonly SubjectView[],
   sums: Map<string, number>,
-): IntegrityViolation[] {
-  const mismatches: Array<{
-    id: string;
-    start: number;
-    feature: string;
-    used: number;
-    total: number;
-  }> = [];
+): VerifyRows['mismatches'] {
+  const mismatches: Array<VerifyRows['mismatches'][number]> = [];
   const seen = new Set<string>();
   for (const v of subjects) {
     const baseline = baselineOf(v);
@@ -115,7 +102,13 @@ function counterMismatches(
         seen.add(k);
         const total = sums.get(k) ?? 0;
         if (used !== total)
-          mismatches.push({ id: v.doc.id, start: p.period.startMs, feature: f, used, total });
+          mismatches.push({
+            id: v.doc.id,
+            period_start_ms: p.period.startMs,
+            feature: f,
+            used,
+            total,
+          });
       }
     }
   }
@@ -124,60 +117,26 @@ function counterMismatches(
     if (seen.has(k) || total === 0) continue;
     const [id, start, feature] = k.split('\u0000') as [string, string, string];
     if (!known.has(id)) continue;
-    mismatches.push({ id, start: Number(start), feature, used: 0, total });
+    mismatches.push({ id, period_start_ms: Number(start), feature, used: 0, total });
   }
-  mismatches.sort((a, b) => byId(a, b) || a.start - b.start || (a.feature < b.feature ? -1 : 1));
-  return mismatches.slice(0, MAX_LISTED).map((m) => ({
-    kind: 'counter_mismatch',
-    subject: m.id,
-    message: `${m.feature} in the period starting ${toIso(m.start)}: counter ${m.used}, events sum to ${m.total}`,
-  }));
+  mismatches.sort(
+    (a, b) =>
+      byId(a, b) || a.period_start_ms - b.period_start_ms || (a.feature < b.feature ? -1 : 1),
+  );
+  return mismatches.slice(0, MAX_LISTED);
 }
 
-function overLimitGrants(over: OverLimit[]): IntegrityViolation[] {
-  return over
-    .sort(byId)
-    .slice(0, MAX_LISTED)
-    .map((r) => ({
-      kind: 'over_limit',
-      subject: r.id,
-      message: `${r.feature} in the period starting ${toIso(r.start)}: a grant took usage to ${r.usedAfter}, over the limit ${r.limit} then in force`,
-    }));
-}
-
-function openPeriods(docs: readonly QuotaDoc[], nowMs: number): IntegrityViolation[] {
+function openPeriods(docs: readonly QuotaDoc[], nowMs: number): VerifyRows['openPeriods'] {
   return docs
     .map((d) => ({ id: d.id, mark: markOf(d) }))
     .filter((x) => x.mark.endMs <= nowMs)
     .sort((a, b) => a.mark.endMs - b.mark.endMs || byId(a, b))
     .slice(0, MAX_LISTED)
-    .map((r) => ({
-      kind: 'open_period',
-      subject: r.id,
-      message: `period ${r.mark.key} ended ${toIso(r.mark.endMs)} and is not closed (run "quotaclock reset")`,
-    }));
-}
-
-async function unfinishedRuns(ctx: FsContext): Promise<IntegrityViolation[]> {
-  const runs = await ctx.db
-    .collection(COLLECTIONS.runs)
-    .where('status', 'in', ['running', 'failed'])
-    .get();
-  return [...runs.docs].sort(byId).map((s) => {
-    const r = s.data();
-    return {
-      kind: 'run_unfinished',
-      subject: null,
-      message: `run ${s.id} is ${r.status}${r.error ? `: ${r.error}` : ''} (rerun "quotaclock reset" to finish it)`,
-    };
-  });
+    .map((r) => ({ id: r.id, open_key: r.mark.key, open_end_ms: r.mark.endMs }));
 }
 
 /** The closed history documents of each finished run's key, summed per feature by aggregation queries. */
-async function usageAfterCloseFirestore(ctx: FsContext): Promise<IntegrityViolation[]> {
-  const runs = (await ctx.db.collection(COLLECTIONS.runs).get()).docs.map((d) =>
-    toRun(d.id, d.data()),
-  );
+async function closedUsage(ctx: FsContext, runs: readonly RunRecord[]): Promise<ClosedUsage[]> {
   const features = ctx.policy.catalog.features;
   const closed: ClosedUsage[] = [];
   for (const r of runs) {
@@ -195,5 +154,5 @@ async function usageAfterCloseFirestore(ctx: FsContext): Promise<IntegrityViolat
     const data = sums.data() as Record<string, number | null>;
     features.forEach((f, i) => closed.push({ key: r.key, feature: f, used: data[`f${i}`] ?? 0 }));
   }
-  return usageAfterClose(runs, closed);
+  return closed;
 }
