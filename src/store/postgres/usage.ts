@@ -11,7 +11,7 @@ import type {
 import { isUniqueViolation, type Client, type PgDb } from './pool.js';
 import { parseOverrides, type SubjectDbRow } from './rows.js';
 import type { PgSubjects } from './subjects.js';
-import { type Actor, type EventListOptions, type UsageEventView } from '../../core/admin-types.js';
+import { type EventListOptions, type UsageEventView } from '../../core/admin-types.js';
 import { idCursor, pageLimit, type EventViewRow } from '../admin-mapping.js';
 import * as usageRules from '../sql/usage-rules.js';
 
@@ -161,12 +161,7 @@ export class PgUsage {
   }
 
   async resetSubject(
-    id: string,
-    nowMs: number,
-    dryRun: boolean,
-    reason: string | undefined,
-    operation?: string,
-    actor?: Actor,
+    ...[id, nowMs, dryRun, reason, operation, actor]: usageRules.ResetSubjectArgs
   ): Promise<ResetSubjectResult> {
     const run = async (c: Client): Promise<ResetSubjectResult> => {
       // The subject lock serialises two resets of one subject, so an operation skips it exactly once.

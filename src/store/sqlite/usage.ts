@@ -23,7 +23,7 @@ import type {
 import type { Db } from './connection.js';
 import { parseOverrides, type SubjectDbRow } from './rows.js';
 import type { SqliteSubjects } from './subjects.js';
-import { type Actor, type EventListOptions, type UsageEventView } from '../../core/admin-types.js';
+import { type EventListOptions, type UsageEventView } from '../../core/admin-types.js';
 import { fingerprintDiffers } from '../../core/idempotency.js';
 import { SYSTEM_ACTOR, idCursor, pageLimit, type EventViewRow } from '../admin-mapping.js';
 import * as usageRules from '../sql/usage-rules.js';
@@ -307,12 +307,7 @@ export class SqliteUsage {
   }
 
   resetSubject(
-    id: string,
-    nowMs: number,
-    dryRun: boolean,
-    reason: string | undefined,
-    operation?: string,
-    actor?: Actor,
+    ...[id, nowMs, dryRun, reason, operation, actor]: usageRules.ResetSubjectArgs
   ): ResetSubjectResult {
     const run = (): ResetSubjectResult => {
       const s = this.subjects.require(id);
