@@ -4,6 +4,7 @@
 // Usage (after npm run build):
 //   node bench/lib/profile-http.js [ours|c1] [seconds=8] [top=30]
 // env: PROFILE_LOG_LEVEL (serve's QUOTACLOCK_LOG_LEVEL, default warn as in bench:http);
+//      PROFILE_PG (a PostgreSQL URL: profile on a fresh schema there instead of SQLite);
 //      PROFILE_DIR (where the database goes; /dev/shm takes fsync out of the picture, so the
 //      profile shows the CPU each request costs rather than the disk's mood).
 import { spawn } from 'node:child_process';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { createQuotaClock } from '../../dist/index.js';
+import { dropPostgresSchema } from '../../dist/store/postgres/index.js';
 
 const [who = 'ours', secondsArg = '8', topArg = '30'] = process.argv.slice(2);
 const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
@@ -93,7 +95,16 @@ function startProcess(args, env) {
 }
 
 const file = join(tmp, 'p.db');
-const qc = createQuotaClock({ config: { store: `sqlite:${file}` } });
+const pgUrl = process.env.PROFILE_PG
+  ? (() => {
+      const u = new URL(process.env.PROFILE_PG);
+      u.searchParams.set('schema', `qc_profile_http_${process.pid}`);
+      return u.toString();
+    })()
+  : null;
+const db = pgUrl ?? `sqlite:${file}`;
+if (pgUrl) await dropPostgresSchema(pgUrl);
+const qc = createQuotaClock({ config: { store: db } });
 await qc.init();
 await qc.addSubject({ id: 'bench-user', overrides: { stock_reports: 1_000_000_000_000 } });
 const key = (await qc.keys.create({ name: 'bench', scopes: ['quota:write'] })).key;
@@ -102,17 +113,8 @@ await qc.close();
 const profDir = join(tmp, 'prof');
 const args =
   who === 'c1'
-    ? [`--cpu-prof`, `--cpu-prof-dir=${profDir}`, CONTENDERS, 'c1', file]
-    : [
-        `--cpu-prof`,
-        `--cpu-prof-dir=${profDir}`,
-        CLI,
-        'serve',
-        '--db',
-        `sqlite:${file}`,
-        '--port',
-        '0',
-      ];
+    ? [`--cpu-prof`, `--cpu-prof-dir=${profDir}`, CONTENDERS, 'c1', pgUrl ?? file]
+    : [`--cpu-prof`, `--cpu-prof-dir=${profDir}`, CLI, 'serve', '--db', db, '--port', '0'];
 const p = await startProcess(args, {
   QUOTACLOCK_LOG_LEVEL: process.env.PROFILE_LOG_LEVEL ?? 'warn',
 });
@@ -159,4 +161,5 @@ try {
 } finally {
   if (p.child.exitCode === null) p.child.kill('SIGKILL');
   rmSync(tmp, { recursive: true, force: true });
+  if (pgUrl) await dropPostgresSchema(pgUrl);
 }
