@@ -155,6 +155,27 @@ try {
   );
   console.log(`\ninclusive time, our code and fastify/pino:`);
   for (const [k, ms] of incl.rows.slice(0, top)) console.log(`${pct(ms)}%  ${k}`);
+  // PROFILE_CALLERS=writeString: who calls a (native) function, by the JS frames above it.
+  if (process.env.PROFILE_CALLERS) {
+    const parent = new Map();
+    for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+    const callers = new Map();
+    prof.samples.forEach((id, i) => {
+      const node = byId.get(id);
+      if (node.callFrame.functionName !== process.env.PROFILE_CALLERS) return;
+      const chain = [];
+      for (let at = parent.get(id); at !== undefined && chain.length < 4; at = parent.get(at)) {
+        const cf = byId.get(at).callFrame;
+        chain.push(`${cf.functionName || '(anonymous)'} ${short(cf.url)}:${cf.lineNumber + 1}`);
+      }
+      const k = chain.join(' < ');
+      callers.set(k, (callers.get(k) ?? 0) + (prof.timeDeltas[i] ?? 0) / 1000);
+    });
+    console.log(`\ncallers of ${process.env.PROFILE_CALLERS}:`);
+    for (const [k, ms] of [...callers].sort((a, b) => b[1] - a[1]).slice(0, 8))
+      console.log(`${pct(ms)}%  ${k}`);
+  }
   const pk = selfTimes(prof, (cf) => pkgOf(cf.url));
   console.log(`\nself time by file (ours) or package:`);
   for (const [k, ms] of pk.rows.slice(0, top)) console.log(`${pct(ms)}%  ${k}`);
