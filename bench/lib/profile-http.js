@@ -4,6 +4,7 @@
 // Usage (after npm run build):
 //   node bench/lib/profile-http.js [ours|c1] [seconds=8] [top=30]
 // env: PROFILE_LOG_LEVEL (serve's QUOTACLOCK_LOG_LEVEL, default warn as in bench:http);
+//      PROFILE_CLI (another build's dist/cli/main.js to profile as "ours", e.g. the commit before);
 //      PROFILE_PG (a PostgreSQL URL: profile on a fresh schema there instead of SQLite);
 //      PROFILE_DIR (where the database goes; /dev/shm takes fsync out of the picture, so the
 //      profile shows the CPU each request costs rather than the disk's mood).
@@ -16,7 +17,7 @@ import { createQuotaClock } from '../../dist/index.js';
 import { dropPostgresSchema } from '../../dist/store/postgres/index.js';
 
 const [who = 'ours', secondsArg = '8', topArg = '30'] = process.argv.slice(2);
-const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+const CLI = process.env.PROFILE_CLI ?? new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const CONTENDERS = new URL('./http-contenders.js', import.meta.url).pathname;
 const tmp = mkdtempSync(join(process.env.PROFILE_DIR ?? tmpdir(), 'qc-profile-http-'));
 
