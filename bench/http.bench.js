@@ -21,6 +21,8 @@
 //      BENCH_DIR (where the SQLite file goes; the system's temp folder by default. On a
 //        disk other processes are busy with, fsync times swing and drown the servers' own
 //        cost; /dev/shm keeps the same statements and pragmas without the disk);
+//      BENCH_SPREAD (1: how many subjects the single consumes go round. 1 is one hot counter
+//        row, the worst case for a store that serialises writes to one row);
 //      BENCH_BASELINE_CLI (another build's dist/cli/main.js: it joins the rounds as "base",
 //        after ours, so a change is measured against what it replaces in the same run).
 // A smoke run: BENCH_ENGINES=sqlite BENCH_SECONDS=2 BENCH_ROUNDS=1 BENCH_SUBJECTS=20000 BENCH_PAGE=1.
@@ -47,6 +49,12 @@ const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const CONTENDERS = new URL('./lib/http-contenders.js', import.meta.url).pathname;
 const SUBJECT = 'bench-user';
 const BODY = JSON.stringify({ subject: SUBJECT, feature: 'stock_reports', amount: 1 });
+const SPREAD = Math.max(1, Number(process.env.BENCH_SPREAD ?? 1));
+const spreadIds = Array.from({ length: SPREAD }, (_, i) => (i === 0 ? SUBJECT : `${SUBJECT}-${i}`));
+const spreadBodies = spreadIds.map((subject) =>
+  JSON.stringify({ subject, feature: 'stock_reports', amount: 1 }),
+);
+let nextBody = 0;
 
 const log = (...a) => console.error(...a);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -137,6 +145,19 @@ async function load({
     url: url + path,
     method,
     ...(method === 'POST' ? { body } : {}),
+    // BENCH_SPREAD: the single consumes go round the subjects, one counter row each.
+    ...(body === BODY && SPREAD > 1
+      ? {
+          requests: [
+            {
+              setupRequest: (req) => ({
+                ...req,
+                body: spreadBodies[(nextBody = (nextBody + 1) % SPREAD)],
+              }),
+            },
+          ],
+        }
+      : {}),
     headers: {
       'content-type': 'application/json',
       ...(key ? { authorization: `Bearer ${key}` } : {}),
@@ -175,7 +196,8 @@ async function prepare(engine) {
   if (engine === 'postgres') await dropPostgresSchema(db);
   const qc = createQuotaClock({ config: { store: db } });
   await qc.init();
-  await qc.addSubject({ id: SUBJECT, overrides: { stock_reports: 1_000_000_000_000 } });
+  for (const id of spreadIds)
+    await qc.addSubject({ id, overrides: { stock_reports: 1_000_000_000_000 } });
   const writer = (await qc.keys.create({ name: 'bench', scopes: ['quota:write'] })).key;
   const admin = (await qc.keys.create({ name: 'bench-admin', scopes: ['admin:read'] })).key;
   return { db, qc, writer, admin, c1Store: engine === 'sqlite' ? join(tmp, 'bench.db') : db };
