@@ -7,12 +7,16 @@ import {
 import type { Limits } from '../../core/plans.js';
 import { featureStatus, periodView, remainingOf, type QuotaPolicy } from '../../core/policy.js';
 import type { Period } from '../../core/period.js';
+import { answerClock } from '../../core/answer-clock.js';
+import { settleItem } from '../../core/item-outcome.js';
 import { resolveNewSubject } from '../../core/subject-rules.js';
 import { assembleHistory } from '../../core/history.js';
 import { REFUND_KEY_PREFIX } from '../../core/validate.js';
 import type {
   Page,
+  ConsumeItem,
   ConsumeResult,
+  ItemOutcome,
   HistoryEntry,
   Metadata,
   PeriodView,
@@ -167,7 +171,7 @@ export class SqliteUsage {
       if (prior?.outcome) {
         if (fingerprintDiffers(prior.fingerprint, fingerprint))
           throw new IdempotencyKeyReusedError(key);
-        return { ...(JSON.parse(prior.outcome) as ConsumeResult), replayed: true };
+        return this.replayOf(prior.outcome, s, nowMs);
       }
     }
     const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
@@ -198,6 +202,7 @@ export class SqliteUsage {
       limit,
       remaining: remainingOf(limit, used),
       period: this.viewOf(period),
+      ...answerClock(s.time_zone, this.policy.rule.timeZone, period, nowMs),
       ...(granted ? {} : { reason: s.suspended === 1 ? 'suspended' : 'quota_exceeded' }),
     };
     this.insertConsumeEvent.run(
@@ -216,6 +221,44 @@ export class SqliteUsage {
       key === undefined ? null : fingerprint,
     );
     return result;
+  }
+
+  /** A stored outcome; one stored before answers carried the zone and seconds left gets today's. */
+  private replayOf(outcome: string, s: ConsumeSubjectRow, nowMs: number): ConsumeResult {
+    const stored = JSON.parse(outcome) as ConsumeResult;
+    const clock =
+      stored.timeZone === undefined
+        ? answerClock(s.time_zone, this.policy.rule.timeZone, { endMs: Date.parse(stored.period.end) }, nowMs)
+        : {};
+    return { ...stored, ...clock, replayed: true };
+  }
+
+  /**
+   * Many consumes in ONE transaction (one commit), each decided as a single
+   * consume would be, in order: items on one subject see the earlier ones'
+   * effect. An item that a single consume would refuse with an error (an
+   * unknown subject, a reused key) gets that error as its outcome; nothing it
+   * did is kept, and the others go on. Any other error fails the whole call.
+   */
+  consumeMany(items: readonly ConsumeItem[], nowMs: number): ItemOutcome<ConsumeResult>[] {
+    return this.db
+      .transaction(() =>
+        items.map((item) =>
+          // A savepoint per item (a nested transaction): an item that fails leaves nothing behind.
+          settleItem(() =>
+            this.consumeTx(
+              item.subject,
+              item.feature,
+              item.amount,
+              item.key,
+              item.meta === undefined ? null : JSON.stringify(item.meta),
+              nowMs,
+              item.fingerprint ?? null,
+            ),
+          ),
+        ),
+      )
+      .immediate();
   }
 
   consume(
@@ -251,6 +294,7 @@ export class SqliteUsage {
           key: '',
         };
         const view = { ...periodView(period), key: this.keyOf(s, original.period_start_ms) };
+        const clock = answerClock(s.time_zone, this.policy.rule.timeZone, period, nowMs);
         const already = this.eventByKey.get(s.rid, `${REFUND_KEY_PREFIX}${key}`) as
           EventRow | undefined;
         const current = this.used(s.rid, period, original.feature);
@@ -260,6 +304,7 @@ export class SqliteUsage {
             amount: 0,
             used: current,
             period: view,
+            ...clock,
             ...(already ? { alreadyRefunded: true } : {}),
           };
         }
@@ -286,7 +331,7 @@ export class SqliteUsage {
           outcome: null,
           meta: JSON.stringify({ refunds: original.id }),
         });
-        return { refunded: true, amount: back, used, period: view };
+        return { refunded: true, amount: back, used, period: view, ...clock };
       })
       .immediate();
   }
@@ -315,8 +360,8 @@ export class SqliteUsage {
       plan: s.plan,
       suspended: s.suspended === 1,
       suspendedReason: s.suspended_reason,
-      timeZone: s.time_zone ?? this.policy.rule.timeZone,
       period: periodView(period),
+      ...answerClock(s.time_zone, this.policy.rule.timeZone, period, nowMs),
       features,
     };
   }
