@@ -139,8 +139,7 @@ export interface ConsumeItem {
  * touches the others.
  */
 export type ItemOutcome<T> =
-  | { readonly ok: true; readonly result: T }
-  | { readonly ok: false; readonly error: Error };
+  { readonly ok: true; readonly result: T } | { readonly ok: false; readonly error: Error };
 
 export interface ResetSubjectResult {
   readonly subject: string;

@@ -13,7 +13,10 @@ import type { QuotaPolicy } from '../../core/policy.js';
 import type {
   ConsumeItem,
   ConsumeOptions,
-  ImportedSubject, ListOptions, NewSubject } from '../../core/types.js';
+  ImportedSubject,
+  ListOptions,
+  NewSubject,
+} from '../../core/types.js';
 import type {
   BackupRecord,
   CloseBatchRequest,

@@ -451,7 +451,12 @@ export class FsUsage {
     // One stored before answers carried the zone and seconds left gets today's.
     const clock =
       outcome.timeZone === undefined
-        ? answerClock(d.timeZone, this.policy.rule.timeZone, { endMs: Date.parse(outcome.period.end) }, nowMs)
+        ? answerClock(
+            d.timeZone,
+            this.policy.rule.timeZone,
+            { endMs: Date.parse(outcome.period.end) },
+            nowMs,
+          )
         : {};
     return { ...outcome, ...clock, replayed: true };
   }

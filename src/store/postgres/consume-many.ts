@@ -21,7 +21,11 @@ type BatchSubject = Pick<
 
 /** What PgConsume lends the batch: the same answer fields and replays as a single consume. */
 export interface AnswerHelpers {
-  clockOf(s: Pick<SubjectDbRow, 'time_zone'>, period: { endMs: number }, nowMs: number): AnswerClock;
+  clockOf(
+    s: Pick<SubjectDbRow, 'time_zone'>,
+    period: { endMs: number },
+    nowMs: number,
+  ): AnswerClock;
   replayOf(outcome: string, s: Pick<SubjectDbRow, 'time_zone'>, nowMs: number): ConsumeResult;
 }
 
@@ -277,7 +281,8 @@ export class PgConsumeMany {
             `key: "${item.key}" is already used by another event of subject "${s.id}"`,
             'key',
           );
-        if (fingerprintDiffers(prior.fingerprint, p.fp)) throw new IdempotencyKeyReusedError(item.key!);
+        if (fingerprintDiffers(prior.fingerprint, p.fp))
+          throw new IdempotencyKeyReusedError(item.key!);
         return this.answers.replayOf(prior.outcome, s, nowMs);
       }
       const earlier = seen.get(k);

@@ -377,7 +377,11 @@ export class PgConsume {
     return this.replayOf(outcome, s, nowMs);
   }
 
-  clockOf(s: Pick<SubjectDbRow, 'time_zone'>, period: { endMs: number }, nowMs: number): AnswerClock {
+  clockOf(
+    s: Pick<SubjectDbRow, 'time_zone'>,
+    period: { endMs: number },
+    nowMs: number,
+  ): AnswerClock {
     return answerClock(s.time_zone, this.policy.rule.timeZone, period, nowMs);
   }
 

@@ -10,7 +10,10 @@ import { resultOf } from '../dry-run.js';
 import type {
   ConsumeItem,
   ConsumeOptions,
-  ImportedSubject, ListOptions, NewSubject } from '../../core/types.js';
+  ImportedSubject,
+  ListOptions,
+  NewSubject,
+} from '../../core/types.js';
 import type {
   BackupRecord,
   CloseBatchRequest,

@@ -228,7 +228,12 @@ export class SqliteUsage {
     const stored = JSON.parse(outcome) as ConsumeResult;
     const clock =
       stored.timeZone === undefined
-        ? answerClock(s.time_zone, this.policy.rule.timeZone, { endMs: Date.parse(stored.period.end) }, nowMs)
+        ? answerClock(
+            s.time_zone,
+            this.policy.rule.timeZone,
+            { endMs: Date.parse(stored.period.end) },
+            nowMs,
+          )
         : {};
     return { ...stored, ...clock, replayed: true };
   }
