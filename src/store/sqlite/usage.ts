@@ -249,9 +249,11 @@ export class SqliteUsage {
     return this.db
       .transaction(() =>
         items.map((item) =>
-          // A savepoint per item (a nested transaction): an item that fails leaves nothing behind.
+          // No savepoint per item (they cost more than the consumes): every error an item can
+          // get is thrown before it writes anything (a subject created on first use has no
+          // key taken yet), so a failed item leaves nothing behind.
           settleItem(() =>
-            this.consumeTx(
+            this.consumeInTx(
               item.subject,
               item.feature,
               item.amount,
