@@ -161,8 +161,14 @@ export class SqliteUsage {
     meta: string | null,
     nowMs: number,
     fingerprint: string | null,
+    /** Subjects already read in this transaction (a batch): nothing else can change them meanwhile. */
+    seen?: Map<string, ConsumeSubjectRow>,
   ): ConsumeResult {
-    const s = this.subjectFor(id, nowMs);
+    let s = seen?.get(id);
+    if (!s) {
+      s = this.subjectFor(id, nowMs);
+      seen?.set(id, s);
+    }
     if (key !== undefined) {
       const prior = this.eventByKey.get(s.rid, key) as EventRow | undefined;
       // The key is taken by a refund record: never replay it as a consume nor hit the unique index.
@@ -246,6 +252,7 @@ export class SqliteUsage {
    * did is kept, and the others go on. Any other error fails the whole call.
    */
   consumeMany(items: readonly ConsumeItem[], nowMs: number): ItemOutcome<ConsumeResult>[] {
+    const seen = new Map<string, ConsumeSubjectRow>();
     return this.db
       .transaction(() =>
         items.map((item) =>
@@ -261,6 +268,7 @@ export class SqliteUsage {
               item.meta === undefined ? null : JSON.stringify(item.meta),
               nowMs,
               item.fingerprint ?? null,
+              seen,
             ),
           ),
         ),
