@@ -179,6 +179,33 @@ contract('consumeMany', ({ useStore }) => {
     expect(await stored(qc, 'many-b-x', DEC)).toEqual(await stored(qc, 'one-b-x', DEC));
   });
 
+  it('never overshoots with batches and single consumes racing, from two store instances', async () => {
+    const other = createQuotaClock({ config: ctx.qc.config, store: await ctx.another() });
+    const batch = (qc: QuotaClock, i: number) =>
+      qc.consumeMany(
+        Array.from({ length: 5 }, (_, j) => ({
+          subject: 'race',
+          feature: 'stock_reports',
+          // Every other item keyed, one key sent by two racing batches.
+          ...(j % 2 === 0 ? { key: `race-${(i % 3) * 5 + j}` } : {}),
+        })),
+        { now: NOV },
+      );
+    const outcomes = await Promise.all([
+      ...Array.from({ length: 6 }, (_, i) => batch(i % 2 === 0 ? ctx.qc : other, i)),
+      ...Array.from({ length: 8 }, (_, i) =>
+        (i % 2 === 0 ? ctx.qc : other)
+          .consume('race', 'stock_reports', 1, { now: NOV })
+          .then((result) => [{ ok: true as const, result }]),
+      ),
+    ]);
+    const results = outcomes.flat().map((o) => (o.ok ? o.result : null));
+    const fresh = results.filter((r) => r !== null && r.granted && r.replayed !== true);
+    expect(fresh).toHaveLength(10);
+    expect((await ctx.qc.status('race', { now: NOV })).features.stock_reports?.used).toBe(10);
+    expect(await ctx.store.verify(NOV)).toEqual([]);
+  });
+
   it('tells observers about every item it decided', async () => {
     const seen: ConsumeEvent[] = [];
     const watched = createQuotaClock({
