@@ -153,7 +153,7 @@ export function actionRoutes(
       request,
       reply,
       async () => {
-        const result = await qc.refund(id, field(request.body, 'key'));
+        const result = await qc.refund(id, field(request.body, 'key'), {}, actorOf(request));
         if (!result.refunded && result.alreadyRefunded)
           throw new BadInputError('key: this event was already refunded', 'key');
         return subjectUrl(id, 'event.refund');

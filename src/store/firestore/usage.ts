@@ -30,7 +30,13 @@ import {
 } from '../../core/admin-types.js';
 import { fingerprintDiffers } from '../../core/idempotency.js';
 import { toIso } from '../../core/period.js';
-import { SYSTEM_ACTOR, pageLimit, resetAudit, seqCursor } from '../admin-mapping.js';
+import {
+  SYSTEM_ACTOR,
+  pageLimit,
+  refundAudit,
+  resetAudit,
+  seqCursor,
+} from '../admin-mapping.js';
 import type { FsContext } from './context.js';
 import {
   adoptionFields,
@@ -342,7 +348,7 @@ export class FsUsage {
     return outcome;
   }
 
-  async refund(id: string, key: string, nowMs: number): Promise<RefundResult> {
+  async refund(id: string, key: string, nowMs: number, actor?: Actor): Promise<RefundResult> {
     const events = this.ctx.eventsOf(id);
     const originalRef = events.doc(keyedEventId(key));
     const refundKey = `${REFUND_KEY_PREFIX}${key}`;
@@ -416,6 +422,8 @@ export class FsUsage {
             newSeq(),
           ),
         );
+        const audit = { key, feature, period: period.key, before: current, after: used };
+        if (actor) this.ctx.audit(tx, nowMs, refundAudit(id, audit), actor);
         return { refunded: true, amount: back, used, period: view };
       }),
     );

@@ -151,8 +151,8 @@ export class SqliteStore implements QuotaStore {
       opts.fingerprint,
     );
   }
-  async refund(id: string, key: string, nowMs: number) {
-    return this.p.usage.refund(id, key, nowMs);
+  async refund(id: string, key: string, nowMs: number, actor?: Actor) {
+    return this.p.usage.refund(id, key, nowMs, actor);
   }
   async status(id: string, nowMs: number) {
     return this.p.usage.status(id, nowMs);
