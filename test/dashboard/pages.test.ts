@@ -94,13 +94,16 @@ describe.skipIf(!available)('dashboard pages in Chromium', () => {
             (v) => `${path}: ${v.id} ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`,
           ),
         ).toEqual([]);
-        // Nothing wider than the viewport except inside a scrolling table.
+        // Nothing wider than the viewport, and no table or menu that has to scroll sideways
+        // (the skip link waits off-screen until focused, by design).
         const wide = await page.evaluate(() =>
           [...document.querySelectorAll('body *')]
             .filter(
               (e) =>
-                e.getBoundingClientRect().right > window.innerWidth + 0.5 &&
-                !e.closest('.table-wrap, .nav'),
+                (!e.closest('.skip') &&
+                  e.getBoundingClientRect().right > window.innerWidth + 0.5 &&
+                  !e.closest('.table-wrap')) ||
+                (e.matches('.table-wrap, .nav') && e.scrollWidth > e.clientWidth + 1),
             )
             .map((e) => `${e.tagName.toLowerCase()}.${e.className}`)
             .slice(0, 5),

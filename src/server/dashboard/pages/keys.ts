@@ -76,7 +76,7 @@ function keysTable(v: KeysView, ctx: ViewContext): Html {
           <thead>
             <tr>
               <th scope="col">Name</th>
-              <th scope="col">Prefix</th>
+              <th scope="col" class="hide-sm">Prefix</th>
               <th scope="col" class="hide-sm">Scopes</th>
               <th scope="col" class="hide-sm">Created</th>
               <th scope="col">Status</th>
@@ -90,8 +90,9 @@ function keysTable(v: KeysView, ctx: ViewContext): Html {
                   <td>
                     <strong>${k.name}</strong
                     >${k.id === v.currentKeyId ? html` ${pill('this session', 'accent', true)}` : ''}
+                    <div class="show-sm small"><code>${k.prefix}…</code></div>
                   </td>
-                  <td><code>${k.prefix}…</code></td>
+                  <td class="hide-sm"><code>${k.prefix}…</code></td>
                   <td class="hide-sm">
                     ${k.scopes.map((s, i) => html`${i ? ' ' : ''}<code>${s}</code>`)}
                   </td>

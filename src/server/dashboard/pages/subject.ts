@@ -159,7 +159,7 @@ function ledger(v: SubjectView, ctx: ViewContext): Html {
               e.key !== null &&
               !refunded.has(`${e.feature}\u0000${e.key}`);
             return html`<tr>
-              <td class="nowrap">${fmt.instantShort(e.at, v.status.timeZone)}</td>
+              <td class="when">${fmt.instantShort(e.at, v.status.timeZone)}</td>
               <td>
                 ${pill(kindText, kindTone)}${Object.keys(v.status.features).length > 1 ? html` <span class="muted small">${e.feature}</span>` : ''}
               </td>
