@@ -103,7 +103,8 @@ table.data tbody tr:hover td { background: #fafbfd; }
 table.data .num { text-align: right; white-space: nowrap; }
 table.data .nowrap { white-space: nowrap; }
 table.data .when { white-space: nowrap; }
-table.data td.wrap { max-width: 360px; overflow-wrap: anywhere; }
+/* Break long words only where nothing else fits: "report-ana-denied-3" wraps at a hyphen, not mid-word. */
+table.data td.wrap { max-width: 360px; overflow-wrap: break-word; }
 .empty { padding: 28px 20px; text-align: center; color: var(--muted); }
 .pager { display: flex; justify-content: space-between; align-items: center; padding: 12px 20px; border-top: 1px solid var(--border); font-size: 14px; gap: 12px; }
 
