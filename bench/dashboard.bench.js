@@ -125,11 +125,11 @@ async function prepare(engine) {
 }
 
 async function signIn(url, key) {
-  const res = await fetch(`${url}/admin/login`, {
+  const res = await globalThis.fetch(`${url}/admin/login`, {
     method: 'POST',
     redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded', origin: url },
-    body: new URLSearchParams({ key }),
+    body: new globalThis.URLSearchParams({ key }),
   });
   const cookie = /qc_session=[^;]+/.exec(res.headers.get('set-cookie') ?? '');
   if (res.status !== 303 || !cookie) throw new Error(`sign-in failed: ${res.status}`);
@@ -137,7 +137,7 @@ async function signIn(url, key) {
 }
 
 async function get(url, headers, expect = 'text') {
-  const res = await fetch(url, { headers });
+  const res = await globalThis.fetch(url, { headers });
   const body = expect === 'json' ? await res.json() : await res.text();
   if (res.status !== 200)
     throw new Error(`${url}: ${res.status} ${JSON.stringify(body).slice(0, 200)}`);
