@@ -104,7 +104,16 @@ export class Formatter {
       hour: 'numeric',
       minute: '2-digit',
     });
-    return html`<time datetime="${iso}" title="${utcText(iso)}">${f.format(new Date(iso))}</time>`;
+    // Date and time each kept whole, so a narrow column breaks between them, never inside.
+    const parts = f.formatToParts(new Date(iso));
+    const hour = parts.findIndex((p) => p.type === 'hour');
+    const text = (list: Intl.DateTimeFormatPart[]) => list.map((p) => p.value).join('');
+    const shown =
+      hour > 0
+        ? html`<span class="nowrap">${text(parts.slice(0, hour)).trimEnd()}</span>
+            <span class="nowrap">${text(parts.slice(hour))}</span>`
+        : text(parts);
+    return html`<time datetime="${iso}" title="${utcText(iso)}">${shown}</time>`;
   }
 
   /** A calendar day ("Dec 1") in the viewer's locale. */
