@@ -30,13 +30,7 @@ import {
 } from '../../core/admin-types.js';
 import { fingerprintDiffers } from '../../core/idempotency.js';
 import { toIso } from '../../core/period.js';
-import {
-  SYSTEM_ACTOR,
-  pageLimit,
-  refundAudit,
-  resetAudit,
-  seqCursor,
-} from '../admin-mapping.js';
+import { SYSTEM_ACTOR, pageLimit, refundAudit, resetAudit, seqCursor } from '../admin-mapping.js';
 import type { FsContext } from './context.js';
 import {
   adoptionFields,

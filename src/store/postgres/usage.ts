@@ -141,7 +141,13 @@ export class PgUsage {
       key: `refund:${key}`,
       meta: JSON.stringify({ refunds: original.id }),
     });
-    const audit = { key, feature: original.feature, period: view.key, before: current, after: used };
+    const audit = {
+      key,
+      feature: original.feature,
+      period: view.key,
+      before: current,
+      after: used,
+    };
     if (actor) await this.subjects.recordAudit(c, nowMs, refundAudit(id, audit), actor);
     return { refunded: true, amount: back, used, period: view };
   }

@@ -287,7 +287,13 @@ export class SqliteUsage {
           outcome: null,
           meta: JSON.stringify({ refunds: original.id }),
         });
-        const audit = { key, feature: original.feature, period: view.key, before: current, after: used };
+        const audit = {
+          key,
+          feature: original.feature,
+          period: view.key,
+          before: current,
+          after: used,
+        };
         if (actor) this.subjects.recordAudit(nowMs, refundAudit(id, audit), actor);
         return { refunded: true, amount: back, used, period: view };
       })
