@@ -148,7 +148,10 @@ describe('quotaclock keys on a store that does not exist', () => {
   it('keys list and keys revoke on a missing file fail naming it, and create nothing', async () => {
     const dir = join(cwd, 'absent');
     const file = join(dir, 'quotaclock.db');
-    for (const args of [['keys', 'list'], ['keys', 'revoke', 'qck_Ab3dE6gH']]) {
+    for (const args of [
+      ['keys', 'list'],
+      ['keys', 'revoke', 'qck_Ab3dE6gH'],
+    ]) {
       const r = await runCli([...args, '--db', file], { cwd });
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(file);
