@@ -1,6 +1,7 @@
 import { RefundKeyNotFoundError } from '../../core/errors.js';
 import { assembleHistory } from '../../core/history.js';
 import { featureStatus, periodView, type QuotaPolicy } from '../../core/policy.js';
+import { answerClock } from '../../core/answer-clock.js';
 import type {
   Page,
   HistoryEntry,
@@ -99,6 +100,7 @@ export class PgUsage {
     if (!original) throw new RefundKeyNotFoundError(id, key);
     const period = { startMs: original.period_start_ms, endMs: original.period_end_ms, key: '' };
     const view = { ...periodView(period), key: this.keyOf(s, original.period_start_ms) };
+    const clock = answerClock(s.time_zone, this.policy.rule.timeZone, period, nowMs);
     const already = (
       await c.query(`SELECT 1 FROM ${this.s}.events WHERE subject_rid = $1 AND idem_key = $2`, [
         s.rid,
@@ -118,6 +120,7 @@ export class PgUsage {
         amount: 0,
         used: current,
         period: view,
+        ...clock,
         ...(already ? { alreadyRefunded: true } : {}),
       };
     }
@@ -149,7 +152,7 @@ export class PgUsage {
       after: used,
     };
     if (actor) await this.subjects.recordAudit(c, nowMs, refundAudit(id, audit), actor);
-    return { refunded: true, amount: back, used, period: view };
+    return { refunded: true, amount: back, used, period: view, ...clock };
   }
 
   async status(id: string, nowMs: number): Promise<StatusResult> {
@@ -175,8 +178,8 @@ export class PgUsage {
       plan: s.plan,
       suspended: s.suspended,
       suspendedReason: s.suspended_reason,
-      timeZone: s.time_zone ?? this.policy.rule.timeZone,
       period: periodView(period),
+      ...answerClock(s.time_zone, this.policy.rule.timeZone, period, nowMs),
       features,
     };
   }

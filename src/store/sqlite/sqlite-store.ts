@@ -7,7 +7,13 @@ import type {
 import type { Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
 import { resultOf } from '../dry-run.js';
-import type { ConsumeOptions, ImportedSubject, ListOptions, NewSubject } from '../../core/types.js';
+import type {
+  ConsumeItem,
+  ConsumeOptions,
+  ImportedSubject,
+  ListOptions,
+  NewSubject,
+} from '../../core/types.js';
 import type {
   BackupRecord,
   CloseBatchRequest,
@@ -150,6 +156,9 @@ export class SqliteStore implements QuotaStore {
       opts.now,
       opts.fingerprint,
     );
+  }
+  async consumeMany(items: readonly ConsumeItem[], nowMs: number) {
+    return this.p.usage.consumeMany(items, nowMs);
   }
   async refund(id: string, key: string, nowMs: number, actor?: Actor) {
     return this.p.usage.refund(id, key, nowMs, actor);

@@ -7,12 +7,16 @@ import {
 import type { Limits } from '../../core/plans.js';
 import { featureStatus, periodView, remainingOf, type QuotaPolicy } from '../../core/policy.js';
 import type { Period } from '../../core/period.js';
+import { answerClock } from '../../core/answer-clock.js';
+import { settleItem } from '../../core/item-outcome.js';
 import { resolveNewSubject } from '../../core/subject-rules.js';
 import { assembleHistory } from '../../core/history.js';
 import { REFUND_KEY_PREFIX } from '../../core/validate.js';
 import type {
   Page,
+  ConsumeItem,
   ConsumeResult,
+  ItemOutcome,
   HistoryEntry,
   Metadata,
   PeriodView,
@@ -158,8 +162,14 @@ export class SqliteUsage {
     meta: string | null,
     nowMs: number,
     fingerprint: string | null,
+    /** Subjects already read in this transaction (a batch): nothing else can change them meanwhile. */
+    seen?: Map<string, ConsumeSubjectRow>,
   ): ConsumeResult {
-    const s = this.subjectFor(id, nowMs);
+    let s = seen?.get(id);
+    if (!s) {
+      s = this.subjectFor(id, nowMs);
+      seen?.set(id, s);
+    }
     if (key !== undefined) {
       const prior = this.eventByKey.get(s.rid, key) as EventRow | undefined;
       // The key is taken by a refund record: never replay it as a consume nor hit the unique index.
@@ -168,7 +178,7 @@ export class SqliteUsage {
       if (prior?.outcome) {
         if (fingerprintDiffers(prior.fingerprint, fingerprint))
           throw new IdempotencyKeyReusedError(key);
-        return { ...(JSON.parse(prior.outcome) as ConsumeResult), replayed: true };
+        return this.replayOf(prior.outcome, s, nowMs);
       }
     }
     const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
@@ -199,6 +209,7 @@ export class SqliteUsage {
       limit,
       remaining: remainingOf(limit, used),
       period: this.viewOf(period),
+      ...answerClock(s.time_zone, this.policy.rule.timeZone, period, nowMs),
       ...(granted ? {} : { reason: s.suspended === 1 ? 'suspended' : 'quota_exceeded' }),
     };
     this.insertConsumeEvent.run(
@@ -217,6 +228,53 @@ export class SqliteUsage {
       key === undefined ? null : fingerprint,
     );
     return result;
+  }
+
+  /** A stored outcome; one stored before answers carried the zone and seconds left gets today's. */
+  private replayOf(outcome: string, s: ConsumeSubjectRow, nowMs: number): ConsumeResult {
+    const stored = JSON.parse(outcome) as ConsumeResult;
+    const clock =
+      stored.timeZone === undefined
+        ? answerClock(
+            s.time_zone,
+            this.policy.rule.timeZone,
+            { endMs: Date.parse(stored.period.end) },
+            nowMs,
+          )
+        : {};
+    return { ...stored, ...clock, replayed: true };
+  }
+
+  /**
+   * Many consumes in ONE transaction (one commit), each decided as a single
+   * consume would be, in order: items on one subject see the earlier ones'
+   * effect. An item that a single consume would refuse with an error (an
+   * unknown subject, a reused key) gets that error as its outcome; nothing it
+   * did is kept, and the others go on. Any other error fails the whole call.
+   */
+  consumeMany(items: readonly ConsumeItem[], nowMs: number): ItemOutcome<ConsumeResult>[] {
+    const seen = new Map<string, ConsumeSubjectRow>();
+    return this.db
+      .transaction(() =>
+        items.map((item) =>
+          // No savepoint per item (they cost more than the consumes): every error an item can
+          // get is thrown before it writes anything (a subject created on first use has no
+          // key taken yet), so a failed item leaves nothing behind.
+          settleItem(() =>
+            this.consumeInTx(
+              item.subject,
+              item.feature,
+              item.amount,
+              item.key,
+              item.meta === undefined ? null : JSON.stringify(item.meta),
+              nowMs,
+              item.fingerprint ?? null,
+              seen,
+            ),
+          ),
+        ),
+      )
+      .immediate();
   }
 
   consume(
@@ -252,6 +310,7 @@ export class SqliteUsage {
           key: '',
         };
         const view = { ...periodView(period), key: this.keyOf(s, original.period_start_ms) };
+        const clock = answerClock(s.time_zone, this.policy.rule.timeZone, period, nowMs);
         const already = this.eventByKey.get(s.rid, `${REFUND_KEY_PREFIX}${key}`) as
           EventRow | undefined;
         const current = this.used(s.rid, period, original.feature);
@@ -261,6 +320,7 @@ export class SqliteUsage {
             amount: 0,
             used: current,
             period: view,
+            ...clock,
             ...(already ? { alreadyRefunded: true } : {}),
           };
         }
@@ -295,7 +355,7 @@ export class SqliteUsage {
           after: used,
         };
         if (actor) this.subjects.recordAudit(nowMs, refundAudit(id, audit), actor);
-        return { refunded: true, amount: back, used, period: view };
+        return { refunded: true, amount: back, used, period: view, ...clock };
       })
       .immediate();
   }
@@ -324,8 +384,8 @@ export class SqliteUsage {
       plan: s.plan,
       suspended: s.suspended === 1,
       suspendedReason: s.suspended_reason,
-      timeZone: s.time_zone ?? this.policy.rule.timeZone,
       period: periodView(period),
+      ...answerClock(s.time_zone, this.policy.rule.timeZone, period, nowMs),
       features,
     };
   }
