@@ -265,12 +265,18 @@ export class QuotaClock {
     });
   }
 
-  async refund(subject: string, key: string, opts: { now?: When } = {}): Promise<RefundResult> {
+  /** With an actor (an admin's refund), the store also writes an `event.refund` audit entry. */
+  async refund(
+    subject: string,
+    key: string,
+    opts: { now?: When } = {},
+    actor?: Actor,
+  ): Promise<RefundResult> {
     assertSubjectId(subject);
     if (key === undefined || key === null)
       throw new BadInputError('key: required, the idempotency key of the consume to refund', 'key');
     assertIdempotencyKey(key);
-    return (await this.store()).refund(subject, key, this.now(opts.now));
+    return (await this.store()).refund(subject, key, this.now(opts.now), actor);
   }
 
   /** Would `amount` be granted now? Reads only; use consume to actually take it. */

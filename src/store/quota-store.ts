@@ -223,7 +223,8 @@ export interface QuotaStore {
    * rejects the whole call. Outcomes come in the items' order.
    */
   consumeMany(items: readonly ConsumeItem[], nowMs: number): Promise<ItemOutcome<ConsumeResult>[]>;
-  refund(id: string, key: string, nowMs: number): Promise<RefundResult>;
+  /** With an actor (an admin's refund), an `event.refund` audit entry is written with it. */
+  refund(id: string, key: string, nowMs: number, actor?: Actor): Promise<RefundResult>;
   status(id: string, nowMs: number): Promise<StatusResult>;
   history(id: string): Promise<HistoryEntry[]>;
   /**

@@ -183,8 +183,8 @@ export class FirestoreStore implements QuotaStore {
   consumeMany(items: readonly ConsumeItem[], nowMs: number) {
     return this.run(() => this.usage.consumeMany(items, nowMs));
   }
-  refund(id: string, key: string, nowMs: number) {
-    return this.run(() => this.usage.refund(id, key, nowMs));
+  refund(id: string, key: string, nowMs: number, actor?: Actor) {
+    return this.run(() => this.usage.refund(id, key, nowMs, actor));
   }
   status(id: string, nowMs: number) {
     return this.run(() => this.usage.status(id, nowMs));

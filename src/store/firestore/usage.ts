@@ -34,7 +34,7 @@ import { fingerprintDiffers } from '../../core/idempotency.js';
 import { toIso } from '../../core/period.js';
 import { answerClock } from '../../core/answer-clock.js';
 import { settleItem } from '../../core/item-outcome.js';
-import { SYSTEM_ACTOR, pageLimit, resetAudit, seqCursor } from '../admin-mapping.js';
+import { SYSTEM_ACTOR, pageLimit, refundAudit, resetAudit, seqCursor } from '../admin-mapping.js';
 import type { FsContext } from './context.js';
 import {
   adoptionFields,
@@ -496,7 +496,7 @@ export class FsUsage {
     }
   }
 
-  async refund(id: string, key: string, nowMs: number): Promise<RefundResult> {
+  async refund(id: string, key: string, nowMs: number, actor?: Actor): Promise<RefundResult> {
     const events = this.ctx.eventsOf(id);
     const originalRef = events.doc(keyedEventId(key));
     const refundKey = `${REFUND_KEY_PREFIX}${key}`;
@@ -572,6 +572,8 @@ export class FsUsage {
             newSeq(),
           ),
         );
+        const audit = { key, feature, period: period.key, before: current, after: used };
+        if (actor) this.ctx.audit(tx, nowMs, refundAudit(id, audit), actor);
         return { refunded: true, amount: back, used, period: view, ...clock };
       }),
     );

@@ -178,8 +178,8 @@ export class PostgresStore implements QuotaStore {
   consumeMany(items: readonly ConsumeItem[], nowMs: number) {
     return this.run(() => this.consumer.consumeMany(items, nowMs));
   }
-  refund(id: string, key: string, nowMs: number) {
-    return this.run(() => this.usage.refund(id, key, nowMs));
+  refund(id: string, key: string, nowMs: number, actor?: Actor) {
+    return this.run(() => this.usage.refund(id, key, nowMs, actor));
   }
   status(id: string, nowMs: number) {
     return this.run(() => this.usage.status(id, nowMs));

@@ -21,6 +21,7 @@ import {
 import {
   idCursor,
   pageLimit,
+  refundAudit,
   resetAudit,
   toEventView,
   type EventViewRow,
@@ -72,8 +73,8 @@ export class PgUsage {
     );
   }
 
-  async refund(id: string, key: string, nowMs: number): Promise<RefundResult> {
-    return this.db.tx((c) => this.refundInTx(c, id, key, nowMs), {
+  async refund(id: string, key: string, nowMs: number, actor?: Actor): Promise<RefundResult> {
+    return this.db.tx((c) => this.refundInTx(c, id, key, nowMs, actor), {
       idempotent: false,
       // Two refunds of one key racing: the loser rolls back and, retried, reports alreadyRefunded.
       retryIf: (e) => isUniqueViolation(e, 'events_idem'),
@@ -85,6 +86,7 @@ export class PgUsage {
     id: string,
     key: string,
     nowMs: number,
+    actor?: Actor,
   ): Promise<RefundResult> {
     const s = await this.subjects.require(c, id);
     // Locking the original consume serialises refunds of the same key.
@@ -142,6 +144,14 @@ export class PgUsage {
       key: `refund:${key}`,
       meta: JSON.stringify({ refunds: original.id }),
     });
+    const audit = {
+      key,
+      feature: original.feature,
+      period: view.key,
+      before: current,
+      after: used,
+    };
+    if (actor) await this.subjects.recordAudit(c, nowMs, refundAudit(id, audit), actor);
     return { refunded: true, amount: back, used, period: view, ...clock };
   }
 

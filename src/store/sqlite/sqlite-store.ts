@@ -160,8 +160,8 @@ export class SqliteStore implements QuotaStore {
   async consumeMany(items: readonly ConsumeItem[], nowMs: number) {
     return this.p.usage.consumeMany(items, nowMs);
   }
-  async refund(id: string, key: string, nowMs: number) {
-    return this.p.usage.refund(id, key, nowMs);
+  async refund(id: string, key: string, nowMs: number, actor?: Actor) {
+    return this.p.usage.refund(id, key, nowMs, actor);
   }
   async status(id: string, nowMs: number) {
     return this.p.usage.status(id, nowMs);

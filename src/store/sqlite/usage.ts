@@ -38,6 +38,7 @@ import {
   SYSTEM_ACTOR,
   idCursor,
   pageLimit,
+  refundAudit,
   resetAudit,
   toEventView,
   type EventViewRow,
@@ -296,7 +297,7 @@ export class SqliteUsage {
     );
   }
 
-  refund(id: string, key: string, nowMs: number): RefundResult {
+  refund(id: string, key: string, nowMs: number, actor?: Actor): RefundResult {
     return this.db
       .transaction((): RefundResult => {
         const s = this.subjects.require(id);
@@ -346,6 +347,14 @@ export class SqliteUsage {
           outcome: null,
           meta: JSON.stringify({ refunds: original.id }),
         });
+        const audit = {
+          key,
+          feature: original.feature,
+          period: view.key,
+          before: current,
+          after: used,
+        };
+        if (actor) this.subjects.recordAudit(nowMs, refundAudit(id, audit), actor);
         return { refunded: true, amount: back, used, period: view, ...clock };
       })
       .immediate();
