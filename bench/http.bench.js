@@ -12,9 +12,19 @@
 // under load; and GET /v1/admin/subjects at depth 20,000 pages against page 1
 // with BENCH_SUBJECTS subjects. Only ratios from one run are comparable.
 //
+// Every contender runs as deployed: ours at its default log level, so it writes its one
+// line per request (API.md), which C1 does not.
+//
 // env: BENCH_ENGINES (sqlite,postgres), BENCH_SECONDS (per contender per round, 5),
 //      BENCH_ROUNDS (3), BENCH_CONNECTIONS (16), BENCH_PIPELINING (1),
-//      BENCH_SUBJECTS (1000000), BENCH_PAGE (50), BENCH_POSTGRES_URL.
+//      BENCH_SUBJECTS (1000000), BENCH_PAGE (50), BENCH_POSTGRES_URL;
+//      BENCH_DIR (where the SQLite file goes; the system's temp folder by default. On a
+//        disk other processes are busy with, fsync times swing and drown the servers' own
+//        cost; /dev/shm keeps the same statements and pragmas without the disk);
+//      BENCH_SPREAD (1: how many subjects the single consumes go round. 1 is one hot counter
+//        row, the worst case for a store that serialises writes to one row);
+//      BENCH_BASELINE_CLI (another build's dist/cli/main.js: it joins the rounds as "base",
+//        after ours, so a change is measured against what it replaces in the same run).
 // A smoke run: BENCH_ENGINES=sqlite BENCH_SECONDS=2 BENCH_ROUNDS=1 BENCH_SUBJECTS=20000 BENCH_PAGE=1.
 import { spawn } from 'node:child_process';
 import { clearInterval, clearTimeout, setInterval, setTimeout } from 'node:timers';
@@ -39,17 +49,25 @@ const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const CONTENDERS = new URL('./lib/http-contenders.js', import.meta.url).pathname;
 const SUBJECT = 'bench-user';
 const BODY = JSON.stringify({ subject: SUBJECT, feature: 'stock_reports', amount: 1 });
+const SPREAD = Math.max(1, Number(process.env.BENCH_SPREAD ?? 1));
+const spreadIds = Array.from({ length: SPREAD }, (_, i) => (i === 0 ? SUBJECT : `${SUBJECT}-${i}`));
+const spreadBodies = spreadIds.map((subject) =>
+  JSON.stringify({ subject, feature: 'stock_reports', amount: 1 }),
+);
+let nextBody = 0;
 
 const log = (...a) => console.error(...a);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const us = (x) => `[${Math.round(x.cpuUs)} µs CPU/req]`;
 const fmt = (n) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2));
-const tmp = mkdtempSync(join(tmpdir(), 'qc-bench-http-'));
+const tmp = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'qc-bench-http-'));
+const BASELINE_CLI = process.env.BENCH_BASELINE_CLI;
 const children = new Set();
 
 /** Starts a process that prints {"url": …} on stderr when it listens. */
 function start(args, env = {}) {
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, ...env, QUOTACLOCK_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.add(child);
@@ -93,7 +111,23 @@ function rssMb(pid) {
   }
 }
 
-/** One autocannon run; with pid, samples that process's RSS and reports its peak. */
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * One autocannon run; with pid, samples that process's RSS (its peak) and the CPU time it
+ * used per request answered. CPU per request is what the server itself costs: unlike req/s it
+ * barely moves when other processes share the cores, so it is the figure to compare on a busy
+ * machine (time spent waiting for fsync is not CPU, and is not in it).
+ */
 async function load({
   url,
   path = '/v1/consume',
@@ -106,10 +140,24 @@ async function load({
 }) {
   let peak = 0;
   const timer = pid ? setInterval(() => (peak = Math.max(peak, rssMb(pid))), 200) : null;
+  const cpu0 = pid ? cpuSeconds(pid) : NaN;
   const r = await autocannon({
     url: url + path,
     method,
     ...(method === 'POST' ? { body } : {}),
+    // BENCH_SPREAD: the single consumes go round the subjects, one counter row each.
+    ...(body === BODY && SPREAD > 1
+      ? {
+          requests: [
+            {
+              setupRequest: (req) => ({
+                ...req,
+                body: spreadBodies[(nextBody = (nextBody + 1) % SPREAD)],
+              }),
+            },
+          ],
+        }
+      : {}),
     headers: {
       'content-type': 'application/json',
       ...(key ? { authorization: `Bearer ${key}` } : {}),
@@ -120,12 +168,19 @@ async function load({
     ...(rate ? { overallRate: rate } : {}),
   });
   if (timer) clearInterval(timer);
+  const cpuUs = ((cpuSeconds(pid) - cpu0) / Math.max(1, r.requests.total)) * 1e6;
   const bad = r.non2xx + r.errors + r.timeouts;
   if (bad > 0)
     throw new Error(
       `${method} ${path}: ${bad} failed of ${r.requests.total} (non-2xx ${r.non2xx}, errors ${r.errors})`,
     );
-  return { rps: r.requests.average, p99: r.latency.p99, mean: r.latency.average, rss: peak };
+  return {
+    rps: r.requests.average,
+    p99: r.latency.p99,
+    mean: r.latency.average,
+    rss: peak,
+    cpuUs,
+  };
 }
 
 /** A fresh store with the reference plans, one subject with room to spare, and two keys. */
@@ -141,7 +196,8 @@ async function prepare(engine) {
   if (engine === 'postgres') await dropPostgresSchema(db);
   const qc = createQuotaClock({ config: { store: db } });
   await qc.init();
-  await qc.addSubject({ id: SUBJECT, overrides: { stock_reports: 1_000_000_000_000 } });
+  for (const id of spreadIds)
+    await qc.addSubject({ id, overrides: { stock_reports: 1_000_000_000_000 } });
   const writer = (await qc.keys.create({ name: 'bench', scopes: ['quota:write'] })).key;
   const admin = (await qc.keys.create({ name: 'bench-admin', scopes: ['admin:read'] })).key;
   return { db, qc, writer, admin, c1Store: engine === 'sqlite' ? join(tmp, 'bench.db') : db };
@@ -181,18 +237,23 @@ async function benchEngine(engine) {
   const ours = await start([CLI, 'serve', '--db', s.db, '--port', '0']);
   const c0 = await start([CONTENDERS, 'c0']);
   const c1 = await start([CONTENDERS, 'c1', s.c1Store]);
+  const base = BASELINE_CLI
+    ? await start([BASELINE_CLI, 'serve', '--db', s.db, '--port', '0'])
+    : null;
   const out = { engine, rounds: [] };
   try {
     // Warm each up (prepared statements, JIT) before the timed rounds.
-    for (const [p, key] of [[c0], [c1, s.writer], [ours, s.writer]])
-      await load({ url: p.url, key, seconds: 1 });
+    for (const [p, key] of [[c0], [c1, s.writer], [ours, s.writer], [base, s.writer]])
+      if (p) await load({ url: p.url, key, seconds: 1 });
     for (let r = 0; r < ROUNDS; r += 1) {
-      const a = await load({ url: c0.url });
-      const b = await load({ url: c1.url, key: s.writer });
+      const a = await load({ url: c0.url, pid: c0.child.pid });
+      const b = await load({ url: c1.url, key: s.writer, pid: c1.child.pid });
       const c = await load({ url: ours.url, key: s.writer, pid: ours.child.pid });
-      out.rounds.push({ c0: a, c1: b, ours: c });
+      const d = base ? await load({ url: base.url, key: s.writer, pid: base.child.pid }) : null;
+      out.rounds.push({ c0: a, c1: b, ours: c, ...(d ? { base: d } : {}) });
       log(
-        `  round ${r + 1}: C0 ${fmt(a.rps)}/s, C1 ${fmt(b.rps)}/s, ours ${fmt(c.rps)}/s (ours/C1 ${(c.rps / b.rps).toFixed(2)})`,
+        `  round ${r + 1}: C0 ${fmt(a.rps)}/s ${us(a)}, C1 ${fmt(b.rps)}/s ${us(b)}, ours ${fmt(c.rps)}/s ${us(c)} (ours/C1 ${(c.rps / b.rps).toFixed(2)})` +
+          (d ? `, base ${fmt(d.rps)}/s ${us(d)} (base/C1 ${(d.rps / b.rps).toFixed(2)})` : ''),
       );
     }
     const c1Peak = median(out.rounds.map((x) => x.c1.rps));
@@ -226,7 +287,7 @@ async function benchEngine(engine) {
     }
     out.pages = { first: median(pages.first), deep: median(pages.deep), deepAfter };
   } finally {
-    for (const p of [ours, c0, c1]) await stop(p);
+    for (const p of [ours, c0, c1, base]) if (p) await stop(p);
     await s.qc.close();
     if (engine === 'postgres') await dropPostgresSchema(s.db);
   }
@@ -249,8 +310,19 @@ function report(results) {
     lines.push(`| C0 req/s (median) | ${fmt(m('c0'))} (p99 ${p('c0')} ms) | |`);
     lines.push(`| C1 req/s (median) | ${fmt(m('c1'))} (p99 ${p('c1')} ms) | |`);
     lines.push(`| ours req/s (median) | ${fmt(m('ours'))} (p99 ${p('ours')} ms) | |`);
+    const cpu = (k) => median(r.rounds.map((x) => x[k].cpuUs));
     lines.push(`| ours / C1 | ${(m('ours') / m('c1')).toFixed(2)} | ≥ 0.8 |`);
+    lines.push(
+      `| server CPU per request (median): C0, C1, ours | ${cpu('c0').toFixed(0)}, ${cpu('c1').toFixed(0)}, ${cpu('ours').toFixed(0)} µs | |`,
+    );
+    lines.push(
+      `| C1's CPU per request / ours (the req/s ratio when both are CPU-bound) | ${(cpu('c1') / cpu('ours')).toFixed(2)} | |`,
+    );
     lines.push(`| ours / C0 | ${(m('ours') / m('c0')).toFixed(2)} | reported |`);
+    if (r.rounds[0].base)
+      lines.push(
+        `| base (BENCH_BASELINE_CLI) req/s (median), base / C1; CPU per request, C1's / base's | ${fmt(m('base'))}, ${(m('base') / m('c1')).toFixed(2)}; ${cpu('base').toFixed(0)} µs, ${(cpu('c1') / cpu('base')).toFixed(2)} | |`,
+      );
     lines.push(
       `| p99 at ${fmt(r.half.rate)} req/s (half C1's peak): ours / C1 | ${r.half.ours} ms / ${r.half.c1} ms = ${(r.half.ours / Math.max(r.half.c1, 1)).toFixed(2)} | ≤ 1.5 |`,
     );

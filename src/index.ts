@@ -14,6 +14,7 @@ export type { Plan, Limit, Limits, PlanSet } from './core/plans.js';
 export { PeriodSchedule, PeriodCalculator, DEFAULT_PERIOD_RULE } from './core/period.js';
 export type { Period, PeriodRule, PeriodUnit, AnchorKind } from './core/period.js';
 export type * from './core/types.js';
+export type { AnswerClock } from './core/answer-clock.js';
 export type { QuotaStore, StoreCapabilities, RunRecord } from './store/quota-store.js';
 export { openStore, parseStoreUrl } from './store/open-store.js';
 export { resetAllUserQuotas, runScheduledReset } from './jobs/reset-all.js';

@@ -4,9 +4,13 @@ import { BadInputError, SubjectNotFoundError } from './core/errors.js';
 import type { Limit, Plan } from './core/plans.js';
 import { featureStatus, periodView, QuotaPolicy } from './core/policy.js';
 import { canonicalTimeZone } from './core/time-zone.js';
+import { answerClock, type AnswerClock } from './core/answer-clock.js';
+import { settleItem } from './core/item-outcome.js';
 import type {
+  ConsumeItem,
   ConsumeResult,
   HistoryEntry,
+  ItemOutcome,
   ImportedSubject,
   ListOptions,
   Metadata,
@@ -73,7 +77,7 @@ export interface ConsumeCallOptions {
   readonly fingerprint?: string;
 }
 
-export interface CheckResult {
+export interface CheckResult extends AnswerClock {
   /** Whether consuming `amount` now would be granted (not a reservation). */
   readonly allowed: boolean;
   readonly limit: Limit;
@@ -181,12 +185,13 @@ export class QuotaClock {
     return this.policy.catalog.list();
   }
 
-  async consume(
+  /** A consume's input, checked: what the store is given. */
+  private consumeItem(
     subject: string,
     feature: string,
-    amount = 1,
-    opts: ConsumeCallOptions = {},
-  ): Promise<ConsumeResult> {
+    amount: number,
+    opts: Omit<ConsumeCallOptions, 'now'>,
+  ): ConsumeItem {
     assertSubjectId(subject);
     this.policy.catalog.assertFeature(feature);
     assertAmount(amount);
@@ -200,27 +205,78 @@ export class QuotaClock {
         'fingerprint',
       );
     const meta = normaliseMeta(opts.meta);
-    const result = await (
-      await this.store()
-    ).consume(subject, feature, amount, {
+    return {
+      subject,
+      feature,
+      amount,
       ...(opts.key === undefined ? {} : { key: opts.key }),
       ...(meta === undefined ? {} : { meta }),
       ...(opts.fingerprint === undefined ? {} : { fingerprint: opts.fingerprint }),
-      now: this.now(opts.now),
-    });
-    if (this.observers.length > 0) {
-      const event = { subject, feature, amount, result };
-      for (const o of this.observers) o.onConsume?.(event, this);
-    }
+    };
+  }
+
+  private notify(item: ConsumeItem, result: ConsumeResult): void {
+    const event = { subject: item.subject, feature: item.feature, amount: item.amount, result };
+    for (const o of this.observers) o.onConsume?.(event, this);
+  }
+
+  async consume(
+    subject: string,
+    feature: string,
+    amount = 1,
+    opts: ConsumeCallOptions = {},
+  ): Promise<ConsumeResult> {
+    const item = this.consumeItem(subject, feature, amount, opts);
+    const { subject: _s, feature: _f, amount: _a, ...rest } = item;
+    const result = await (
+      await this.store()
+    ).consume(subject, feature, amount, { ...rest, now: this.now(opts.now) });
+    if (this.observers.length > 0) this.notify(item, result);
     return result;
   }
 
-  async refund(subject: string, key: string, opts: { now?: When } = {}): Promise<RefundResult> {
+  /**
+   * Many consumes at one instant, each decided exactly as `consume` would
+   * decide it, in order (items on one subject see the earlier ones' effect;
+   * a key repeated in the list replays the first), with far fewer commits.
+   * An item that `consume` would refuse (bad input, an unknown subject, a
+   * reused key) gets that error as its outcome, and the others go on; a
+   * store failure rejects the whole call. Outcomes come in the items' order.
+   */
+  async consumeMany(
+    items: readonly ({ subject: string; feature: string; amount?: number } & Omit<
+      ConsumeCallOptions,
+      'now'
+    >)[],
+    opts: { now?: When } = {},
+  ): Promise<ItemOutcome<ConsumeResult>[]> {
+    const checked = items.map((i) =>
+      settleItem(() => this.consumeItem(i.subject, i.feature, i.amount ?? 1, i)),
+    );
+    const valid = checked.flatMap((c) => (c.ok ? [c.result] : []));
+    const decided =
+      valid.length === 0 ? [] : await (await this.store()).consumeMany(valid, this.now(opts.now));
+    let next = 0;
+    return checked.map((c) => {
+      if (!c.ok) return c;
+      const out = decided[next++]!;
+      if (out.ok && this.observers.length > 0) this.notify(c.result, out.result);
+      return out;
+    });
+  }
+
+  /** With an actor (an admin's refund), the store also writes an `event.refund` audit entry. */
+  async refund(
+    subject: string,
+    key: string,
+    opts: { now?: When } = {},
+    actor?: Actor,
+  ): Promise<RefundResult> {
     assertSubjectId(subject);
     if (key === undefined || key === null)
       throw new BadInputError('key: required, the idempotency key of the consume to refund', 'key');
     assertIdempotencyKey(key);
-    return (await this.store()).refund(subject, key, this.now(opts.now));
+    return (await this.store()).refund(subject, key, this.now(opts.now), actor);
   }
 
   /** Would `amount` be granted now? Reads only; use consume to actually take it. */
@@ -243,6 +299,8 @@ export class QuotaClock {
         remaining: f.remaining,
         reason: 'suspended',
         period: s.period,
+        timeZone: s.timeZone,
+        secondsLeft: s.secondsLeft,
       };
     const allowed = f.limit === null || f.used + amount <= f.limit;
     return {
@@ -252,6 +310,8 @@ export class QuotaClock {
       remaining: f.remaining,
       ...(allowed ? {} : { reason: 'quota_exceeded' }),
       period: s.period,
+      timeZone: s.timeZone,
+      secondsLeft: s.secondsLeft,
     };
   }
 
@@ -281,8 +341,8 @@ export class QuotaClock {
         plan: this.policy.catalog.defaultPlan,
         suspended: false,
         suspendedReason: null,
-        timeZone: zone,
         period: periodView(period),
+        ...answerClock(zone, zone, period, nowMs),
         features,
       };
     }

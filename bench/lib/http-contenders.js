@@ -104,6 +104,9 @@ if (mode === 'c0') {
   db.pragma('busy_timeout = 30000');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
+  // As the store opens it (src/store/sqlite/connection.ts): each counter and event insert
+  // also checks its subject exists. Until 2026-12-06 run 2, C1 left this out.
+  db.pragma('foreign_keys = ON');
   const keyByHash = db.prepare('SELECT hash, revoked_ms FROM api_keys WHERE hash = ?');
   const subject = db.prepare('SELECT rid FROM subjects WHERE id = ?');
   const upsert = db.prepare(

@@ -23,18 +23,17 @@ def quota_client() -> QuotaClockClient:
     return cast(QuotaClockClient, current_app.extensions[EXTENSION])
 
 
-def resets_at(client: QuotaClockClient, user: str, period_end: str) -> str:
-    """The period's end as the user reads it: an ISO instant in their own time zone."""
-    end = datetime.fromisoformat(period_end.replace("Z", "+00:00"))
-    try:
-        zone = client.status(user)["timeZone"]
-    except QuotaClockError as error:
-        log.warning("time zone of %s unknown, resetsAt in UTC: %s", user, error)
-        return end.isoformat()
-    return end.astimezone(ZoneInfo(zone)).isoformat()
+def resets_at(result: Dict[str, Any]) -> str:
+    """The period's end as the user reads it: an ISO instant in the answer's own time zone.
+
+    Every consume answer carries the ``timeZone`` its period was computed in (the
+    subject's own), so this needs no second call to the service.
+    """
+    end = datetime.fromisoformat(result["period"]["end"].replace("Z", "+00:00"))
+    return end.astimezone(ZoneInfo(result["timeZone"])).isoformat()
 
 
-def _refused(client: QuotaClockClient, user: str, result: Dict[str, Any]) -> Response:
+def _refused(result: Dict[str, Any]) -> Response:
     if result.get("reason") == "unavailable":
         # fail_mode="closed" and the service cannot be reached: not the user's quota, so not 429.
         response = jsonify(error="quota service unavailable", remaining=None, resetsAt=None)
@@ -43,7 +42,7 @@ def _refused(client: QuotaClockClient, user: str, result: Dict[str, Any]) -> Res
         return response
     response = jsonify(
         remaining=result["remaining"],
-        resetsAt=resets_at(client, user, result["period"]["end"]),
+        resetsAt=resets_at(result),
         reason=result.get("reason"),
     )
     response.status_code = 429
@@ -74,7 +73,7 @@ def require_quota(feature: str, key_arg: str = "report_id") -> Callable[[View], 
                 Dict[str, Any], client.consume(user, feature, key=key, meta={key_arg: key})
             )
             if not result["granted"]:
-                return _refused(client, user, result)
+                return _refused(result)
             try:
                 answer = current_app.make_response(view(*args, **kwargs))
             except Exception:

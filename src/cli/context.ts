@@ -22,7 +22,7 @@ export class CliContext {
   private log: Logger | undefined;
   readonly nowMs: number | undefined;
 
-  /** createsStore: the command may create the database (init, users import, restore); others need one. */
+  /** createsStore: the command may create the database (init, users import, restore, keys create); others need one. */
   constructor(
     readonly opts: GlobalOptions,
     private readonly access: { readonly createsStore?: boolean } = {},

@@ -23,7 +23,7 @@ export interface CommandSpec {
   readonly examples: readonly string[];
   /** Module under ./commands, without extension. */
   readonly module: string;
-  /** May create the database; every other command refuses a missing one and creates nothing. */
+  /** May create the database (init, users import, restore, keys create); every other command refuses a missing one and creates nothing. */
   readonly createsStore?: true;
 }
 
@@ -168,6 +168,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'quotaclock keys create --name support --scope admin:write --json',
     ],
     module: 'keys-create',
+    createsStore: true,
   },
   {
     path: 'keys list',

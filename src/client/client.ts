@@ -237,6 +237,8 @@ export class QuotaClockClient {
       limit: null,
       remaining: null,
       period: null,
+      timeZone: null,
+      secondsLeft: null,
       subject,
       feature,
       key,
@@ -252,6 +254,8 @@ export class QuotaClockClient {
       used: null,
       remaining: null,
       period: null,
+      timeZone: null,
+      secondsLeft: null,
       subject,
       feature,
     };

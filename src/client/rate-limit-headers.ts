@@ -6,6 +6,8 @@ export interface RateLimitSource {
   readonly limit: Limit;
   readonly remaining: number | null;
   readonly period: PeriodView | null;
+  /** The answer's own seconds left; used for `t` unless `nowMs` is given. */
+  readonly secondsLeft?: number | null;
 }
 
 export type RateLimitHeaders =
@@ -20,11 +22,10 @@ const sfString = (value: string) => `"${value.replace(/[\\"]/g, '\\$&')}"`;
  * `RateLimit-Policy: "<feature>";q=<limit>;w=<period seconds>` and
  * `RateLimit: "<feature>";r=<remaining>;t=<seconds until the period ends, rounded up>`.
  * `{}` when the feature is unlimited (limit null), and for a fail-mode answer.
+ * `t` is the answer's `secondsLeft` (so it equals the service's own header),
+ * or counted from `nowMs` when that is given.
  */
-export function toRateLimitHeaders(
-  result: RateLimitSource,
-  nowMs: number = Date.now(),
-): RateLimitHeaders {
+export function toRateLimitHeaders(result: RateLimitSource, nowMs?: number): RateLimitHeaders {
   if (result.limit === null || result.period === null) return {};
   if (typeof result.feature !== 'string' || result.feature === '') {
     throw new TypeError('toRateLimitHeaders: result.feature is missing');
@@ -32,7 +33,10 @@ export function toRateLimitHeaders(
   const startMs = Date.parse(result.period.start);
   const endMs = Date.parse(result.period.end);
   const window = Math.round((endMs - startMs) / 1000);
-  const untilEnd = Math.max(0, Math.ceil((endMs - nowMs) / 1000));
+  const untilEnd =
+    nowMs === undefined && typeof result.secondsLeft === 'number'
+      ? result.secondsLeft
+      : Math.max(0, Math.ceil((endMs - (nowMs ?? Date.now())) / 1000));
   const name = sfString(result.feature);
   return {
     'RateLimit-Policy': `${name};q=${result.limit};w=${window}`,

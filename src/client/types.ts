@@ -19,8 +19,16 @@ export type Metadata = Readonly<Record<string, unknown>>;
 
 export type DenialReason = 'quota_exceeded' | 'suspended';
 
+/** What every decision answer says about time besides its period. */
+export interface AnswerClock {
+  /** The IANA zone the period was computed in: the subject's own, or the service's period rule's. */
+  readonly timeZone: string;
+  /** Whole seconds until the period ends, rounded up: the `t` of the RateLimit header. A replay carries the first answer's value. */
+  readonly secondsLeft: number;
+}
+
 /** `POST /v1/consume`: the library's ConsumeResult plus subject, feature and the key used. */
-export interface ConsumeResult {
+export interface ConsumeResult extends AnswerClock {
   readonly granted: boolean;
   readonly used: number;
   readonly limit: Limit;
@@ -48,13 +56,15 @@ export interface UnavailableConsumeResult {
   readonly limit: null;
   readonly remaining: null;
   readonly period: null;
+  readonly timeZone: null;
+  readonly secondsLeft: null;
   readonly subject: string;
   readonly feature: string;
   readonly key: string;
 }
 
 /** `POST /v1/check`: writes nothing. The client adds subject and feature. */
-export interface CheckResult {
+export interface CheckResult extends AnswerClock {
   readonly allowed: boolean;
   readonly limit: Limit;
   readonly used: number;
@@ -73,11 +83,13 @@ export interface UnavailableCheckResult {
   readonly used: null;
   readonly remaining: null;
   readonly period: null;
+  readonly timeZone: null;
+  readonly secondsLeft: null;
   readonly subject: string;
   readonly feature: string;
 }
 
-export interface RefundResult {
+export interface RefundResult extends AnswerClock {
   readonly refunded: boolean;
   /** Units given back; 0 when the consume was denied or already refunded. */
   readonly amount: number;
@@ -93,7 +105,7 @@ export interface FeatureStatus {
   readonly unlimited: boolean;
 }
 
-export interface StatusResult {
+export interface StatusResult extends AnswerClock {
   readonly subject: string;
   readonly plan: string;
   readonly suspended: boolean;

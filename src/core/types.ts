@@ -1,3 +1,4 @@
+import type { AnswerClock } from './answer-clock.js';
 import type { Limit, Limits } from './plans.js';
 
 export interface Subject {
@@ -69,7 +70,12 @@ export interface ConsumeOptions {
 
 export type DenialReason = 'quota_exceeded' | 'suspended';
 
-export interface ConsumeResult {
+/**
+ * Every decision answer (consume, check, refund, status) carries its period
+ * plus the zone it was computed in and the seconds left until it ends
+ * (AnswerClock). A replay carries the first answer's values.
+ */
+export interface ConsumeResult extends AnswerClock {
   readonly granted: boolean;
   readonly used: number;
   readonly limit: Limit;
@@ -81,7 +87,7 @@ export interface ConsumeResult {
   readonly replayed?: boolean;
 }
 
-export interface RefundResult {
+export interface RefundResult extends AnswerClock {
   readonly refunded: boolean;
   /** Units given back; 0 when the consume was denied or already refunded. */
   readonly amount: number;
@@ -97,7 +103,7 @@ export interface FeatureStatus {
   readonly unlimited: boolean;
 }
 
-export interface StatusResult {
+export interface StatusResult extends AnswerClock {
   readonly subject: string;
   readonly plan: string;
   readonly suspended: boolean;
@@ -116,6 +122,24 @@ export interface HistoryEntry {
   readonly plan: string | null;
   readonly features: Readonly<Record<string, { readonly limit: Limit; readonly used: number }>>;
 }
+
+/** One consume of a batch (QuotaStore.consumeMany): what a single consume takes. */
+export interface ConsumeItem {
+  readonly subject: string;
+  readonly feature: string;
+  readonly amount: number;
+  readonly key?: string;
+  readonly meta?: Metadata;
+  readonly fingerprint?: string;
+}
+
+/**
+ * How one item of a batch ended: its answer, or the error a single consume
+ * would have thrown (an unknown subject, a reused key). An item's error never
+ * touches the others.
+ */
+export type ItemOutcome<T> =
+  { readonly ok: true; readonly result: T } | { readonly ok: false; readonly error: Error };
 
 export interface ResetSubjectResult {
   readonly subject: string;

@@ -42,7 +42,11 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     },
   };
   const stderr = pino.destination({ dest: 2, sync: true });
-  if (!opts.file) return pino(base, opts.destination ?? stderr);
+  if (!opts.file) {
+    const logger = pino(base, opts.destination ?? stderr);
+    if (!opts.destination) stderrOnly.set(logger, base);
+    return logger;
+  }
   const frequency = opts.frequency ?? 'none';
   const keep = opts.keep ?? 10;
   // pino-roll only enforces its limit when it rotates inside one process. A
@@ -77,6 +81,27 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   logFiles.set(logger, resolve(opts.file));
   fileStreams.set(logger, fileStream);
   return logger;
+}
+
+/** Loggers that write every level to stderr, one synchronous write per line, with their options. */
+const stderrOnly = new WeakMap<Logger, pino.LoggerOptions>();
+
+/**
+ * The logger a long-running service (`serve`) writes its one line per request
+ * with. A job writes each line to stderr at once, so nothing is lost when it
+ * exits a moment later; a service under load would pay a write(2) per request
+ * for that. Here stderr is written asynchronously (pino's own sonic-boom mode):
+ * lines written while a write is in flight go out together in the next one.
+ * pino flushes what is left when the process exits, and flushLogger (on the
+ * server's close) waits for it. A logger given its own destination, or writing
+ * to a log file (already written by a worker thread), is returned as it is.
+ */
+export function serviceLogger(logger: Logger): Logger {
+  const base = stderrOnly.get(logger);
+  if (!base) return logger;
+  const service = pino(base, pino.destination({ dest: 2, sync: false }));
+  service.level = logger.level;
+  return service;
 }
 
 const logFiles = new WeakMap<Logger, string>();

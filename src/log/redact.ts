@@ -22,7 +22,8 @@ export function redactUrlCredentials(text: string): string {
 }
 
 export function redact(text: string): string {
-  let out = redactUrlCredentials(text);
+  // Every log call's message passes here: skip the URL pattern when there can be no URL.
+  let out = text.includes('://') ? redactUrlCredentials(text) : text;
   for (const s of secrets) if (out.includes(s)) out = out.split(s).join(REDACTED);
   return out;
 }

@@ -5,7 +5,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { QuotaClockError } from '../core/errors.js';
-import type { Logger } from '../log/logger.js';
+import { flushLogger, serviceLogger, type Logger } from '../log/logger.js';
 import type { QuotaClock } from '../quotaclock.js';
 import { requireKey } from './auth.js';
 import { FailedAuthLimiter } from './failed-auth.js';
@@ -15,6 +15,9 @@ import { adminRoutes, type AdminJobs } from './routes/admin.js';
 import { dashboardPlugin } from './dashboard/plugin.js';
 import { opsRoutes, type Health } from './routes/ops.js';
 import { quotaRoutes } from './routes/quota.js';
+import type { ServerState } from './state.js';
+
+export type { ServerState } from './state.js';
 
 /** 64 KiB: a body of exactly 65,536 bytes is accepted, one byte more is 413. */
 export const BODY_LIMIT = 65_536;
@@ -36,14 +39,6 @@ export interface ServerOptions {
   readonly limiter?: FailedAuthLimiter;
 }
 
-export interface ServerState {
-  /** Set on SIGTERM: requests read from now on get 503 with Connection: close. */
-  draining: boolean;
-  readonly metrics: RequestMetrics;
-  /** "METHOD /path/:param" of every route, as registered (openapi.json must list each). */
-  readonly routes: string[];
-}
-
 const routeOf = (request: FastifyRequest) => request.routeOptions.url ?? 'unmatched';
 
 /** The HTTP service: /v1, /v1/admin, and the operational routes. Listening is the caller's job. */
@@ -52,8 +47,9 @@ export async function buildServer(opts: ServerOptions): Promise<{
   state: ServerState;
 }> {
   const state: ServerState = { draining: false, metrics: new RequestMetrics(), routes: [] };
+  const logger = serviceLogger(opts.logger);
   const app = Fastify({
-    loggerInstance: opts.logger as FastifyBaseLogger,
+    loggerInstance: logger as FastifyBaseLogger,
     // One line per request is written in onResponse, with no headers (keys, cookies) in it.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
@@ -65,6 +61,8 @@ export async function buildServer(opts: ServerOptions): Promise<{
     routerOptions: { maxParamLength: 20_000 },
   });
   const limiter = opts.limiter ?? new FailedAuthLimiter();
+  // The request lines still buffered are written before the process moves on to closing the store.
+  if (logger !== opts.logger) app.addHook('onClose', () => flushLogger(logger));
 
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat())
@@ -74,33 +72,42 @@ export async function buildServer(opts: ServerOptions): Promise<{
   // JSON only: without the text/plain parser, any other content type is 415.
   app.removeContentTypeParser('text/plain');
 
-  app.addHook('onRequest', async (_request, reply) => {
-    if (state.draining) {
-      void reply.header('Connection', 'close');
-      return sendProblem(
-        reply,
-        new QuotaClockError('STORE_UNAVAILABLE', 'the server is shutting down; retry shortly'),
-      );
-    }
+  // The hooks that run on every request take a callback rather than returning a promise: they
+  // have nothing to wait for, and each promise is an allocation and a microtask per request.
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!state.draining) return done();
+    void reply.header('Connection', 'close');
+    // Answered here: fastify skips the rest of the request (done is not called).
+    sendProblem(
+      reply,
+      new QuotaClockError('STORE_UNAVAILABLE', 'the server is shutting down; retry shortly'),
+    );
   });
   app.addHook(
     'preHandler',
     requireKey((k) => opts.qc.keys.authenticate(k), limiter),
   );
-  app.addHook('onResponse', async (request, reply) => {
+  // The request line holds only what the hook below puts in it, all flat values (no key, cookie
+  // or header), so none of the logger's redact paths (*.password, *.url, …) can ever match it;
+  // without them pino skips a redaction pass over each of its fields, on every request.
+  const requestLog = logger.child({}, { redact: [] });
+  app.addHook('onResponse', (request, reply, done) => {
     const route = routeOf(request);
-    const seconds = reply.elapsedTime / 1000;
-    state.metrics.observe(request.method, route, reply.statusCode, seconds);
-    request.log.info(
-      {
-        method: request.method,
-        route,
-        status: reply.statusCode,
-        durationMs: Math.round(reply.elapsedTime * 100) / 100,
-        ...(request.apiKey ? { key: request.apiKey.name } : {}),
-      },
-      'request',
-    );
+    state.metrics.observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    // request.log's level, so a route's own logLevel still decides.
+    if ((request.log as Logger).isLevelEnabled('info'))
+      requestLog.info(
+        {
+          reqId: request.id,
+          method: request.method,
+          route,
+          status: reply.statusCode,
+          durationMs: Math.round(reply.elapsedTime * 100) / 100,
+          ...(request.apiKey ? { key: request.apiKey.name } : {}),
+        },
+        'request',
+      );
+    done();
   });
 
   app.setErrorHandler((error, request, reply) => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../log/logger.js';
-import type { ServerState } from './app.js';
+import type { ServerState } from './state.js';
 
 export interface Listening {
   readonly url: string;
@@ -22,8 +22,9 @@ export async function listen(
   state: ServerState,
   opts: { host: string; port: number; logger: Logger },
 ): Promise<Listening> {
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (state.draining) void reply.header('Connection', 'close');
+    done(null, payload);
   });
   await app.listen({ host: opts.host, port: opts.port });
   const address = app.server.address();

@@ -14,12 +14,17 @@ const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').rep
 export class RequestMetrics {
   private readonly series = new Map<string, Series>();
 
+  /** The series by method, route and status, so a request finds its own without building label text. */
+  private readonly byRequest = new Map<string, Series>();
+
   observe(method: string, route: string, status: number, seconds: number): void {
-    const labels = `method="${escape(method)}",route="${escape(route)}",status="${status}"`;
-    let s = this.series.get(labels);
+    const id = `${method} ${status} ${route}`;
+    let s = this.byRequest.get(id);
     if (!s) {
-      s = { labels, counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
+      const labels = `method="${escape(method)}",route="${escape(route)}",status="${status}"`;
+      s = this.series.get(labels) ?? { labels, counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
       this.series.set(labels, s);
+      this.byRequest.set(id, s);
     }
     for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) s.counts[i]! += 1;
     s.sum += seconds;

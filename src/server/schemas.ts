@@ -131,6 +131,18 @@ export const Period = named(
   'A usage period: its key and its bounds, start inclusive, end exclusive.',
 );
 
+/** What every decision answer says about time besides its period (API.md: "the zone, and the seconds left"). */
+const timeZone = z
+  .string()
+  .describe('The IANA zone the period was computed in: the subject’s own, or the period rule’s.');
+const secondsLeft = z
+  .number()
+  .int()
+  .min(0)
+  .describe(
+    'Whole seconds until the period ends, rounded up; the `t` of the RateLimit header. A replay carries the first answer’s value.',
+  );
+
 const reason = z
   .enum(['quota_exceeded', 'suspended'])
   .optional()
@@ -147,6 +159,8 @@ export const ConsumeResponse = named(
     limit,
     remaining: z.number().int().nullable(),
     period: Period,
+    timeZone,
+    secondsLeft,
     reason,
     replayed: z
       .boolean()
@@ -166,6 +180,8 @@ export const CheckResponse = named(
     remaining: z.number().int().nullable(),
     reason,
     period: Period,
+    timeZone,
+    secondsLeft,
   }),
   'What a consume would answer now, without taking anything.',
 );
@@ -178,6 +194,8 @@ export const RefundResponse = named(
     amount: z.number().int(),
     used: z.number().int(),
     period: Period,
+    timeZone,
+    secondsLeft,
     alreadyRefunded: z.boolean().optional(),
   }),
   'The units given back.',
@@ -221,8 +239,9 @@ export const StatusResponse = named(
     plan: z.string(),
     suspended: z.boolean(),
     suspendedReason: z.string().nullable(),
-    timeZone: z.string(),
     period: Period,
+    timeZone,
+    secondsLeft,
     features: z.record(z.string(), FeatureStatus),
   }),
   'The subject’s current period, limits, usage and remaining units.',

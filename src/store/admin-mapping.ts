@@ -197,6 +197,20 @@ export function resetAudit(
   };
 }
 
+/** An admin refund: the feature's units in the refunded consume's period, before and after. */
+export function refundAudit(
+  subject: string,
+  refund: { key: string; feature: string; period: string; before: number; after: number },
+): AuditDraft {
+  const { key, feature, period } = refund;
+  return {
+    action: 'event.refund',
+    subject,
+    before: { key, period, used: { [feature]: refund.before } },
+    after: { key, period, used: { [feature]: refund.after } },
+  };
+}
+
 /** The subject a resolved insert creates, as getSubject would return it. */
 export function subjectOfResolved(r: ResolvedSubject): Subject {
   return {

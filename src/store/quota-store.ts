@@ -1,8 +1,10 @@
 import type { CloseTotals } from '../core/close-summary.js';
 import type { Limit, Limits } from '../core/plans.js';
 import type {
+  ConsumeItem,
   ConsumeOptions,
   ConsumeResult,
+  ItemOutcome,
   HistoryEntry,
   ImportedSubject,
   ListOptions,
@@ -226,7 +228,18 @@ export interface StoreUsage {
     amount: number,
     opts: ConsumeOptions & { now: number },
   ): Promise<ConsumeResult>;
-  refund(id: string, key: string, nowMs: number): Promise<RefundResult>;
+  /**
+   * Many consumes at one instant, with far fewer commits than one each (one
+   * transaction on the SQL engines; Firestore, one per subject). Each item
+   * is decided exactly as `consume` would decide it, in order, so items on
+   * one subject see the earlier ones' effect, and a key repeated within the
+   * call replays the first. An item that `consume` would refuse with a 4xx
+   * error gets it as its outcome and the others go on; a store failure
+   * rejects the whole call. Outcomes come in the items' order.
+   */
+  consumeMany(items: readonly ConsumeItem[], nowMs: number): Promise<ItemOutcome<ConsumeResult>[]>;
+  /** With an actor (an admin's refund), an `event.refund` audit entry is written with it. */
+  refund(id: string, key: string, nowMs: number, actor?: Actor): Promise<RefundResult>;
   status(id: string, nowMs: number): Promise<StatusResult>;
   history(id: string): Promise<HistoryEntry[]>;
   /**

@@ -79,6 +79,13 @@ describe('toRateLimitHeaders', () => {
     });
   });
 
+  it("takes t from the answer's secondsLeft unless a time is given", () => {
+    const answer = { feature: 'f', limit: 10, remaining: 3, period, secondsLeft: 42 };
+    expect(toRateLimitHeaders(answer)).toMatchObject({ RateLimit: '"f";r=3;t=42' });
+    const now = Date.parse('2026-12-31T23:59:58.200Z');
+    expect(toRateLimitHeaders(answer, now)).toMatchObject({ RateLimit: '"f";r=3;t=2' });
+  });
+
   it('is empty when unlimited or for a fail-mode answer', () => {
     expect(toRateLimitHeaders({ feature: 'f', limit: null, remaining: null, period })).toEqual({});
     expect(

@@ -48,6 +48,8 @@ describe('the service is down (connection refused)', () => {
       limit: null,
       remaining: null,
       period: null,
+      timeZone: null,
+      secondsLeft: null,
       subject: 'u1',
       feature: 'stock_reports',
       key: expect.stringMatching(/^[0-9a-f-]{36}$/),

@@ -42,17 +42,26 @@ describe('QuotaClockClient against quotaclock serve', () => {
       feature: 'stock_reports',
       key: 'r-1',
       period: { key: expect.any(String), start: expect.any(String), end: expect.any(String) },
+      timeZone: 'UTC',
+      secondsLeft: expect.any(Number),
     });
+    // Counted by the service a moment before this line: at least what is left now, rounded down.
+    const left = (Date.parse(first.period!.end) - Date.now()) / 1000;
+    expect(first.secondsLeft).toBeGreaterThanOrEqual(Math.floor(left));
+    expect(first.secondsLeft).toBeLessThanOrEqual(Math.ceil(left) + 60);
     const again = await quota.consume('ts-live', 'stock_reports', 3, {
       key: 'r-1',
       meta: { ticker: 'ACME' },
     });
-    expect(again).toMatchObject({ used: 3, replayed: true });
+    // A replay is the first answer, its secondsLeft included.
+    expect(again).toEqual({ ...first, replayed: true });
 
     expect(await quota.refund('ts-live', 'r-1')).toMatchObject({
       refunded: true,
       amount: 3,
       used: 0,
+      timeZone: 'UTC',
+      secondsLeft: expect.any(Number),
     });
     expect(await quota.refund('ts-live', 'r-1')).toMatchObject({
       refunded: false,
@@ -90,9 +99,17 @@ describe('QuotaClockClient against quotaclock serve', () => {
       used: 10,
       subject: 'ts-full',
       feature: 'stock_reports',
+      timeZone: 'UTC',
+      secondsLeft: expect.any(Number),
     });
     const status = await quota.status('ts-full');
-    expect(status).toMatchObject({ subject: 'ts-full', plan: 'free', suspended: false });
+    expect(status).toMatchObject({
+      subject: 'ts-full',
+      plan: 'free',
+      suspended: false,
+      timeZone: 'UTC',
+      secondsLeft: expect.any(Number),
+    });
     expect(status.features.stock_reports).toEqual({
       limit: 10,
       used: 10,
@@ -164,9 +181,9 @@ describe('QuotaClockClient against quotaclock serve', () => {
     const served = await response.json();
     const ours = toRateLimitHeaders(served) as Record<string, string>;
     expect(ours['RateLimit-Policy']).toBe(response.headers.get('ratelimit-policy'));
-    // t counts down between the two reads; the rest must agree.
-    expect(ours.RateLimit!.split(';t=')[0]).toBe(
-      response.headers.get('ratelimit')!.split(';t=')[0],
-    );
+    // t is the answer's secondsLeft, in the body and in both headers.
+    expect(ours.RateLimit).toBe(response.headers.get('ratelimit'));
+    expect(response.headers.get('ratelimit')).toMatch(new RegExp(`;t=${served.secondsLeft}$`));
+    expect(served.timeZone).toBe('UTC');
   });
 });

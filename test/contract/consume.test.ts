@@ -24,6 +24,9 @@ contract('consume', ({ useStore }) => {
         start: '2026-11-01T00:00:00.000Z',
         end: '2026-12-01T00:00:00.000Z',
       },
+      timeZone: 'UTC',
+      // From 2026-11-10T12:00Z to the end of November.
+      secondsLeft: (20 * 24 + 12) * 3600,
       reason: 'quota_exceeded',
     });
     const s = await qc.status('limit-user', { now: NOV });

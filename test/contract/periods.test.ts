@@ -27,6 +27,8 @@ contract('periods, refunds and manual resets', ({ useStore }) => {
         start: '2026-12-01T00:00:00.000Z',
         end: '2027-01-01T00:00:00.000Z',
       },
+      timeZone: 'UTC',
+      secondsLeft: 31 * 24 * 3600,
     });
     expect(await ctx.store.getRun('2026-11')).toBeNull();
     // November's usage is untouched and still visible.
@@ -44,7 +46,13 @@ contract('periods, refunds and manual resets', ({ useStore }) => {
     // 2026-12-01T04:59Z is still November in New York.
     expect(
       await qc.consume('ny', 'stock_reports', 1, { now: at('2026-12-01T04:59:59.999Z') }),
-    ).toMatchObject({ granted: false, period: { key: '2026-11' } });
+    ).toMatchObject({
+      granted: false,
+      period: { key: '2026-11' },
+      timeZone: 'America/New_York',
+      // One millisecond left, rounded up to a whole second.
+      secondsLeft: 1,
+    });
     expect(
       await qc.consume('ny', 'stock_reports', 1, { now: at('2026-12-01T05:00:00Z') }),
     ).toMatchObject({
@@ -55,6 +63,32 @@ contract('periods, refunds and manual resets', ({ useStore }) => {
     expect((await qc.status('ny', { now: at('2026-12-02T00:00:00Z') })).timeZone).toBe(
       'America/New_York',
     );
+  });
+
+  it('every answer carries the zone and the whole seconds left, rounded up', async () => {
+    const { qc } = ctx;
+    await qc.addSubject({ id: 'zone', timeZone: 'Asia/Tokyo' }, { now: NOV });
+    // November in Tokyo ends at 2026-11-30T15:00Z; 2.5 s before it, 3 seconds are left.
+    const now = at('2026-11-30T14:59:57.500Z');
+    const clock = { timeZone: 'Asia/Tokyo', secondsLeft: 3 };
+    expect(await qc.consume('zone', 'stock_reports', 1, { now, key: 'z1' })).toMatchObject(clock);
+    expect(await qc.check('zone', 'stock_reports', 1, { now })).toMatchObject(clock);
+    expect(await qc.status('zone', { now })).toMatchObject(clock);
+    expect(await qc.refund('zone', 'z1', { now })).toMatchObject(clock);
+    const [batched] = await qc.consumeMany([{ subject: 'zone', feature: 'stock_reports' }], {
+      now,
+    });
+    expect(batched).toMatchObject({ ok: true, result: clock });
+    // A subject without a zone of its own gets the period rule's.
+    expect(await qc.consume('zone-default', 'exports', 1, { now })).toMatchObject({
+      timeZone: 'UTC',
+      secondsLeft: 9 * 3600 + 3,
+    });
+    // A subject a check would create reads as a new one, with the same fields.
+    expect(await qc.check('zone-nobody', 'exports', 1, { now })).toMatchObject({
+      timeZone: 'UTC',
+      secondsLeft: 9 * 3600 + 3,
+    });
   });
 
   it('refunds a key in the period where it was consumed, once', async () => {
@@ -71,6 +105,9 @@ contract('periods, refunds and manual resets', ({ useStore }) => {
         start: '2026-11-01T00:00:00.000Z',
         end: '2026-12-01T00:00:00.000Z',
       },
+      // The refund answers about November, which has ended.
+      timeZone: 'UTC',
+      secondsLeft: 0,
     });
     expect((await qc.status('refund', { now: FIRST_DEC_MS })).features.stock_reports?.used).toBe(2);
     expect(await qc.refund('refund', 'gen-1', { now: FIRST_DEC_MS + 2000 })).toMatchObject({

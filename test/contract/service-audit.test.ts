@@ -86,6 +86,35 @@ contract('audit log', ({ useStore }) => {
     expect([...times].sort((a, b) => b - a)).toEqual(times);
   });
 
+  it('an admin refund is audited with actor, time and before/after; a plain refund is not', async () => {
+    const { qc } = ctx;
+    await qc.addSubject({ id: 'aud-refund', plan: 'free' }, { now: NOV });
+    await qc.consume('aud-refund', 'stock_reports', 2, { key: 'r-admin', now: NOV + 1000 });
+    await qc.consume('aud-refund', 'stock_reports', 1, { key: 'r-api', now: NOV + 2000 });
+    // /v1/refund's path: no actor, so no audit entry (API.md lists no refund among admin writes).
+    await qc.refund('aud-refund', 'r-api', { now: NOV + 3000 });
+    const support = { actor: 'support-lead', reason: 'double charge' };
+    const result = await qc.refund('aud-refund', 'r-admin', { now: NOV + 4000 }, support);
+    expect(result).toMatchObject({ refunded: true, amount: 2, used: 0 });
+    // Refunding again changes nothing, so it records nothing.
+    const again = await qc.refund('aud-refund', 'r-admin', { now: NOV + 5000 }, support);
+    expect(again).toMatchObject({ refunded: false, alreadyRefunded: true });
+
+    const got = await entriesFor('aud-refund');
+    expect(got.map((e) => e.action)).toEqual(['event.refund', 'subject.create']);
+    expect(got[0]).toMatchObject({
+      actor: 'support-lead',
+      reason: 'double charge',
+      at: iso(NOV + 4000),
+      subject: 'aud-refund',
+      before: { key: 'r-admin', period: '2026-11', used: { stock_reports: 2 } },
+      after: { key: 'r-admin', period: '2026-11', used: { stock_reports: 0 } },
+    });
+    expect((await qc.status('aud-refund', { now: NOV + 6000 })).features.stock_reports?.used).toBe(
+      0,
+    );
+  });
+
   it('a refused write records nothing', async () => {
     const { qc } = ctx;
     await qc.addSubject({ id: 'aud-2' }, { now: NOV });

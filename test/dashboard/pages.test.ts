@@ -77,6 +77,27 @@ describe.skipIf(!available)('dashboard pages in Chromium', () => {
     expect(values['de-DE']).toBe(values['en-US']!.replace(/,/g, '.'));
   });
 
+  it("the subject page's chart is an SVG image at the asked size, and needs a session", async () => {
+    const ctx = await newContext(browser);
+    const page = await ctx.newPage();
+    await signIn(page, fx.url, fx.keys.lead);
+    const wide = await page.request.get(`${fx.url}/admin/subjects/ana/daily.svg?size=wide`);
+    expect(wide.status()).toBe(200);
+    expect(wide.headers()['content-type']).toContain('image/svg+xml');
+    const svg = await wide.text();
+    expect(svg).toMatch(/^<svg[^>]*width="640"/);
+    expect(svg).not.toContain('<script');
+    const narrow = await page.request.get(`${fx.url}/admin/subjects/ana/daily.svg?size=narrow`);
+    expect(await narrow.text()).toMatch(/^<svg[^>]*width="360"/);
+    const bad = await page.request.get(`${fx.url}/admin/subjects/ana/daily.svg?size=huge`);
+    expect(bad.status()).toBe(400);
+    const anonymous = await fetch(`${fx.url}/admin/subjects/ana/daily.svg?size=wide`, {
+      redirect: 'manual',
+    });
+    expect(anonymous.status).toBe(303);
+    await ctx.close();
+  });
+
   for (const width of ['desktop', 'phone'] as const) {
     it(`every page at ${WIDTHS[width].width} px: no serious axe violation, nothing blocked by the CSP, a screenshot`, async () => {
       const ctx = await newContext(browser, width);
@@ -94,18 +115,29 @@ describe.skipIf(!available)('dashboard pages in Chromium', () => {
             (v) => `${path}: ${v.id} ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`,
           ),
         ).toEqual([]);
-        // Nothing wider than the viewport except inside a scrolling table.
+        // Nothing wider than the viewport, and no table or menu that has to scroll sideways
+        // (the skip link waits off-screen until focused, by design).
         const wide = await page.evaluate(() =>
           [...document.querySelectorAll('body *')]
             .filter(
               (e) =>
-                e.getBoundingClientRect().right > window.innerWidth + 0.5 &&
-                !e.closest('.table-wrap, .nav'),
+                (!e.closest('.skip') &&
+                  e.getBoundingClientRect().right > window.innerWidth + 0.5 &&
+                  !e.closest('.table-wrap')) ||
+                (e.matches('.table-wrap, .nav') && e.scrollWidth > e.clientWidth + 1),
             )
             .map((e) => `${e.tagName.toLowerCase()}.${e.className}`)
             .slice(0, 5),
         );
         expect(wide, `${path} is wider than the window`).toEqual([]);
+        // Every chart is drawn: the subject page's is its own SVG image, fetched at the shown size.
+        const charts = await page.$$eval('figure.chart img', (imgs) =>
+          imgs.map((i) => (i as HTMLImageElement).naturalWidth),
+        );
+        expect(
+          charts.every((w) => w > 0),
+          `${path}: a chart did not load`,
+        ).toBe(true);
         await screenshot(page, `${name}-${WIDTHS[width].width}`);
       }
       expect(ctx.cspErrors).toEqual([]);

@@ -126,6 +126,41 @@ describe.skipIf(!available)('dashboard stories in Chromium', () => {
     await ctx.close();
   });
 
+  it('support: refund an event from the ledger and find it in the audit log, with the actor and before/after', async () => {
+    const ctx = await newContext(browser);
+    const page = await ctx.newPage();
+    const confirms: string[] = [];
+    acceptConfirms(page, confirms);
+    await signIn(page, fx.url, fx.keys.lead);
+    await page.goto(`${fx.url}/admin/subjects/user_005`);
+    const button = page.getByRole('button', { name: /^Refund event / }).first();
+    const key = (await button.getAttribute('aria-label'))!.replace('Refund event ', '');
+    const usedBefore = (await fx.qc.status('user_005')).features.stock_reports!.used;
+    await button.click();
+    await page.waitForURL(/done=event\.refund/);
+    expect(confirms).toHaveLength(1);
+    expect(await page.locator('.flash.ok').textContent()).toContain('Event refunded.');
+    expect((await fx.qc.status('user_005')).features.stock_reports!.used).toBe(usedBefore - 1);
+
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByLabel('Subject', { exact: true }).fill('user_005');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    const entry = page.locator('tr[data-action="event.refund"]');
+    await expect.poll(() => entry.count()).toBe(1);
+    const text = (await entry.textContent())!;
+    expect(text).toContain('support-lead');
+    expect(text).toContain(key);
+    const [stored] = (await fx.qc.audit.list({ subject: 'user_005' })).items;
+    expect(stored).toMatchObject({
+      actor: 'support-lead',
+      action: 'event.refund',
+      before: { key, used: { stock_reports: usedBefore } },
+      after: { key, used: { stock_reports: usedBefore - 1 } },
+    });
+    expect(ctx.cspErrors).toEqual([]);
+    await ctx.close();
+  });
+
   it('without --trust-proxy, X-Forwarded-Proto is ignored: no Secure cookie on plain HTTP', async () => {
     const res = await fetch(`${fx.url}/admin/login`, {
       method: 'POST',

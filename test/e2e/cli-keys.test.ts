@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, runCli, tempDir } from '../helpers/cli.js';
+import { call, startServe } from '../helpers/serve.js';
 
 beforeAll(() => ensureBuilt());
 
@@ -102,5 +103,71 @@ describe('quotaclock keys and audit', () => {
       items: Array<{ id: string }>;
     };
     expect(search.items.map((s) => s.id)).toEqual(['alice']);
+  });
+});
+
+describe('quotaclock keys on a store that does not exist', () => {
+  const cwd = tempDir();
+  afterAll(() => rmSync(cwd, { recursive: true, force: true }));
+
+  it('keys create creates the SQLite file, says so on stderr, and the key works on serve', async () => {
+    const file = join(cwd, 'fresh', 'quotaclock.db');
+    expect(existsSync(file)).toBe(false);
+    const made = await runCli(
+      ['keys', 'create', '--name', 'web', '--scope', 'quota:write', '--db', file, '--json'],
+      { cwd },
+    );
+    expect(made.code).toBe(0);
+    expect(existsSync(file)).toBe(true);
+    const notes = made.stderr.trim().split('\n');
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toContain(`created the SQLite store ${file}`);
+    const key = String((JSON.parse(made.stdout) as { key: string }).key);
+
+    // A second key on the now existing file says nothing more.
+    const again = await runCli(
+      ['keys', 'create', '--name', 'ops', '--scope', 'admin:read', '--db', file],
+      { cwd },
+    );
+    expect(again.code).toBe(0);
+    expect(again.stderr).toBe('');
+
+    const served = await startServe(file, { cwd });
+    try {
+      const r = await call(`${served.url}/v1/consume`, {
+        key,
+        body: { subject: 'alice', feature: 'stock_reports' },
+      });
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ granted: true, used: 1 });
+    } finally {
+      expect(await served.stop()).toBe(0);
+    }
+  });
+
+  it('keys list and keys revoke on a missing file fail naming it, and create nothing', async () => {
+    const dir = join(cwd, 'absent');
+    const file = join(dir, 'quotaclock.db');
+    for (const args of [
+      ['keys', 'list'],
+      ['keys', 'revoke', 'qck_Ab3dE6gH'],
+    ]) {
+      const r = await runCli([...args, '--db', file], { cwd });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(file);
+      expect(r.stdout).toBe('');
+    }
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('a refused keys create on a missing file creates nothing', async () => {
+    const dir = join(cwd, 'refused');
+    const r = await runCli(
+      ['keys', 'create', '--name', 'x', '--scope', 'root', '--db', join(dir, 'q.db')],
+      { cwd },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--scope');
+    expect(existsSync(dir)).toBe(false);
   });
 });

@@ -67,12 +67,14 @@ describe('quotaclock CLI: quotas', () => {
       plan: 'enterprise',
       suspended: false,
       suspendedReason: null,
-      timeZone: 'UTC',
       period: {
         key: '2026-11',
         start: '2026-11-01T00:00:00.000Z',
         end: '2026-12-01T00:00:00.000Z',
       },
+      timeZone: 'UTC',
+      // From 2026-11-26T10:00Z to the end of November.
+      secondsLeft: (4 * 24 + 14) * 3600,
       features: { stock_reports: { limit: null, used: 0, remaining: null, unlimited: true } },
     });
   });

@@ -21,6 +21,8 @@ const at = (iso: string) => {
 };
 const NOW = at('2026-11-15T12:00:00Z');
 const NOV = { key: '2026-11', start: '2026-11-01T00:00:00.000Z', end: '2026-12-01T00:00:00.000Z' };
+/** What every answer at NOW adds to its period: the zone and the whole seconds left until it ends. */
+const AT_NOW = { timeZone: 'UTC', secondsLeft: (Date.parse(NOV.end) - NOW) / 1000 };
 const DEC = { key: '2026-12', start: '2026-12-01T00:00:00.000Z', end: '2027-01-01T00:00:00.000Z' };
 
 let dir: string;
@@ -134,6 +136,7 @@ describe('consume up to the limit', () => {
         limit: 10,
         remaining: 10 - i,
         period: NOV,
+        ...AT_NOW,
       });
     }
     expect(await qc.consume('alice', F)).toEqual({
@@ -142,6 +145,7 @@ describe('consume up to the limit', () => {
       limit: 10,
       remaining: 0,
       period: NOV,
+      ...AT_NOW,
       reason: 'quota_exceeded',
     });
     const status = await qc.status('alice');
@@ -207,6 +211,7 @@ describe('consume up to the limit', () => {
       limit: null,
       remaining: null,
       period: NOV,
+      ...AT_NOW,
     });
     expect((await qc.status('ent')).features[F]).toEqual({
       limit: null,
@@ -245,6 +250,7 @@ describe('consume up to the limit', () => {
       used: 9,
       remaining: 1,
       period: expect.objectContaining({ key: expect.any(String), start: expect.any(String) }),
+      ...AT_NOW,
     });
     expect(await qc.check('chk', F, 2)).toMatchObject({ allowed: false, reason: 'quota_exceeded' });
     expect(snapshot()).toEqual(before);
@@ -342,6 +348,7 @@ describe('subjects, plans, overrides and suspension', () => {
       limit: 10,
       remaining: 6,
       period: NOV,
+      ...AT_NOW,
       reason: 'suspended',
     });
     const s = await qc.status('sus');
@@ -475,6 +482,7 @@ describe('refunds', () => {
       amount: 1,
       used: 9,
       period: NOV,
+      ...AT_NOW,
     });
     expect(await qc.consume('ref', F)).toMatchObject({ granted: true, used: 10 });
     const before = snapshot();
@@ -483,6 +491,7 @@ describe('refunds', () => {
       amount: 0,
       used: 10,
       period: NOV,
+      ...AT_NOW,
       alreadyRefunded: true,
     });
     expect(snapshot()).toEqual(before);
@@ -502,7 +511,14 @@ describe('refunds', () => {
     await qc.consume('late', F, 1, { key: 'last-nov', now: at('2026-11-30T23:59:59.999Z') });
     await qc.consume('late', F, 2, { now: at('2026-12-01T00:00:00Z') });
     const r = await qc.refund('late', 'last-nov', { now: at('2026-12-01T00:00:05Z') });
-    expect(r).toEqual({ refunded: true, amount: 1, used: 5, period: NOV });
+    expect(r).toEqual({
+      refunded: true,
+      amount: 1,
+      used: 5,
+      period: NOV,
+      timeZone: 'UTC',
+      secondsLeft: 0,
+    });
     const history = await qc.history('late');
     const byKey = Object.fromEntries(history.map((h) => [h.key, h.features[F]!.used]));
     expect(byKey).toEqual({ '2026-11': 5, '2026-12': 2 });
@@ -600,6 +616,8 @@ describe('rollover without any reset job', () => {
       limit: 10,
       remaining: 9,
       period: DEC,
+      timeZone: 'UTC',
+      secondsLeft: 31 * 24 * 3600,
     });
     expect(inspect((db) => db.prepare('SELECT COUNT(*) AS n FROM runs').get())).toEqual({ n: 0 });
     const history = await qc.history('roll');

@@ -43,6 +43,8 @@ contract('HTTP API /v1', ({ engine }) => {
     const m = /^"stock_reports";r=7;t=(\d+)$/.exec(first.headers.get('ratelimit') ?? '');
     expect(m).not.toBeNull();
     const t = Number(m![1]);
+    // The body carries the zone and the seconds left, the same number as the header's t.
+    expect(first.body).toMatchObject({ timeZone: 'UTC', secondsLeft: t });
     const left = (Date.parse(period.end) - Date.now()) / 1000;
     expect(t).toBeGreaterThanOrEqual(Math.floor(left) - 5);
     expect(t).toBeLessThanOrEqual(Math.ceil(left) + 1);
@@ -60,7 +62,10 @@ contract('HTTP API /v1', ({ engine }) => {
       remaining: 7,
     });
     expect(check.body.period).toEqual(first.body.period);
-    expect(check.headers.get('ratelimit')).toMatch(/^"stock_reports";r=7;t=\d+$/);
+    expect(check.body.timeZone).toBe('UTC');
+    expect(check.headers.get('ratelimit')).toBe(
+      `"stock_reports";r=7;t=${check.body.secondsLeft as number}`,
+    );
 
     const denied = await post('/v1/consume', {
       subject: 'alice',
@@ -153,6 +158,8 @@ contract('HTTP API /v1', ({ engine }) => {
     expect(results[2]).toMatchObject({ allowed: false, used: 2 });
     expect(results[3]).toMatchObject({ granted: true, used: 2, replayed: true });
     expect(results[4]).toMatchObject({ refunded: true, amount: 2 });
+    for (const i of [0, 2, 3, 4])
+      expect(results[i]).toMatchObject({ timeZone: 'UTC', secondsLeft: expect.any(Number) });
     expect(results[5]).toMatchObject({ code: 'BAD_INPUT', status: 400 });
     expect(results[6]).toMatchObject({ code: 'INVALID_AMOUNT', where: 'items.6.amount' });
     const tooMany = await post('/v1/batch', {
@@ -172,6 +179,8 @@ contract('HTTP API /v1', ({ engine }) => {
       subject: 'alice',
       plan: 'free',
       features: { stock_reports: { used: 3 } },
+      timeZone: 'UTC',
+      secondsLeft: expect.any(Number),
     });
     expectProblem(
       await call(`${fx.url}/v1/subjects/ghost`, { key: fx.keys.reader }),

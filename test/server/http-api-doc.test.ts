@@ -3,14 +3,14 @@
  * serve, and its answer has the shape of the JSON (or the text) shown under
  * it; every route of the server has an example.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQuotaClock } from '../../src/quotaclock.js';
 import { ROUTES } from '../../src/server/route-docs.js';
-import { ROOT } from '../helpers/cli.js';
+import { CLI, ROOT, cleanEnv, ensureBuilt } from '../helpers/cli.js';
 import { seedKeys, startServe, type Served } from '../helpers/serve.js';
 
 interface Example {
@@ -58,17 +58,54 @@ function sameShape(doc: unknown, got: unknown, path = '$'): string[] {
 const DOC = readFileSync(join(ROOT, 'docs/http-api.md'), 'utf8');
 const EXAMPLES = examples(DOC);
 
+/** The "Start it" block's commands, before `serve`, without their comments. */
+function setupCommands(markdown: string): string[][] {
+  const block = /## Start it\n+```text\n([\s\S]*?)```/.exec(markdown)?.[1] ?? '';
+  return block
+    .split('\n')
+    .map((line) => line.replace(/#.*$/, '').trim())
+    .filter((line) => line.startsWith('quotaclock ') && !line.startsWith('quotaclock serve'))
+    .map((line) => line.split(/\s+/).slice(1));
+}
+
+/** Runs the setup as the page gives it, on the store: each key by its --name, and what went to stderr. */
+function runSetup(
+  commands: string[][],
+  db: string,
+  cwd: string,
+): { keys: Record<string, string>; stderr: string } {
+  const keys: Record<string, string> = {};
+  let stderr = '';
+  for (const args of commands) {
+    const r = spawnSync(process.execPath, [CLI, ...args, '--db', db, '--json'], {
+      cwd,
+      env: cleanEnv(),
+      encoding: 'utf8',
+    });
+    stderr += r.stderr;
+    if (r.status !== 0)
+      throw new Error(`quotaclock ${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
+    const made = JSON.parse(r.stdout) as { name?: string; key?: string };
+    if (made.name && made.key) keys[made.name] = made.key;
+  }
+  return { keys, stderr };
+}
+
 describe('docs/http-api.md', () => {
   const dir = mkdtempSync(join(tmpdir(), 'qc-doc-'));
-  const db = `sqlite:${join(dir, 'doc.db')}`;
+  const file = join(dir, 'doc.db');
+  const db = `sqlite:${file}`;
   let served: Served;
   let env: Record<string, string>;
+  let setupStderr = '';
   beforeAll(async () => {
-    const keys = await seedKeys(db, {
-      web: ['quota:write'],
-      ops: ['admin:write'],
-      spare: ['quota:read'],
-    });
+    // The page's setup runs on a store that does not exist yet: it needs no init.
+    ensureBuilt();
+    if (existsSync(file)) throw new Error(`${file} exists before the setup`);
+    const setup = runSetup(setupCommands(DOC), db, dir);
+    const keys = setup.keys;
+    setupStderr = setup.stderr;
+    await seedKeys(db, { spare: ['quota:read'] });
     const qc = createQuotaClock({ config: { store: db } });
     const spare = (await qc.keys.list()).find((k) => k.name === 'spare')!;
     await qc.close();
@@ -84,6 +121,19 @@ describe('docs/http-api.md', () => {
   afterAll(async () => {
     expect(await served?.stop()).toBe(0);
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts from nothing but keys create: the web and ops keys the examples use', () => {
+    expect(setupCommands(DOC).map((a) => a.slice(0, 2).join(' '))).toEqual([
+      'keys create',
+      'keys create',
+    ]);
+    expect(env.QC_KEY).toMatch(/^qck_/);
+    expect(env.QC_ADMIN_KEY).toMatch(/^qck_/);
+    // The first keys create made the store, and said so once.
+    expect(setupStderr.trim().split('\n')).toEqual([
+      expect.stringContaining(`created the SQLite store ${file}`),
+    ]);
   });
 
   it('has an example for every route', () => {

@@ -14,12 +14,13 @@ const period = {
   start: '2026-11-01T00:00:00.000Z',
   end: '2026-12-01T00:00:00.000Z',
 };
+const clock = { timeZone: 'UTC', secondsLeft: 60 };
 const consume = { id: 7, feature: 'stock_reports', period_start_ms: 1, period_end_ms: 2, delta: 3 };
 
 describe('usage rules', () => {
   it('a refund gives the units back, never below zero, and records one event', () => {
-    const r = refundOf(consume, 'k1', 2, false, period, 99);
-    expect(r.result).toEqual({ refunded: true, amount: 2, used: 0, period });
+    const r = refundOf(consume, 'k1', 2, false, { period, clock, nowMs: 99 });
+    expect(r.result).toEqual({ refunded: true, amount: 2, used: 0, period, ...clock });
     expect(r.write).toEqual({
       used: 0,
       event: {
@@ -34,15 +35,16 @@ describe('usage rules', () => {
         key: 'refund:k1',
         meta: '{"refunds":7}',
       },
+      audit: { key: 'k1', feature: 'stock_reports', period: '2026-11', before: 2, after: 0 },
     });
   });
 
   it('a denied or already refunded consume writes nothing', () => {
-    expect(refundOf({ ...consume, delta: 0 }, 'k', 5, false, period, 1)).toEqual({
-      result: { refunded: false, amount: 0, used: 5, period },
+    expect(refundOf({ ...consume, delta: 0 }, 'k', 5, false, { period, clock, nowMs: 1 })).toEqual({
+      result: { refunded: false, amount: 0, used: 5, period, ...clock },
       write: null,
     });
-    expect(refundOf(consume, 'k', 5, true, period, 1).result).toMatchObject({
+    expect(refundOf(consume, 'k', 5, true, { period, clock, nowMs: 1 }).result).toMatchObject({
       refunded: false,
       alreadyRefunded: true,
     });

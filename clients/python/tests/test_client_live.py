@@ -51,6 +51,11 @@ class LiveClientTest(unittest.TestCase):
         period = first["period"]
         assert period is not None
         self.assertLess(period["start"], period["end"])
+        # Every answer carries the zone and the whole seconds left until the period ends.
+        self.assertEqual(first["timeZone"], "UTC")
+        seconds_left = first["secondsLeft"]
+        assert seconds_left is not None
+        self.assertTrue(0 < seconds_left <= 31 * 24 * 3600)
         again = self.quota.consume(
             "py-consume", "stock_reports", 3, key="k-1", meta={"ticker": "ACME"}
         )
@@ -77,6 +82,8 @@ class LiveClientTest(unittest.TestCase):
         self.quota.consume("py-check", "stock_reports", 4)
         checked = self.quota.check("py-check", "stock_reports", 6)
         self.assertEqual((checked["allowed"], checked["used"], checked["remaining"]), (True, 4, 6))
+        self.assertEqual(checked["timeZone"], "UTC")
+        self.assertIsInstance(checked["secondsLeft"], int)
         self.assertFalse(self.quota.check("py-check", "stock_reports", 7)["allowed"])
         self.assertEqual(self.quota.status("py-check")["features"]["stock_reports"]["used"], 4)
 
@@ -84,6 +91,8 @@ class LiveClientTest(unittest.TestCase):
         consumed = self.quota.consume("py-refund", "stock_reports")
         refunded = self.quota.refund("py-refund", consumed["key"])
         self.assertEqual((refunded["refunded"], refunded["amount"], refunded["used"]), (True, 1, 0))
+        self.assertEqual(refunded["timeZone"], "UTC")
+        self.assertIsInstance(refunded["secondsLeft"], int)
         twice = self.quota.refund("py-refund", consumed["key"])
         self.assertEqual((twice["refunded"], twice.get("alreadyRefunded")), (False, True))
         self.assertApiError(
@@ -94,6 +103,8 @@ class LiveClientTest(unittest.TestCase):
         self.quota.consume("py-status", "stock_reports", 2)
         status = self.quota.status("py-status")
         self.assertEqual((status["subject"], status["plan"]), ("py-status", "free"))
+        self.assertEqual(status["timeZone"], "UTC")
+        self.assertIsInstance(status["secondsLeft"], int)
         self.assertEqual(
             status["features"]["stock_reports"],
             {"limit": 10, "used": 2, "remaining": 8, "unlimited": False},
@@ -114,6 +125,8 @@ class LiveClientTest(unittest.TestCase):
         self.assertEqual(len(results), 3)
         self.assertEqual((results[0]["granted"], results[0]["used"]), (True, 2))
         self.assertRegex(results[0]["key"], r"^[0-9a-f-]{36}$")
+        self.assertEqual(results[0]["timeZone"], "UTC")
+        self.assertIsInstance(results[0]["secondsLeft"], int)
         self.assertEqual((results[1]["allowed"], results[1]["subject"]), (False, "py-batch"))
         self.assertEqual(results[2]["status"], 400)
         self.assertIn(results[2]["code"], ("INVALID_AMOUNT", "BAD_INPUT"))
@@ -148,9 +161,9 @@ class LiveClientTest(unittest.TestCase):
             served = {name: answer.headers[name] for name in ("RateLimit-Policy", "RateLimit")}
             body = json.loads(answer.read())
         ours = to_rate_limit_headers({**body, "feature": "stock_reports"})
-        self.assertEqual(ours["RateLimit-Policy"], served["RateLimit-Policy"])
-        # t counts down between the two reads; the rest must agree.
-        self.assertEqual(ours["RateLimit"].split(";t=")[0], served["RateLimit"].split(";t=")[0])
+        # t is the answer's secondsLeft, so the whole headers agree.
+        self.assertEqual(ours, served)
+        self.assertEqual(served["RateLimit"].split(";t=")[1], str(body["secondsLeft"]))
 
     def test_concurrent_consumes_never_overshoot(self) -> None:
         with ThreadPoolExecutor(max_workers=8) as pool:

@@ -114,7 +114,7 @@ class UnreachableTest(unittest.TestCase):
         refused = client(url, "closed").consume("u1", "stock_reports")
         self.assertEqual(refused["granted"], False)
         self.assertEqual(refused["reason"], "unavailable")
-        for field in ("used", "limit", "remaining", "period"):
+        for field in ("used", "limit", "remaining", "period", "timeZone", "secondsLeft"):
             self.assertIsNone(refused[field])  # type: ignore[literal-required]
         self.assertRegex(refused["key"], r"^[0-9a-f-]{36}$")
 
@@ -263,6 +263,16 @@ class RateLimitHeadersTest(unittest.TestCase):
             },
         )
         self.assertEqual(to_rate_limit_headers({**result, "limit": None}), {})
+
+    def test_t_is_the_answers_seconds_left_unless_a_time_is_given(self) -> None:
+        period = {
+            "key": "2026-12",
+            "start": "2026-12-01T00:00:00.000Z",
+            "end": "2027-01-01T00:00:00.000Z",
+        }
+        answer = {"feature": "f", "limit": 10, "remaining": 3, "period": period, "secondsLeft": 42}
+        self.assertEqual(to_rate_limit_headers(answer)["RateLimit"], '"f";r=3;t=42')
+        self.assertEqual(to_rate_limit_headers(answer, 1798761600 - 1.8)["RateLimit"], '"f";r=3;t=2')
 
 
 if __name__ == "__main__":

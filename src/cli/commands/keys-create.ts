@@ -1,4 +1,5 @@
 import { BadInputError } from '../../core/errors.js';
+import { sqliteFileToCreate } from '../store-presence.js';
 import type { CliContext } from '../context.js';
 import type { CommandResult } from '../output.js';
 
@@ -16,6 +17,8 @@ export async function run(
     );
   }
   const qc = await ctx.quotaclock();
+  // The first key is the service's only setup step, so a missing SQLite file is created as by init.
+  const creates = sqliteFileToCreate(qc.config.store);
   const k = await qc.keys.create({ name: opts.name, scopes }).catch((e: unknown) => {
     // The facade names its fields; the CLI names its flags.
     if (e instanceof BadInputError && (e.where === 'scopes' || e.where === 'name')) {
@@ -24,6 +27,12 @@ export async function run(
     }
     throw e;
   });
+  if (creates !== undefined) {
+    const { current } = await qc.init();
+    process.stderr.write(
+      `quotaclock: created the SQLite store ${creates} (schema version ${current}), as "quotaclock init" does\n`,
+    );
+  }
   return {
     data: {
       id: k.id,

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BadInputError, QuotaClockError } from '../../core/errors.js';
 import type { Limit } from '../../core/plans.js';
 import { runScheduledReset } from '../../jobs/reset-all.js';
+import type { QuotaClock } from '../../quotaclock.js';
 import { toProblem } from '../problem.js';
 import { actorOf, field, fields, requireWrite, type DashboardOptions } from './context.js';
 import type { PageRenderers } from './page-routes.js';
@@ -60,17 +61,28 @@ async function write(
   }
 }
 
+type Again = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  id: string,
+) => (status: number, text: string) => Promise<FastifyReply>;
+
 /** Every POST that changes something. Each needs admin:write and passes the session key's name as the actor. */
 export function actionRoutes(
   app: FastifyInstance,
   opts: DashboardOptions,
   pages: PageRenderers,
 ): void {
-  const { qc } = opts;
-  const subjectAgain =
-    (request: FastifyRequest, reply: FastifyReply, id: string) => (status: number, text: string) =>
-      pages.subject(request, reply, id, { status, flash: [{ kind: 'error', text }] });
+  const subjectAgain: Again = (request, reply, id) => (status, text) =>
+    pages.subject(request, reply, id, { status, flash: [{ kind: 'error', text }] });
+  subjectSettingRoutes(app, opts.qc, subjectAgain);
+  subjectUsageRoutes(app, opts.qc, subjectAgain);
+  keyRoutes(app, opts.qc, pages);
+  runRoutes(app, opts.qc, pages);
+}
 
+/** The subject's plan, its overrides and its suspension. */
+function subjectSettingRoutes(app: FastifyInstance, qc: QuotaClock, subjectAgain: Again): void {
   app.post<Params>('/subjects/:id/plan', async (request, reply) => {
     const id = request.params.id;
     return write(
@@ -132,7 +144,10 @@ export function actionRoutes(
       subjectAgain(request, reply, id),
     );
   });
+}
 
+/** A reset of the period's usage, and a refund of one event from the ledger. */
+function subjectUsageRoutes(app: FastifyInstance, qc: QuotaClock, subjectAgain: Again): void {
   app.post<Params>('/subjects/:id/reset', async (request, reply) => {
     const id = request.params.id;
     return write(
@@ -153,7 +168,7 @@ export function actionRoutes(
       request,
       reply,
       async () => {
-        const result = await qc.refund(id, field(request.body, 'key'));
+        const result = await qc.refund(id, field(request.body, 'key'), {}, actorOf(request));
         if (!result.refunded && result.alreadyRefunded)
           throw new BadInputError('key: this event was already refunded', 'key');
         return subjectUrl(id, 'event.refund');
@@ -161,7 +176,9 @@ export function actionRoutes(
       subjectAgain(request, reply, id),
     );
   });
+}
 
+function keyRoutes(app: FastifyInstance, qc: QuotaClock, pages: PageRenderers): void {
   app.post('/keys', async (request, reply) => {
     try {
       requireWrite(request);
@@ -200,7 +217,10 @@ export function actionRoutes(
       (status, text) => pages.keys(request, reply, { status, flash: [{ kind: 'error', text }] }),
     ),
   );
+}
 
+/** "Run now": the close under the scheduler's lease. */
+function runRoutes(app: FastifyInstance, qc: QuotaClock, pages: PageRenderers): void {
   app.post('/runs/run', async (request, reply) =>
     write(
       request,

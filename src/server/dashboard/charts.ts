@@ -73,7 +73,35 @@ function dataUri(svg: string): string {
   return `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`;
 }
 
-/** The chart at a desktop and a phone size; the browser picks by width. */
+/** The two sizes a chart is drawn at: the browser picks by width. */
+export const CHART_SIZES = {
+  wide: { width: 640, height: 260 },
+  narrow: { width: 360, height: 220 },
+} as const;
+export type ChartSize = keyof typeof CHART_SIZES;
+
+function figure(wide: string, narrow: string, alt: string, names: readonly string[]): Html {
+  return html`<figure class="chart" role="group" aria-label="${alt}">
+      <picture>
+        <source media="(max-width: 640px)" srcset="${narrow}" />
+        <img src="${wide}" alt="${alt}" width="640" height="260" />
+      </picture>
+    </figure>
+    <div class="legend" aria-hidden="true">
+      ${names.map((name, i) => html`<span class="c${i % PALETTE.length}">${name}</span>`)}
+    </div>`;
+}
+
+/**
+ * A chart served as its own image (an SVG at `url?size=wide|narrow`): the
+ * page's HTML does not wait for ECharts, and the browser fetches, and the
+ * server draws, only the size the screen needs.
+ */
+export function dailyChartImage(url: string, alt: string, names: readonly string[]): Html {
+  return figure(`${url}?size=wide`, `${url}?size=narrow`, alt, names);
+}
+
+/** The chart at a desktop and a phone size, inline as data: images; the browser picks by width. */
 export async function dailyChart(
   data: DailySeries,
   alt: string,
@@ -81,16 +109,9 @@ export async function dailyChart(
   formatNumber: (n: number) => string,
 ): Promise<Html> {
   const [wide, narrow] = await Promise.all([
-    dailyChartSvg(data, { width: 640, height: 260 }, dayLabel, formatNumber),
-    dailyChartSvg(data, { width: 360, height: 220 }, dayLabel, formatNumber),
+    dailyChartSvg(data, CHART_SIZES.wide, dayLabel, formatNumber),
+    dailyChartSvg(data, CHART_SIZES.narrow, dayLabel, formatNumber),
   ]);
-  return html`<figure class="chart" role="group" aria-label="${alt}">
-      <picture>
-        <source media="(max-width: 640px)" srcset="${dataUri(narrow)}" />
-        <img src="${dataUri(wide)}" alt="${alt}" width="640" height="260" />
-      </picture>
-    </figure>
-    <div class="legend" aria-hidden="true">
-      ${data.series.map((s, i) => html`<span class="c${i % PALETTE.length}">${s.name}</span>`)}
-    </div>`;
+  const names = data.series.map((s) => s.name);
+  return figure(dataUri(wide), dataUri(narrow), alt, names);
 }

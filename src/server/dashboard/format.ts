@@ -38,12 +38,29 @@ const UTC_HOVER = new Intl.DateTimeFormat('en-CA', {
   hourCycle: 'h23',
 });
 
+/**
+ * Building an Intl formatter costs far more than using one (ICU loads its
+ * data for each), and a page formats dozens of instants: formatters are kept
+ * for the process, per locale and options. The keys are bounded (locales
+ * Intl supports, IANA zones); the cap only guards against a flood of them.
+ */
+const FORMATTERS = new Map<string, Intl.DateTimeFormat>();
+
+function dateFormat(locale: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const key = `${locale}\u0000${JSON.stringify(options)}`;
+  let f = FORMATTERS.get(key);
+  if (!f) {
+    if (FORMATTERS.size >= 2000) FORMATTERS.clear();
+    f = new Intl.DateTimeFormat(locale, options);
+    FORMATTERS.set(key, f);
+  }
+  return f;
+}
+
 /** Formats numbers and instants for one viewer. */
 export class Formatter {
   private readonly numbers: Intl.NumberFormat;
   private readonly pct: Intl.NumberFormat;
-  private readonly zones = new Map<string, Intl.DateTimeFormat>();
-  private readonly days = new Map<string, Intl.DateTimeFormat>();
 
   constructor(readonly locale: string) {
     this.numbers = new Intl.NumberFormat(locale);
@@ -64,15 +81,7 @@ export class Formatter {
 
   /** "Dec 1, 2026, 00:00 CET" in the given zone. */
   instantText(iso: string, zone: string): string {
-    let f = this.zones.get(zone);
-    if (!f) {
-      f = new Intl.DateTimeFormat(this.locale, {
-        timeZone: zone,
-        dateStyle: 'medium',
-        timeStyle: 'short',
-      });
-      this.zones.set(zone, f);
-    }
+    const f = dateFormat(this.locale, { timeZone: zone, dateStyle: 'medium', timeStyle: 'short' });
     const d = new Date(iso);
     const name = zoneName(d, zone, this.locale);
     return `${f.format(d)} ${name}`;
@@ -88,28 +97,28 @@ export class Formatter {
 
   /** A compact <time> for dense tables ("Nov 24, 2:34 PM"); the zone is named once, in the table's heading. */
   instantShort(iso: string, zone: string): Html {
-    const key = `short ${zone}`;
-    let f = this.zones.get(key);
-    if (!f) {
-      f = new Intl.DateTimeFormat(this.locale, {
-        timeZone: zone,
-        month: 'short',
-        day: 'numeric',
-        hour: 'numeric',
-        minute: '2-digit',
-      });
-      this.zones.set(key, f);
-    }
-    return html`<time datetime="${iso}" title="${utcText(iso)}">${f.format(new Date(iso))}</time>`;
+    const f = dateFormat(this.locale, {
+      timeZone: zone,
+      month: 'short',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: '2-digit',
+    });
+    // Date and time each kept whole, so a narrow column breaks between them, never inside.
+    const parts = f.formatToParts(new Date(iso));
+    const hour = parts.findIndex((p) => p.type === 'hour');
+    const text = (list: Intl.DateTimeFormatPart[]) => list.map((p) => p.value).join('');
+    const shown =
+      hour > 0
+        ? html`<span class="nowrap">${text(parts.slice(0, hour)).trimEnd()}</span>
+            <span class="nowrap">${text(parts.slice(hour))}</span>`
+        : text(parts);
+    return html`<time datetime="${iso}" title="${utcText(iso)}">${shown}</time>`;
   }
 
   /** A calendar day ("Dec 1") in the viewer's locale. */
   day(isoDay: string): string {
-    let f = this.days.get('d');
-    if (!f) {
-      f = new Intl.DateTimeFormat(this.locale, { timeZone: 'UTC', month: 'short', day: 'numeric' });
-      this.days.set('d', f);
-    }
+    const f = dateFormat(this.locale, { timeZone: 'UTC', month: 'short', day: 'numeric' });
     return f.format(new Date(`${isoDay}T12:00:00Z`));
   }
 }
@@ -119,10 +128,7 @@ export function utcText(iso: string): string {
 }
 
 function zoneName(d: Date, zone: string, locale: string): string {
-  const parts = new Intl.DateTimeFormat(locale, {
-    timeZone: zone,
-    timeZoneName: 'short',
-  }).formatToParts(d);
+  const parts = dateFormat(locale, { timeZone: zone, timeZoneName: 'short' }).formatToParts(d);
   return parts.find((p) => p.type === 'timeZoneName')?.value ?? zone;
 }
 

@@ -6,7 +6,8 @@ import type { QuotaClock } from '../../quotaclock.js';
 import { buildUsageReport } from '../../report/usage-report.js';
 import type { DailySeries } from './charts.js';
 import type { AuditView } from './pages/audit.js';
-import type { NextClose, OverviewView } from './pages/overview.js';
+import type { OverviewView } from './pages/overview.js';
+import type { NextClose } from './pages/run-status.js';
 import type { RunsView } from './pages/runs.js';
 import type { SubjectRowView, SubjectsView, SubjectSort } from './pages/subjects.js';
 import type { SubjectView } from './pages/subject.js';
@@ -115,15 +116,14 @@ export async function subjectsData(
   return { ...base, rows, next: page.next };
 }
 
-/** Units per day of the current period, in the subject's zone, from its ledger. */
-async function subjectDaily(
+/** Units per day of the current period, in the subject's zone, from its ledger (the subject page's chart). */
+export async function subjectDaily(
   qc: QuotaClock,
   id: string,
-  view: Pick<SubjectView, 'status'>,
   nowMs: number,
 ): Promise<DailySeries> {
-  const { period, timeZone } = view.status;
-  const features = Object.keys(view.status.features);
+  const { period, timeZone, features: byFeature } = await qc.status(id, { now: nowMs });
+  const features = Object.keys(byFeature);
   const day = (ms: number) =>
     Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(timeZone).toPlainDate();
   const first = day(Date.parse(period.start));
@@ -171,7 +171,6 @@ export async function subjectData(
       ...(query.eventsAfter ? { after: query.eventsAfter } : {}),
     }),
   ]);
-  const daily = await subjectDaily(qc, id, { status }, nowMs);
   const check = query.check
     ? {
         ...query.check,
@@ -183,7 +182,6 @@ export async function subjectData(
     status,
     history,
     events: { items: events.items, next: events.next, paged: Boolean(query.eventsAfter) },
-    daily,
     plans: qc.policy.catalog.planNames,
     check,
   };

@@ -8,9 +8,11 @@ import {
   overviewData,
   plansData,
   runsData,
+  subjectDaily,
   subjectData,
   subjectsData,
 } from './loaders.js';
+import { CHART_SIZES, dailyChartSvg, type ChartSize } from './charts.js';
 import { renderAudit } from './pages/audit.js';
 import { renderKeys } from './pages/keys.js';
 import { renderOverview } from './pages/overview.js';
@@ -162,6 +164,27 @@ export function pageRoutes(
   app.get<{ Params: { id: string } }>('/subjects/:id', async (request, reply) =>
     pages.subject(request, reply, request.params.id),
   );
+
+  // The subject page's chart, drawn when the browser asks for it, at the one size it shows.
+  app.get<{ Params: { id: string } }>('/subjects/:id/daily.svg', async (request, reply) => {
+    const size = queryParam(request, 'size');
+    if (!(size in CHART_SIZES)) throw new BadInputError('size: wide or narrow', 'size');
+    const { fmt, nowMs } = viewContext(request, qc);
+    const data = await subjectDaily(qc, request.params.id, nowMs);
+    const svg = await dailyChartSvg(
+      data,
+      CHART_SIZES[size as ChartSize],
+      (d) => fmt.day(d),
+      (n) => fmt.num(n),
+    );
+    // An image runs no script; ECharts' SVG needs its style attributes.
+    return reply
+      .header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'")
+      .header('Cache-Control', 'private, no-cache')
+      .header('Vary', 'Accept-Language, Cookie')
+      .type('image/svg+xml')
+      .send(svg);
+  });
 
   app.get('/plans', async (request, reply) =>
     sendPage(reply, request, {

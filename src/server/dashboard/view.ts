@@ -22,9 +22,12 @@ export function describeChange(
     typeof v === 'object' && v !== null && !Array.isArray(v);
   if (isObj(before) && isObj(after)) {
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
-    return keys
+    const changed = keys
       .filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]))
       .map((k) => ({ field: k, from: short(before[k]), to: short(after[k]) }));
+    // A refund names the event it refunds: unchanged, but it is what the reader looks for.
+    const which = typeof after.key === 'string' && before.key === after.key ? after.key : null;
+    return which === null ? changed : [{ field: 'key', from: '', to: which }, ...changed];
   }
   // A creation: what was created, field by field.
   if ((before === null || before === undefined) && isObj(after))

@@ -39,19 +39,23 @@ const actorOf = (request: FastifyRequest, reason?: string): Actor => ({
 const READ = { config: { scope: 'admin:read' as const } };
 const WRITE = { config: { scope: 'admin:write' as const } };
 
+type AdminApp = Parameters<FastifyPluginAsync>[0];
+
+const subjectId = (request: FastifyRequest) => parse(SubjectParams, request.params, 'id').id;
+
 /** /v1/admin: every write passes the key's name as the audit actor. */
 export const adminRoutes: FastifyPluginAsync<{ qc: QuotaClock; jobs?: AdminJobs }> = async (
   app,
   { qc, jobs },
 ) => {
-  const needJobs = (): AdminJobs => {
-    if (!jobs) throw new QuotaClockError('NOT_SUPPORTED', 'jobs are not available in this server');
-    return jobs;
-  };
-  const subjectId = (request: FastifyRequest) => parse(SubjectParams, request.params, 'id').id;
-
   app.get('/plans', READ, async () => qc.plans());
+  subjectReadRoutes(app, qc);
+  subjectWriteRoutes(app, qc);
+  jobRoutes(app, qc, jobs);
+  keyAndAuditRoutes(app, qc);
+};
 
+function subjectReadRoutes(app: AdminApp, qc: QuotaClock): void {
   app.get('/subjects', READ, async (request) => {
     const q = parse(SubjectsQuery, request.query, 'query');
     return qc.listSubjects({
@@ -62,14 +66,26 @@ export const adminRoutes: FastifyPluginAsync<{ qc: QuotaClock; jobs?: AdminJobs 
     });
   });
 
+  app.get('/subjects/:id', READ, async (request) => qc.getSubject(subjectId(request)));
+
+  app.get('/subjects/:id/events', READ, async (request) => {
+    const id = subjectId(request);
+    const q = parse(PageQuery, request.query, 'query');
+    await qc.getSubject(id);
+    return qc.subjectEvents(id, {
+      ...(q.after ? { after: q.after } : {}),
+      ...(q.limit ? { limit: q.limit } : {}),
+    });
+  });
+}
+
+function subjectWriteRoutes(app: AdminApp, qc: QuotaClock): void {
   app.post('/subjects', WRITE, async (request, reply) => {
     const body = parse(CreateSubjectRequest, request.body);
     if (body.plan !== undefined) qc.policy.catalog.assertPlan(body.plan, 'plan');
     const subject = await qc.addSubject(body, {}, actorOf(request));
     return reply.code(201).send(subject);
   });
-
-  app.get('/subjects/:id', READ, async (request) => qc.getSubject(subjectId(request)));
 
   app.patch('/subjects/:id', WRITE, async (request) => {
     const id = subjectId(request);
@@ -112,16 +128,14 @@ export const adminRoutes: FastifyPluginAsync<{ qc: QuotaClock; jobs?: AdminJobs 
       actorOf(request, body.reason),
     );
   });
+}
 
-  app.get('/subjects/:id/events', READ, async (request) => {
-    const id = subjectId(request);
-    const q = parse(PageQuery, request.query, 'query');
-    await qc.getSubject(id);
-    return qc.subjectEvents(id, {
-      ...(q.after ? { after: q.after } : {}),
-      ...(q.limit ? { limit: q.limit } : {}),
-    });
-  });
+/** The run ledger and the jobs (close, verify, report), run as from the CLI. */
+function jobRoutes(app: AdminApp, qc: QuotaClock, jobs: AdminJobs | undefined): void {
+  const needJobs = (): AdminJobs => {
+    if (!jobs) throw new QuotaClockError('NOT_SUPPORTED', 'jobs are not available in this server');
+    return jobs;
+  };
 
   app.get('/runs', READ, async (request) => {
     const q = parse(RunsQuery, request.query, 'query');
@@ -153,7 +167,9 @@ export const adminRoutes: FastifyPluginAsync<{ qc: QuotaClock; jobs?: AdminJobs 
     const q = parse(ReportQuery, request.query, 'query');
     return needJobs().report(q.period);
   });
+}
 
+function keyAndAuditRoutes(app: AdminApp, qc: QuotaClock): void {
   app.get('/audit', READ, async (request) => {
     const q = parse(AuditQuery, request.query, 'query');
     return qc.audit.list({
@@ -176,4 +192,4 @@ export const adminRoutes: FastifyPluginAsync<{ qc: QuotaClock; jobs?: AdminJobs 
     await qc.keys.revoke(id, actorOf(request));
     return reply.code(204).send();
   });
-};
+}

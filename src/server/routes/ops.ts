@@ -2,9 +2,10 @@ import type { FastifyPluginAsync } from 'fastify';
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from '../../metrics/prometheus.js';
 import type { QuotaClock } from '../../quotaclock.js';
 import { openApiDocument } from '../openapi.js';
-import type { ServerState } from '../app.js';
+import type { ServerState } from '../state.js';
 import { sendProblem } from '../problem.js';
 import { QuotaClockError } from '../../core/errors.js';
+import { redact } from '../../log/redact.js';
 
 export interface Health {
   readonly ok: boolean;
@@ -59,9 +60,19 @@ export const opsRoutes: FastifyPluginAsync<OpsOptions> = async (app, opts) => {
     }
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', async (request, reply) => {
     const [store, extra] = await Promise.all([
-      renderMetrics(qc).catch(() => ''),
+      renderMetrics(qc).catch((e: unknown) => {
+        // Safe to answer without them: the store's gauges are simply absent from this scrape (a
+        // scraper reads that as "no data", not as zero), and the request histograms and the
+        // scheduler's gauges, which live in this process, are still worth serving. Logged, so an
+        // outage that only /metrics noticed is on record; one line per scrape at most.
+        request.log.warn(
+          { err: redact(e instanceof Error ? e.message : String(e)) },
+          'metrics: the store did not answer; serving the process metrics without its gauges',
+        );
+        return '';
+      }),
       opts.extraMetrics?.() ?? '',
     ]);
     return reply

@@ -31,6 +31,23 @@ function operations(qc: QuotaClock) {
       });
       return { subject: body.subject, feature: body.feature, ...result };
     },
+    /** Consumes of a batch, in one call to the store; each outcome is an answer or an error. */
+    async consumeMany(bodies: readonly Consume[]) {
+      const outcomes = await qc.consumeMany(
+        bodies.map((body) => ({
+          subject: body.subject,
+          feature: body.feature,
+          amount: body.amount,
+          ...(body.key === undefined
+            ? {}
+            : { key: body.key, fingerprint: fingerprint('consume', body) }),
+          ...(body.meta === undefined ? {} : { meta: body.meta }),
+        })),
+      );
+      return outcomes.map((o, i) =>
+        o.ok ? { subject: bodies[i]!.subject, feature: bodies[i]!.feature, ...o.result } : o.error,
+      );
+    },
     check(body: Check) {
       return qc.check(body.subject, body.feature, body.amount);
     },
@@ -43,6 +60,61 @@ function operations(qc: QuotaClock) {
       return qc.refund(subject, key);
     },
   };
+}
+
+/** The problem object of one batch item, its `where` prefixed with the item's place. */
+function problemAt(i: number, e: unknown) {
+  const problem = toProblem(e);
+  // The store being down is the whole batch's problem, not one item's.
+  if (problem.code === 'STORE_UNAVAILABLE') throw e;
+  const field = problem.where === undefined || problem.where === 'item' ? '' : `.${problem.where}`;
+  return { ...problem, where: `items.${i}${field}` };
+}
+
+/**
+ * The answers to a batch's items, in order: each item stands alone, and a
+ * later one sees the earlier ones' effect. A run of consecutive consumes goes
+ * to the store as one consumeMany (one commit), which decides them in the
+ * same order; a check or a refund waits for the run before it.
+ */
+async function answerBatch(
+  ops: ReturnType<typeof operations>,
+  items: readonly unknown[],
+): Promise<unknown[]> {
+  const results: unknown[] = new Array(items.length);
+  let run: { i: number; body: Consume }[] = [];
+  const flush = async () => {
+    if (run.length === 0) return;
+    const outs = await ops.consumeMany(run.map((r) => r.body));
+    run.forEach((r, j) => {
+      const out = outs[j]!;
+      results[r.i] = out instanceof Error ? problemAt(r.i, out) : out;
+    });
+    run = [];
+  };
+  for (const [i, raw] of items.entries()) {
+    let item: z.output<typeof BatchItem>;
+    try {
+      item = parse(BatchItem, raw, 'item');
+    } catch (e) {
+      results[i] = problemAt(i, e);
+      continue;
+    }
+    if (item.op === 'consume') {
+      const { op: _op, ...body } = item;
+      run.push({ i, body });
+      continue;
+    }
+    await flush();
+    try {
+      results[i] =
+        item.op === 'check' ? await ops.check(item) : await ops.refund(item.subject, item.key);
+    } catch (e) {
+      results[i] = problemAt(i, e);
+    }
+  }
+  await flush();
+  return results;
 }
 
 const withLimits = (
@@ -84,26 +156,7 @@ export const quotaRoutes: FastifyPluginAsync<{ qc: QuotaClock }> = async (app, {
         'Idempotency-Key',
       );
     const { items } = parse(BatchRequest, request.body);
-    const results: unknown[] = [];
-    // In order, one at a time: each item stands alone, and a later one sees the earlier ones' effect.
-    for (const [i, raw] of items.entries()) {
-      try {
-        const item = parse(BatchItem, raw, 'item');
-        if (item.op === 'consume') {
-          const { op: _op, ...body } = item;
-          results.push(await ops.consume(body, body.key));
-        } else if (item.op === 'check') results.push(await ops.check(item));
-        else results.push(await ops.refund(item.subject, item.key));
-      } catch (e) {
-        const problem = toProblem(e);
-        // The store being down is the whole batch's problem, not one item's.
-        if (problem.code === 'STORE_UNAVAILABLE') throw e;
-        const field =
-          problem.where === undefined || problem.where === 'item' ? '' : `.${problem.where}`;
-        results.push({ ...problem, where: `items.${i}${field}` });
-      }
-    }
-    return { results };
+    return { results: await answerBatch(ops, items) };
   });
 
   app.get('/subjects/:id', { config: { scope: 'quota:read' } }, async (request) => {

@@ -12,7 +12,13 @@ import { createHash } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import type { Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
-import type { ConsumeOptions, ImportedSubject, ListOptions, NewSubject } from '../../core/types.js';
+import type {
+  ConsumeItem,
+  ConsumeOptions,
+  ImportedSubject,
+  ListOptions,
+  NewSubject,
+} from '../../core/types.js';
 import type {
   BackupRecord,
   CloseBatchRequest,
@@ -195,8 +201,11 @@ export class FirestoreStore implements QuotaStore {
       ),
     );
   }
-  refund(id: string, key: string, nowMs: number) {
-    return this.run(() => this.usage.refund(id, key, nowMs));
+  consumeMany(items: readonly ConsumeItem[], nowMs: number) {
+    return this.run(() => this.usage.consumeMany(items, nowMs));
+  }
+  refund(id: string, key: string, nowMs: number, actor?: Actor) {
+    return this.run(() => this.usage.refund(id, key, nowMs, actor));
   }
   status(id: string, nowMs: number) {
     return this.run(() => this.usage.status(id, nowMs));

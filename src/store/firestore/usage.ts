@@ -12,7 +12,9 @@ import { resolveNewSubject } from '../../core/subject-rules.js';
 import { historyOf, type HistoryPeriod } from '../../core/history.js';
 import type {
   Page,
+  ConsumeItem,
   ConsumeResult,
+  ItemOutcome,
   HistoryEntry,
   Metadata,
   RefundResult,
@@ -30,7 +32,9 @@ import {
 } from '../../core/admin-types.js';
 import { fingerprintDiffers } from '../../core/idempotency.js';
 import { toIso } from '../../core/period.js';
-import { SYSTEM_ACTOR, pageLimit, resetAudit, seqCursor } from '../admin-mapping.js';
+import { answerClock } from '../../core/answer-clock.js';
+import { settleItem } from '../../core/item-outcome.js';
+import { SYSTEM_ACTOR, pageLimit, refundAudit, resetAudit, seqCursor } from '../admin-mapping.js';
 import type { FsContext } from './context.js';
 import {
   adoptionFields,
@@ -132,6 +136,20 @@ export function countersFor(
   return { where: 'history', used, history: h };
 }
 
+/** Firestore allows 500 writes in one transaction; an item writes one event, plus a few per subject. */
+const ITEMS_PER_TRANSACTION = 200;
+
+/** One subject's consumes in one transaction: where its counters are and what the items granted. */
+interface ConsumeRun {
+  readonly d: QuotaDoc;
+  readonly period: Period;
+  readonly c: Counters;
+  readonly fields: DocFields;
+  readonly rolled: boolean;
+  /** Units granted per feature by this run. */
+  readonly granted: Map<string, number>;
+}
+
 export class FsUsage {
   constructor(private readonly ctx: FsContext) {}
 
@@ -231,118 +249,254 @@ export class FsUsage {
     nowMs: number,
     fingerprint: string | null = null,
   ): Promise<ConsumeResult> {
+    const item: ConsumeItem = {
+      subject: id,
+      feature,
+      amount,
+      ...(key === undefined ? {} : { key }),
+      ...(meta === undefined ? {} : { meta }),
+      ...(fingerprint === null ? {} : { fingerprint }),
+    };
+    const [out] = await this.consumeOfSubject(id, [item], nowMs);
+    if (!out!.ok) throw out!.error;
+    return out!.result;
+  }
+
+  /**
+   * Many consumes: one transaction per subject (its items in order, in
+   * chunks that keep a transaction well inside Firestore's write limit),
+   * the subjects side by side. Outcomes come in the items' order.
+   */
+  async consumeMany(
+    items: readonly ConsumeItem[],
+    nowMs: number,
+  ): Promise<ItemOutcome<ConsumeResult>[]> {
+    const bySubject = new Map<string, number[]>();
+    items.forEach((item, i) => {
+      const list = bySubject.get(item.subject);
+      if (list) list.push(i);
+      else bySubject.set(item.subject, [i]);
+    });
+    const outcomes: ItemOutcome<ConsumeResult>[] = new Array(items.length);
+    await Promise.all(
+      [...bySubject].map(async ([id, indexes]) => {
+        for (let from = 0; from < indexes.length; from += ITEMS_PER_TRANSACTION) {
+          const chunk = indexes.slice(from, from + ITEMS_PER_TRANSACTION);
+          const outs = await this.consumeOfSubject(
+            id,
+            chunk.map((i) => items[i]!),
+            nowMs,
+          );
+          chunk.forEach((i, j) => (outcomes[i] = outs[j]!));
+        }
+      }),
+    );
+    return outcomes;
+  }
+
+  /** One subject's consumes, in order, in one transaction: a single consume is a list of one. */
+  private async consumeOfSubject(
+    id: string,
+    items: readonly ConsumeItem[],
+    nowMs: number,
+  ): Promise<ItemOutcome<ConsumeResult>[]> {
     const ref = this.ctx.quotaRef(id);
-    const keyRef = key === undefined ? null : this.ctx.eventsOf(id).doc(keyedEventId(key));
+    const keys = [...new Set(items.flatMap((i) => (i.key === undefined ? [] : [i.key])))];
+    const keyRefs = keys.map((k) => this.ctx.eventsOf(id).doc(keyedEventId(k)));
     // Set by the attempt that commits: a retried transaction must not report a creation twice.
     let createdPlan: string | null = null;
-    const outcome = await this.ctx.serial(id, () =>
+    const outcomes = await this.ctx.serial(id, () =>
       runTx(this.ctx.db, async (tx) => {
         createdPlan = null;
-        const [snap, keySnap] = await tx.getAll(ref, ...(keyRef ? [keyRef] : []));
-        let d: QuotaDoc;
-        let created: ReturnType<typeof newQuotaDocument> | null = null;
-        if (snap!.exists) {
-          d = parseQuotaDoc(this.policy, snap!, nowMs);
-        } else {
-          if (!this.policy.autoCreateSubjects) throw new SubjectNotFoundError(id);
-          const resolved = resolveNewSubject(this.policy, { id }, nowMs);
-          created = newQuotaDocument(this.policy, resolved, nowMs, newSeq());
-          d = parseQuotaDoc(this.policy, pendingSnap(id, created), nowMs);
-        }
-        if (keySnap?.exists) {
-          const prior = keySnap.data()!;
-          // The key is taken by a refund record: never replay it as a consume.
-          if (prior.kind !== 'consume')
-            throw new BadInputError(`key: "${key}" is reserved for a refund`, 'key');
-          if (typeof prior.outcome_json === 'string') {
-            const stored = typeof prior.fingerprint === 'string' ? prior.fingerprint : null;
-            if (fingerprintDiffers(stored, fingerprint)) throw new IdempotencyKeyReusedError(key!);
-            return { ...(JSON.parse(prior.outcome_json) as ConsumeResult), replayed: true };
-          }
-        }
+        const [snap, ...keySnaps] = await tx.getAll(ref, ...keyRefs);
+        const loaded = settleItem(() => this.subjectDoc(id, snap!, nowMs));
+        if (!loaded.ok) return items.map(() => loaded);
+        const { d, created } = loaded.result;
         const period = this.policy.periods.at(ctxOf(d), nowMs);
         const historySnap =
           period.startMs < d.current.startMs
             ? await tx.get(this.ctx.historyRef(id, period.key))
             : null;
         // Reads are done; from here on the transaction only writes.
-        const fields: DocFields = created ? {} : adoptionFields(d, nowMs);
-        let rolled = false;
-        let c = countersFor(this.ctx, d, period, historySnap);
-        if (period.startMs > d.current.startMs) {
-          this.rollover(tx, d, period, fields, nowMs);
-          rolled = true;
-          c = { where: 'main', used: {}, history: null };
-        }
-        const limit = limitOf(this.policy, d.plan, d.overrides, feature);
-        const before = c.used[feature] ?? 0;
-        const granted = !d.suspended && fits(limit, before, amount);
-        const used = granted ? before + amount : before;
-        const result: ConsumeResult = {
-          granted,
-          used,
-          limit,
-          remaining: remainingOf(limit, used),
-          period: periodView(period),
-          ...(granted ? {} : { reason: d.suspended ? 'suspended' : 'quota_exceeded' }),
-        };
-        if (granted) {
-          this.writeCounter(tx, d, period, c, feature, used, fields, nowMs);
-          setIn(
-            fields,
-            'lifetime_stats',
-            lifetimeField(feature),
-            (d.lifetime[feature] ?? 0) + amount,
-          );
-        }
-        if (created) {
-          const doc = created as Record<string, unknown>;
-          if (granted) {
-            (doc.current_usage as Record<string, number>)[feature] = used;
-            (doc.lifetime_stats as Record<string, unknown>)[lifetimeField(feature)] = amount;
-          }
-          tx.create(ref, doc);
-          this.ctx.audit(
-            tx,
-            nowMs,
-            { action: 'subject.auto_create', subject: id, before: null, after: { plan: d.plan } },
-            SYSTEM_ACTOR,
-          );
-          createdPlan = d.plan;
-        } else if (granted || rolled || Object.keys(fields).length > 0) {
-          fields.updated_at = ts(nowMs);
-          tx.update(ref, fields);
-        }
-        const seq = newSeq();
-        tx.set(
-          keyRef ?? this.ctx.eventsOf(id).doc(eventId(seq)),
-          eventDocument(
-            id,
-            {
-              kind: 'consume',
-              feature,
-              period,
-              atMs: nowMs,
-              amount,
-              delta: granted ? amount : 0,
-              usedAfter: used,
-              limit,
-              key: key ?? null,
-              outcome: key === undefined ? null : result,
-              meta: meta ?? null,
-              fingerprint: key === undefined ? null : fingerprint,
-            },
-            seq,
-          ),
+        const run = this.openRun(tx, d, period, historySnap, created !== null, nowMs);
+        const priors = new Map(keys.map((k, i) => [k, keySnaps[i]!]));
+        const seen = new Map<string, { result: ConsumeResult; fp: string | null }>();
+        const outs = items.map((item) =>
+          settleItem(() => this.decide(tx, run, item, priors, seen, nowMs)),
         );
-        return result;
+        this.finishRun(tx, run, created, nowMs);
+        if (created) createdPlan = d.plan;
+        return outs;
       }),
     );
     if (createdPlan !== null) this.policy.subjectAutoCreated(id, createdPlan);
-    return outcome;
+    return outcomes;
   }
 
-  async refund(id: string, key: string, nowMs: number): Promise<RefundResult> {
+  /** The subject's document, or a new one to create when autoCreateSubjects is on. */
+  private subjectDoc(
+    id: string,
+    snap: DocumentSnapshot,
+    nowMs: number,
+  ): { d: QuotaDoc; created: ReturnType<typeof newQuotaDocument> | null } {
+    if (snap.exists) return { d: parseQuotaDoc(this.policy, snap, nowMs), created: null };
+    if (!this.policy.autoCreateSubjects) throw new SubjectNotFoundError(id);
+    const resolved = resolveNewSubject(this.policy, { id }, nowMs);
+    const created = newQuotaDocument(this.policy, resolved, nowMs, newSeq());
+    return { d: parseQuotaDoc(this.policy, pendingSnap(id, created), nowMs), created };
+  }
+
+  /** The counters of the period the consumes land in, rolling the document over into it if it is newer. */
+  private openRun(
+    tx: Transaction,
+    d: QuotaDoc,
+    period: Period,
+    historySnap: DocumentSnapshot | null,
+    creating: boolean,
+    nowMs: number,
+  ): ConsumeRun {
+    const fields: DocFields = creating ? {} : adoptionFields(d, nowMs);
+    let c = countersFor(this.ctx, d, period, historySnap);
+    let rolled = false;
+    if (period.startMs > d.current.startMs) {
+      this.rollover(tx, d, period, fields, nowMs);
+      rolled = true;
+      c = { where: 'main', used: {}, history: null };
+    }
+    return { d, period, c, fields, rolled, granted: new Map() };
+  }
+
+  /** One item, as a single consume decides it; its event is written at once. */
+  private decide(
+    tx: Transaction,
+    run: ConsumeRun,
+    item: ConsumeItem,
+    priors: Map<string, DocumentSnapshot>,
+    seen: Map<string, { result: ConsumeResult; fp: string | null }>,
+    nowMs: number,
+  ): ConsumeResult {
+    const { d, period, c } = run;
+    const { key, feature, amount } = item;
+    const fp = item.fingerprint ?? null;
+    if (key !== undefined) {
+      const replay = this.replayOf(key, fp, priors.get(key)!, seen.get(key), d, nowMs);
+      if (replay) return replay;
+    }
+    const limit = limitOf(this.policy, d.plan, d.overrides, feature);
+    const before = c.used[feature] ?? 0;
+    const granted = !d.suspended && fits(limit, before, amount);
+    const used = granted ? before + amount : before;
+    if (granted) {
+      c.used[feature] = used;
+      run.granted.set(feature, (run.granted.get(feature) ?? 0) + amount);
+    }
+    const result: ConsumeResult = {
+      granted,
+      used,
+      limit,
+      remaining: remainingOf(limit, used),
+      period: periodView(period),
+      ...answerClock(d.timeZone, this.policy.rule.timeZone, period, nowMs),
+      ...(granted ? {} : { reason: d.suspended ? 'suspended' : 'quota_exceeded' }),
+    };
+    if (key !== undefined) seen.set(key, { result, fp });
+    const seq = newSeq();
+    const events = this.ctx.eventsOf(d.id);
+    tx.set(
+      events.doc(key === undefined ? eventId(seq) : keyedEventId(key)),
+      eventDocument(
+        d.id,
+        {
+          kind: 'consume',
+          feature,
+          period,
+          atMs: nowMs,
+          amount,
+          delta: granted ? amount : 0,
+          usedAfter: used,
+          limit,
+          key: key ?? null,
+          outcome: key === undefined ? null : result,
+          meta: item.meta ?? null,
+          fingerprint: key === undefined ? null : fp,
+        },
+        seq,
+      ),
+    );
+    return result;
+  }
+
+  /** The answer a repeated key gets: the stored outcome, or that of an earlier item of this call. */
+  private replayOf(
+    key: string,
+    fp: string | null,
+    prior: DocumentSnapshot,
+    earlier: { result: ConsumeResult; fp: string | null } | undefined,
+    d: QuotaDoc,
+    nowMs: number,
+  ): ConsumeResult | null {
+    if (earlier) {
+      if (fingerprintDiffers(earlier.fp, fp)) throw new IdempotencyKeyReusedError(key);
+      return { ...earlier.result, replayed: true };
+    }
+    if (!prior.exists) return null;
+    const data = prior.data()!;
+    // The key is taken by a refund record: never replay it as a consume.
+    if (data.kind !== 'consume')
+      throw new BadInputError(`key: "${key}" is reserved for a refund`, 'key');
+    if (typeof data.outcome_json !== 'string') return null;
+    const stored = typeof data.fingerprint === 'string' ? data.fingerprint : null;
+    if (fingerprintDiffers(stored, fp)) throw new IdempotencyKeyReusedError(key);
+    const outcome = JSON.parse(data.outcome_json) as ConsumeResult;
+    // One stored before answers carried the zone and seconds left gets today's.
+    const clock =
+      outcome.timeZone === undefined
+        ? answerClock(
+            d.timeZone,
+            this.policy.rule.timeZone,
+            { endMs: Date.parse(outcome.period.end) },
+            nowMs,
+          )
+        : {};
+    return { ...outcome, ...clock, replayed: true };
+  }
+
+  /** Writes the counters once, with the lifetime totals, and creates or updates the document. */
+  private finishRun(
+    tx: Transaction,
+    run: ConsumeRun,
+    created: ReturnType<typeof newQuotaDocument> | null,
+    nowMs: number,
+  ): void {
+    const { d, period, c, fields } = run;
+    const features = [...run.granted.keys()];
+    if (created) {
+      const doc = created as Record<string, unknown>;
+      for (const [f, amount] of run.granted) {
+        (doc.current_usage as Record<string, number>)[f] = c.used[f]!;
+        (doc.lifetime_stats as Record<string, unknown>)[lifetimeField(f)] = amount;
+      }
+      tx.create(this.ctx.quotaRef(d.id), doc);
+      this.ctx.audit(
+        tx,
+        nowMs,
+        { action: 'subject.auto_create', subject: d.id, before: null, after: { plan: d.plan } },
+        SYSTEM_ACTOR,
+      );
+      return;
+    }
+    // A history document holds every feature's counter: written once, from the last feature.
+    const writes = c.where === 'history' ? features.slice(-1) : features;
+    for (const f of writes) this.writeCounter(tx, d, period, c, f, c.used[f]!, fields, nowMs);
+    for (const [f, amount] of run.granted)
+      setIn(fields, 'lifetime_stats', lifetimeField(f), (d.lifetime[f] ?? 0) + amount);
+    if (features.length > 0 || run.rolled || Object.keys(fields).length > 0) {
+      fields.updated_at = ts(nowMs);
+      tx.update(this.ctx.quotaRef(d.id), fields);
+    }
+  }
+
+  async refund(id: string, key: string, nowMs: number, actor?: Actor): Promise<RefundResult> {
     const events = this.ctx.eventsOf(id);
     const originalRef = events.doc(keyedEventId(key));
     const refundKey = `${REFUND_KEY_PREFIX}${key}`;
@@ -372,6 +526,7 @@ export class FsUsage {
         const c = countersFor(this.ctx, d, period, historySnap);
         const current = c.used[feature] ?? 0;
         const view = periodView(period);
+        const clock = answerClock(d.timeZone, this.policy.rule.timeZone, period, nowMs);
         const delta = toCount(o.delta) ?? 0;
         if (already!.exists || delta === 0) {
           return {
@@ -379,6 +534,7 @@ export class FsUsage {
             amount: 0,
             used: current,
             period: view,
+            ...clock,
             ...(already!.exists ? { alreadyRefunded: true } : {}),
           };
         }
@@ -416,7 +572,9 @@ export class FsUsage {
             newSeq(),
           ),
         );
-        return { refunded: true, amount: back, used, period: view };
+        const audit = { key, feature, period: period.key, before: current, after: used };
+        if (actor) this.ctx.audit(tx, nowMs, refundAudit(id, audit), actor);
+        return { refunded: true, amount: back, used, period: view, ...clock };
       }),
     );
   }
@@ -436,8 +594,8 @@ export class FsUsage {
       plan: d.plan,
       suspended: d.suspended,
       suspendedReason: d.suspendedReason,
-      timeZone: d.timeZone ?? this.policy.rule.timeZone,
       period: periodView(period),
+      ...answerClock(d.timeZone, this.policy.rule.timeZone, period, nowMs),
       features,
     };
   }

@@ -6,8 +6,17 @@ import {
 import { fingerprintDiffers } from '../../core/idempotency.js';
 import { periodView, remainingOf, type QuotaPolicy } from '../../core/policy.js';
 import { resolveNewSubject } from '../../core/subject-rules.js';
-import type { ConsumeResult, Metadata } from '../../core/types.js';
+import type {
+  ConsumeItem,
+  ConsumeResult,
+  ItemOutcome,
+  Metadata,
+  PeriodView,
+} from '../../core/types.js';
+import { PgConsumeMany } from './consume-many.js';
+import { answerClock, type AnswerClock } from '../../core/answer-clock.js';
 import { GrantBatcher, grantBatchSql } from './grant-batcher.js';
+import { periodFieldsSql } from './outcome-sql.js';
 import { isUniqueViolation, type PgDb } from './pool.js';
 import { parseOverrides, type SubjectDbRow } from './rows.js';
 import type { PgSubjects } from './subjects.js';
@@ -32,7 +41,7 @@ import type { PgSubjects } from './subjects.js';
  *
  * $1 rid, $2 start, $3 end, $4 period key, $5 feature, $6 amount, $7 limit
  * (null = unlimited), $8 suspended, $9 at, $10 idempotency key, $11 meta,
- * $12 period view JSON, $13 accept a stale denial (last attempt only),
+ * $12 answer JSON (outcome-sql.ts), $13 accept a stale denial (last attempt only),
  * $14 subject id, $15 plan, $16 overrides (as stored), $17 request fingerprint.
  */
 export function consumeSql(s: string): string {
@@ -70,9 +79,9 @@ export function consumeSql(s: string): string {
          CASE
            WHEN $10::text IS NULL THEN NULL
            WHEN d.granted THEN json_build_object('granted', true, 'used', d.used, 'limit', $7::bigint,
-             'remaining', ${remaining}, 'period', $12::json)::text
+             'remaining', ${remaining}, ${periodFieldsSql('$12')})::text
            ELSE json_build_object('granted', false, 'used', d.used, 'limit', $7::bigint,
-             'remaining', ${remaining}, 'period', $12::json,
+             'remaining', ${remaining}, ${periodFieldsSql('$12')},
              'reason', CASE WHEN $8::boolean THEN 'suspended' ELSE 'quota_exceeded' END)::text
          END,
          $11::text, CASE WHEN $10::text IS NULL THEN NULL ELSE $17::text END
@@ -93,7 +102,7 @@ FROM (SELECT 1) one LEFT JOIN d ON true`;
  *
  * $1 rid, $2 start, $3 end, $4 period key, $5 feature, $6 amount, $7 limit,
  * $8 at, $9 meta, $10 subject id, $11 plan, $12 overrides, $13 idempotency
- * key, $14 period view JSON, $15 request fingerprint.
+ * key, $14 answer JSON (outcome-sql.ts), $15 request fingerprint.
  */
 export function grantSql(s: string): string {
   return `WITH up AS (
@@ -111,7 +120,7 @@ SELECT $1::bigint, 'consume', $5::text, $2::bigint, $3::bigint, $8::bigint, $6::
   CASE WHEN $13::text IS NULL THEN NULL
        ELSE json_build_object('granted', true, 'used', up.used, 'limit', $7::bigint,
          'remaining', CASE WHEN $7::bigint IS NULL THEN NULL ELSE GREATEST(0, $7::bigint - up.used) END,
-         'period', $14::json)::text
+         ${periodFieldsSql('$14')})::text
   END,
   $9::text, $15::text
 FROM up
@@ -149,6 +158,7 @@ export class PgConsume {
    */
   private readonly cache = new Map<string, CachedSubject>();
   private readonly views = new Map<string, string>();
+  private readonly many: PgConsumeMany;
 
   constructor(
     private readonly db: PgDb,
@@ -163,6 +173,12 @@ export class PgConsume {
       { text: grantBatchSql(db.s), name: `qc_grant_batch_${db.schema}` },
       db.options.grantSlots,
     );
+    this.many = new PgConsumeMany(db, policy, subjects, this);
+  }
+
+  /** Many consumes in one transaction (consume-many.ts). */
+  consumeMany(items: readonly ConsumeItem[], nowMs: number): Promise<ItemOutcome<ConsumeResult>[]> {
+    return this.many.consumeMany(items, nowMs);
   }
 
   /** Drops cached subjects this process has just changed (or all of them). */
@@ -195,12 +211,12 @@ export class PgConsume {
     return s;
   }
 
-  /** The period view as JSON, built once per period rather than once per call. */
-  private viewJson(view: ReturnType<typeof periodView>): string {
-    const id = `${view.start}|${view.end}|${view.key}`;
+  /** The answer's period fields as JSON (outcome-sql.ts), built once per period and second rather than once per call. */
+  answerJson(view: PeriodView, clock: AnswerClock): string {
+    const id = `${view.start}|${view.end}|${view.key}|${clock.timeZone}|${clock.secondsLeft}`;
     let text = this.views.get(id);
     if (text === undefined) {
-      text = JSON.stringify(view);
+      text = JSON.stringify({ period: view, ...clock });
       if (this.views.size >= 1000) this.views.clear();
       this.views.set(id, text);
     }
@@ -232,6 +248,7 @@ export class PgConsume {
       );
       const limit = this.policy.catalog.limitFor(s.plan, parseOverrides(s.overrides), feature);
       const view = periodView(period);
+      const clock = this.clockOf(s, period, nowMs);
       const values: unknown[] = [
         s.rid,
         period.startMs,
@@ -244,7 +261,7 @@ export class PgConsume {
         nowMs,
         key ?? null,
         metaText,
-        this.viewJson(view),
+        this.answerJson(view, clock),
         stale >= STALE_RETRIES,
         s.id,
         s.plan,
@@ -261,7 +278,7 @@ export class PgConsume {
         row = res.rows[0]!;
       } catch (e) {
         if (key !== undefined && isUniqueViolation(e, 'events_idem'))
-          return this.replay(s, id, key, fp);
+          return this.replay(s, id, key, fp, nowMs);
         throw e;
       }
       if (!row.fresh) {
@@ -273,7 +290,7 @@ export class PgConsume {
       if (row.prior !== null) {
         if (fingerprintDiffers(row.prior_fingerprint, fp))
           throw new IdempotencyKeyReusedError(key!);
-        return { ...(JSON.parse(row.prior) as ConsumeResult), replayed: true };
+        return this.replayOf(row.prior, s, nowMs);
       }
       if (!row.final) {
         stale += 1;
@@ -287,6 +304,7 @@ export class PgConsume {
         limit,
         remaining: remainingOf(limit, used),
         period: view,
+        ...clock,
         ...(granted ? {} : { reason: s.suspended ? 'suspended' : 'quota_exceeded' }),
       };
     }
@@ -306,6 +324,7 @@ export class PgConsume {
     const limit = this.policy.catalog.limitFor(s.plan, parseOverrides(s.overrides), feature);
     if (limit !== null && amount > limit) return undefined;
     const view = periodView(period);
+    const clock = this.clockOf(s, period, nowMs);
     const used = await this.grants.submit([
       s.rid,
       period.startMs,
@@ -320,11 +339,18 @@ export class PgConsume {
       s.plan,
       s.overrides,
       key ?? null,
-      key === undefined ? null : this.viewJson(view),
+      key === undefined ? null : this.answerJson(view, clock),
       fingerprint,
     ]);
     if (used === undefined) return undefined;
-    return { granted: true, used, limit, remaining: remainingOf(limit, used), period: view };
+    return {
+      granted: true,
+      used,
+      limit,
+      remaining: remainingOf(limit, used),
+      period: view,
+      ...clock,
+    };
   }
 
   /** A concurrent call with the same key committed first: its outcome is the answer. */
@@ -333,6 +359,7 @@ export class PgConsume {
     id: string,
     key: string,
     fingerprint: string | null,
+    nowMs: number,
   ): Promise<ConsumeResult> {
     const res = await this.db.query<{ outcome: string | null; fingerprint: string | null }>(
       `SELECT outcome, fingerprint FROM ${this.db.s}.events WHERE subject_rid = $1 AND idem_key = $2`,
@@ -347,6 +374,24 @@ export class PgConsume {
         'key',
       );
     }
-    return { ...(JSON.parse(outcome) as ConsumeResult), replayed: true };
+    return this.replayOf(outcome, s, nowMs);
+  }
+
+  clockOf(
+    s: Pick<SubjectDbRow, 'time_zone'>,
+    period: { endMs: number },
+    nowMs: number,
+  ): AnswerClock {
+    return answerClock(s.time_zone, this.policy.rule.timeZone, period, nowMs);
+  }
+
+  /** A stored outcome; one stored before answers carried the zone and seconds left gets today's. */
+  replayOf(outcome: string, s: Pick<SubjectDbRow, 'time_zone'>, nowMs: number): ConsumeResult {
+    const stored = JSON.parse(outcome) as ConsumeResult;
+    const clock =
+      stored.timeZone === undefined
+        ? this.clockOf(s, { endMs: Date.parse(stored.period.end) }, nowMs)
+        : {};
+    return { ...stored, ...clock, replayed: true };
   }
 }

@@ -1,10 +1,11 @@
+import { periodFieldsSql } from './outcome-sql.js';
 import type { PgDb } from './pool.js';
 import { isUniqueViolation } from './pool.js';
 
 /**
  * The values of one grant, in the order of the single-grant statement
  * (grantSql): rid, start, end, period key, feature, amount, limit, at, meta,
- * subject id, plan, overrides, idempotency key, period view JSON, request fingerprint.
+ * subject id, plan, overrides, idempotency key, answer JSON (outcome-sql.ts), request fingerprint.
  */
 export type GrantValues = [
   rid: number,
@@ -56,7 +57,7 @@ export function grantBatchSql(s: string): string {
     CASE WHEN u.idem_key IS NULL THEN NULL
          ELSE json_build_object('granted', true, 'used', u.used, 'limit', u.lim,
            'remaining', CASE WHEN u.lim IS NULL THEN NULL ELSE GREATEST(0, u.lim - u.used) END,
-           'period', u.view::json)::text
+           ${periodFieldsSql('u.view')})::text
     END,
     u.meta, u.fingerprint
   FROM upd u ORDER BY u.ord

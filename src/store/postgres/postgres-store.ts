@@ -9,7 +9,13 @@ import { PgService } from './service.js';
 import { QuotaClockError } from '../../core/errors.js';
 import type { Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
-import type { ConsumeOptions, ImportedSubject, ListOptions, NewSubject } from '../../core/types.js';
+import type {
+  ConsumeItem,
+  ConsumeOptions,
+  ImportedSubject,
+  ListOptions,
+  NewSubject,
+} from '../../core/types.js';
 import type {
   BackupRecord,
   CloseBatchRequest,
@@ -173,8 +179,11 @@ export class PostgresStore implements QuotaStore {
       ),
     );
   }
-  refund(id: string, key: string, nowMs: number) {
-    return this.run(() => this.usage.refund(id, key, nowMs));
+  consumeMany(items: readonly ConsumeItem[], nowMs: number) {
+    return this.run(() => this.consumer.consumeMany(items, nowMs));
+  }
+  refund(id: string, key: string, nowMs: number, actor?: Actor) {
+    return this.run(() => this.usage.refund(id, key, nowMs, actor));
   }
   status(id: string, nowMs: number) {
     return this.run(() => this.usage.status(id, nowMs));

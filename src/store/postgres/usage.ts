@@ -12,7 +12,8 @@ import { isUniqueViolation, type Client, type PgDb } from './pool.js';
 import { parseOverrides, type SubjectDbRow } from './rows.js';
 import type { PgSubjects } from './subjects.js';
 import { type Actor, type EventListOptions, type UsageEventView } from '../../core/admin-types.js';
-import { idCursor, pageLimit, type EventViewRow } from '../admin-mapping.js';
+import { answerClock } from '../../core/answer-clock.js';
+import { idCursor, pageLimit, refundAudit, type EventViewRow } from '../admin-mapping.js';
 import * as usageRules from '../sql/usage-rules.js';
 
 interface EventRow {
@@ -61,8 +62,8 @@ export class PgUsage {
     );
   }
 
-  async refund(id: string, key: string, nowMs: number): Promise<RefundResult> {
-    return this.db.tx((c) => this.refundInTx(c, id, key, nowMs), {
+  async refund(id: string, key: string, nowMs: number, actor?: Actor): Promise<RefundResult> {
+    return this.db.tx((c) => this.refundInTx(c, id, key, nowMs, actor), {
       idempotent: false,
       // Two refunds of one key racing: the loser rolls back and, retried, reports alreadyRefunded.
       retryIf: (e) => isUniqueViolation(e, 'events_idem'),
@@ -74,6 +75,7 @@ export class PgUsage {
     id: string,
     key: string,
     nowMs: number,
+    actor?: Actor,
   ): Promise<RefundResult> {
     const s = await this.subjects.require(c, id);
     // Locking the original consume serialises refunds of the same key.
@@ -87,6 +89,7 @@ export class PgUsage {
     if (!original) throw new RefundKeyNotFoundError(id, key);
     const period = { startMs: original.period_start_ms, endMs: original.period_end_ms, key: '' };
     const view = { ...periodView(period), key: this.keyOf(s, original.period_start_ms) };
+    const clock = answerClock(s.time_zone, this.policy.rule.timeZone, period, nowMs);
     const already = (
       await c.query(`SELECT 1 FROM ${this.s}.events WHERE subject_rid = $1 AND idem_key = $2`, [
         s.rid,
@@ -99,13 +102,18 @@ export class PgUsage {
         [s.rid, original.period_start_ms, original.feature],
       )
     ).rows[0];
-    const r = usageRules.refundOf(original, key, counter?.used ?? 0, Boolean(already), view, nowMs);
+    const r = usageRules.refundOf(original, key, counter?.used ?? 0, Boolean(already), {
+      period: view,
+      clock,
+      nowMs,
+    });
     if (r.write === null) return r.result;
     await c.query(
       `UPDATE ${this.s}.counters SET used = $1 WHERE subject_rid = $2 AND period_start_ms = $3 AND feature = $4`,
       [r.write.used, s.rid, original.period_start_ms, original.feature],
     );
     await this.insertEvent(c, { rid: s.rid, ...r.write.event });
+    if (actor) await this.subjects.recordAudit(c, nowMs, refundAudit(id, r.write.audit), actor);
     return r.result;
   }
 
@@ -118,7 +126,7 @@ export class PgUsage {
         [s.rid, period.startMs],
       )
     ).rows;
-    return usageRules.statusOf(this.policy, s, period, rows);
+    return usageRules.statusOf(this.policy, s, period, rows, nowMs);
   }
 
   async history(id: string): Promise<HistoryEntry[]> {
@@ -161,12 +169,7 @@ export class PgUsage {
   }
 
   async resetSubject(
-    id: string,
-    nowMs: number,
-    dryRun: boolean,
-    reason: string | undefined,
-    operation?: string,
-    actor?: Actor,
+    ...[id, nowMs, dryRun, reason, operation, actor]: usageRules.ResetSubjectArgs
   ): Promise<ResetSubjectResult> {
     const run = async (c: Client): Promise<ResetSubjectResult> => {
       // The subject lock serialises two resets of one subject, so an operation skips it exactly once.

@@ -1,5 +1,6 @@
 import type { Actor, UsageEventView } from '../../core/admin-types.js';
 import { CLI_ACTOR } from '../../core/admin-types.js';
+import { answerClock, type AnswerClock } from '../../core/answer-clock.js';
 import type { Period } from '../../core/period.js';
 import { featureStatus, periodView, type QuotaPolicy } from '../../core/policy.js';
 import type {
@@ -10,9 +11,25 @@ import type {
   StatusResult,
 } from '../../core/types.js';
 import { REFUND_KEY_PREFIX } from '../../core/validate.js';
-import { resetAudit, toEventView, type AuditDraft, type EventViewRow } from '../admin-mapping.js';
+import {
+  refundAudit,
+  resetAudit,
+  toEventView,
+  type AuditDraft,
+  type EventViewRow,
+} from '../admin-mapping.js';
 import type { UsageBucket } from '../quota-store.js';
 import { parseOverrides } from '../row-mapping.js';
+
+/** A manual reset's arguments, as both engines' usage parts take them. */
+export type ResetSubjectArgs = [
+  id: string,
+  nowMs: number,
+  dryRun: boolean,
+  reason: string | undefined,
+  operation?: string,
+  actor?: Actor,
+];
 
 /**
  * The audit entry of a manual reset, and who it is recorded under: a reason
@@ -92,23 +109,28 @@ export interface RefundedConsume {
 /**
  * What refunding a consume does, given the counter's current value: nothing
  * (`write` null) when it was denied or already refunded; otherwise the
- * counter's new value and the refund event to record. A manual reset may have
- * cleared the units since, so a counter is never driven below zero.
+ * counter's new value, the refund event to record and what its audit entry
+ * says. A manual reset may have cleared the units since, so a counter is
+ * never driven below zero.
  */
 export function refundOf(
   original: RefundedConsume,
   key: string,
   current: number,
   alreadyRefunded: boolean,
-  period: PeriodView,
-  nowMs: number,
-): { result: RefundResult; write: { used: number; event: RefundEvent } | null } {
+  answer: { period: PeriodView; clock: AnswerClock; nowMs: number },
+): {
+  result: RefundResult;
+  write: { used: number; event: RefundEvent; audit: RefundAuditFields } | null;
+} {
+  const { period, clock, nowMs } = answer;
   if (alreadyRefunded || original.delta === 0) {
     const result = {
       refunded: false,
       amount: 0,
       used: current,
       period,
+      ...clock,
       ...(alreadyRefunded ? { alreadyRefunded: true } : {}),
     };
     return { result, write: null };
@@ -127,8 +149,21 @@ export function refundOf(
     key: `${REFUND_KEY_PREFIX}${key}`,
     meta: JSON.stringify({ refunds: original.id }),
   };
-  return { result: { refunded: true, amount: back, used, period }, write: { used, event } };
+  const audit = {
+    key,
+    feature: original.feature,
+    period: period.key,
+    before: current,
+    after: used,
+  };
+  return {
+    result: { refunded: true, amount: back, used, period, ...clock },
+    write: { used, event, audit },
+  };
 }
+
+/** What a refund's audit entry records (refundAudit's second argument). */
+export type RefundAuditFields = Parameters<typeof refundAudit>[1];
 
 /** A refund's event row, as both engines' event inserts take it (without the subject's rid). */
 export interface RefundEvent {
@@ -157,6 +192,7 @@ export function statusOf(
   },
   period: Period,
   counters: readonly { feature: string; used: number }[],
+  nowMs: number,
 ): StatusResult {
   const usedBy = new Map(counters.map((r) => [r.feature, r.used]));
   const overrides = parseOverrides(s.overrides);
@@ -169,8 +205,8 @@ export function statusOf(
     plan: s.plan,
     suspended: s.suspended,
     suspendedReason: s.suspended_reason,
-    timeZone: s.time_zone ?? policy.rule.timeZone,
     period: periodView(period),
+    ...answerClock(s.time_zone, policy.rule.timeZone, period, nowMs),
     features,
   };
 }

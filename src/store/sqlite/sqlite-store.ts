@@ -6,7 +6,13 @@ import type {
 } from '../../core/admin-types.js';
 import type { QuotaPolicy } from '../../core/policy.js';
 import { resultOf } from '../dry-run.js';
-import type { ConsumeOptions, ImportedSubject, ListOptions, NewSubject } from '../../core/types.js';
+import type {
+  ConsumeItem,
+  ConsumeOptions,
+  ImportedSubject,
+  ListOptions,
+  NewSubject,
+} from '../../core/types.js';
 import type {
   BackupRecord,
   CloseBatchRequest,
@@ -143,8 +149,11 @@ export class SqliteStore implements QuotaStore {
       opts.fingerprint,
     );
   }
-  async refund(id: string, key: string, nowMs: number) {
-    return this.p.usage.refund(id, key, nowMs);
+  async consumeMany(items: readonly ConsumeItem[], nowMs: number) {
+    return this.p.usage.consumeMany(items, nowMs);
+  }
+  async refund(id: string, key: string, nowMs: number, actor?: Actor) {
+    return this.p.usage.refund(id, key, nowMs, actor);
   }
   async status(id: string, nowMs: number) {
     return this.p.usage.status(id, nowMs);

@@ -7,12 +7,16 @@ import {
 import type { Limits } from '../../core/plans.js';
 import { periodView, remainingOf, type QuotaPolicy } from '../../core/policy.js';
 import type { Period } from '../../core/period.js';
+import { answerClock } from '../../core/answer-clock.js';
+import { settleItem } from '../../core/item-outcome.js';
 import { resolveNewSubject } from '../../core/subject-rules.js';
 import { assembleHistory } from '../../core/history.js';
 import { REFUND_KEY_PREFIX } from '../../core/validate.js';
 import type {
   Page,
+  ConsumeItem,
   ConsumeResult,
+  ItemOutcome,
   HistoryEntry,
   Metadata,
   PeriodView,
@@ -25,7 +29,13 @@ import { parseOverrides, type SubjectDbRow } from './rows.js';
 import type { SqliteSubjects } from './subjects.js';
 import { type Actor, type EventListOptions, type UsageEventView } from '../../core/admin-types.js';
 import { fingerprintDiffers } from '../../core/idempotency.js';
-import { SYSTEM_ACTOR, idCursor, pageLimit, type EventViewRow } from '../admin-mapping.js';
+import {
+  SYSTEM_ACTOR,
+  idCursor,
+  pageLimit,
+  refundAudit,
+  type EventViewRow,
+} from '../admin-mapping.js';
 import * as usageRules from '../sql/usage-rules.js';
 
 /** The columns a consume decides on. */
@@ -146,8 +156,14 @@ export class SqliteUsage {
     meta: string | null,
     nowMs: number,
     fingerprint: string | null,
+    /** Subjects already read in this transaction (a batch): nothing else can change them meanwhile. */
+    seen?: Map<string, ConsumeSubjectRow>,
   ): ConsumeResult {
-    const s = this.subjectFor(id, nowMs);
+    let s = seen?.get(id);
+    if (!s) {
+      s = this.subjectFor(id, nowMs);
+      seen?.set(id, s);
+    }
     if (key !== undefined) {
       const prior = this.eventByKey.get(s.rid, key) as EventRow | undefined;
       // The key is taken by a refund record: never replay it as a consume nor hit the unique index.
@@ -156,7 +172,7 @@ export class SqliteUsage {
       if (prior?.outcome) {
         if (fingerprintDiffers(prior.fingerprint, fingerprint))
           throw new IdempotencyKeyReusedError(key);
-        return { ...(JSON.parse(prior.outcome) as ConsumeResult), replayed: true };
+        return this.replayOf(prior.outcome, s, nowMs);
       }
     }
     const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
@@ -187,6 +203,7 @@ export class SqliteUsage {
       limit,
       remaining: remainingOf(limit, used),
       period: this.viewOf(period),
+      ...answerClock(s.time_zone, this.policy.rule.timeZone, period, nowMs),
       ...(granted ? {} : { reason: s.suspended === 1 ? 'suspended' : 'quota_exceeded' }),
     };
     this.insertConsumeEvent.run(
@@ -205,6 +222,53 @@ export class SqliteUsage {
       key === undefined ? null : fingerprint,
     );
     return result;
+  }
+
+  /** A stored outcome; one stored before answers carried the zone and seconds left gets today's. */
+  private replayOf(outcome: string, s: ConsumeSubjectRow, nowMs: number): ConsumeResult {
+    const stored = JSON.parse(outcome) as ConsumeResult;
+    const clock =
+      stored.timeZone === undefined
+        ? answerClock(
+            s.time_zone,
+            this.policy.rule.timeZone,
+            { endMs: Date.parse(stored.period.end) },
+            nowMs,
+          )
+        : {};
+    return { ...stored, ...clock, replayed: true };
+  }
+
+  /**
+   * Many consumes in ONE transaction (one commit), each decided as a single
+   * consume would be, in order: items on one subject see the earlier ones'
+   * effect. An item that a single consume would refuse with an error (an
+   * unknown subject, a reused key) gets that error as its outcome; nothing it
+   * did is kept, and the others go on. Any other error fails the whole call.
+   */
+  consumeMany(items: readonly ConsumeItem[], nowMs: number): ItemOutcome<ConsumeResult>[] {
+    const seen = new Map<string, ConsumeSubjectRow>();
+    return this.db
+      .transaction(() =>
+        items.map((item) =>
+          // No savepoint per item (they cost more than the consumes): every error an item can
+          // get is thrown before it writes anything (a subject created on first use has no
+          // key taken yet), so a failed item leaves nothing behind.
+          settleItem(() =>
+            this.consumeInTx(
+              item.subject,
+              item.feature,
+              item.amount,
+              item.key,
+              item.meta === undefined ? null : JSON.stringify(item.meta),
+              nowMs,
+              item.fingerprint ?? null,
+              seen,
+            ),
+          ),
+        ),
+      )
+      .immediate();
   }
 
   consume(
@@ -227,7 +291,7 @@ export class SqliteUsage {
     );
   }
 
-  refund(id: string, key: string, nowMs: number): RefundResult {
+  refund(id: string, key: string, nowMs: number, actor?: Actor): RefundResult {
     return this.db
       .transaction((): RefundResult => {
         const s = this.subjects.require(id);
@@ -240,10 +304,15 @@ export class SqliteUsage {
           key: '',
         };
         const view = { ...periodView(period), key: this.keyOf(s, original.period_start_ms) };
+        const clock = answerClock(s.time_zone, this.policy.rule.timeZone, period, nowMs);
         const already = this.eventByKey.get(s.rid, `${REFUND_KEY_PREFIX}${key}`) as
           EventRow | undefined;
         const current = this.used(s.rid, period, original.feature);
-        const r = usageRules.refundOf(original, key, current, Boolean(already), view, nowMs);
+        const r = usageRules.refundOf(original, key, current, Boolean(already), {
+          period: view,
+          clock,
+          nowMs,
+        });
         if (r.write === null) return r.result;
         this.db
           .prepare(
@@ -256,6 +325,7 @@ export class SqliteUsage {
           limit: null,
           outcome: null,
         });
+        if (actor) this.subjects.recordAudit(nowMs, refundAudit(id, r.write.audit), actor);
         return r.result;
       })
       .immediate();
@@ -271,7 +341,13 @@ export class SqliteUsage {
     const rows = this.db
       .prepare('SELECT feature, used FROM counters WHERE subject_rid = ? AND period_start_ms = ?')
       .all(s.rid, period.startMs) as Array<{ feature: string; used: number }>;
-    return usageRules.statusOf(this.policy, { ...s, suspended: s.suspended === 1 }, period, rows);
+    return usageRules.statusOf(
+      this.policy,
+      { ...s, suspended: s.suspended === 1 },
+      period,
+      rows,
+      nowMs,
+    );
   }
 
   history(id: string): HistoryEntry[] {
@@ -307,12 +383,7 @@ export class SqliteUsage {
   }
 
   resetSubject(
-    id: string,
-    nowMs: number,
-    dryRun: boolean,
-    reason: string | undefined,
-    operation?: string,
-    actor?: Actor,
+    ...[id, nowMs, dryRun, reason, operation, actor]: usageRules.ResetSubjectArgs
   ): ResetSubjectResult {
     const run = (): ResetSubjectResult => {
       const s = this.subjects.require(id);

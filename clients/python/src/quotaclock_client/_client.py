@@ -171,6 +171,8 @@ class QuotaClockClient:
             "limit": None,
             "remaining": None,
             "period": None,
+            "timeZone": None,
+            "secondsLeft": None,
             "subject": subject,
             "feature": feature,
             "key": key,
@@ -184,6 +186,8 @@ class QuotaClockClient:
             "limit": None,
             "remaining": None,
             "period": None,
+            "timeZone": None,
+            "secondsLeft": None,
             "subject": subject,
             "feature": feature,
         }

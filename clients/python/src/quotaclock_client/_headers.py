@@ -21,6 +21,8 @@ def to_rate_limit_headers(result: Mapping[str, Any], now: Optional[float] = None
     """``RateLimit-Policy: "<feature>";q=<limit>;w=<period seconds>`` and
     ``RateLimit: "<feature>";r=<remaining>;t=<seconds until the period ends, rounded up>``
     for a consume or check answer; ``{}`` when the feature is unlimited or for a fail-mode answer.
+    ``t`` is the answer's ``secondsLeft`` (so it equals the service's own header), or counted from
+    ``now`` when that is given.
     """
     limit = result.get("limit")
     period = result.get("period")
@@ -31,8 +33,12 @@ def to_rate_limit_headers(result: Mapping[str, Any], now: Optional[float] = None
         raise ValueError("to_rate_limit_headers: result['feature'] is missing")
     start = _instant(period["start"])
     end = _instant(period["end"])
-    at = time.time() if now is None else now
-    until_end = max(0, math.ceil(end - at))
+    seconds_left = result.get("secondsLeft")
+    if now is None and isinstance(seconds_left, int):
+        until_end = seconds_left
+    else:
+        at = time.time() if now is None else now
+        until_end = max(0, math.ceil(end - at))
     name = _sf_string(feature)
     remaining = result.get("remaining")
     return {

@@ -17,15 +17,19 @@ class PeriodView(TypedDict):
 
 class ConsumeResult(TypedDict, total=False):
     """``consume``: ``granted``, ``used``, ``limit`` (None = unlimited), ``remaining``, ``period``,
-    ``reason`` when refused (``quota_exceeded``, ``suspended``, or ``unavailable`` from the fail
+    ``timeZone`` (the IANA zone the period was computed in), ``secondsLeft`` (whole seconds until
+    the period ends, rounded up: the ``t`` of the RateLimit header), ``reason`` when refused (``quota_exceeded``, ``suspended``, or ``unavailable`` from the fail
     mode), ``replayed`` on a replay, plus ``subject``, ``feature`` and the ``key`` it was counted
-    under. A fail-mode answer has ``used``, ``limit``, ``remaining`` and ``period`` set to None."""
+    under. A fail-mode answer has ``used``, ``limit``, ``remaining``, ``period``, ``timeZone`` and
+    ``secondsLeft`` set to None."""
 
     granted: bool
     used: Optional[int]
     limit: Optional[int]
     remaining: Optional[int]
     period: Optional[PeriodView]
+    timeZone: Optional[str]
+    secondsLeft: Optional[int]
     reason: str
     replayed: bool
     subject: str
@@ -39,6 +43,8 @@ class CheckResult(TypedDict, total=False):
     limit: Optional[int]
     remaining: Optional[int]
     period: Optional[PeriodView]
+    timeZone: Optional[str]
+    secondsLeft: Optional[int]
     reason: str
     subject: str
     feature: str
@@ -49,6 +55,8 @@ class RefundResult(TypedDict, total=False):
     amount: int
     used: int
     period: PeriodView
+    timeZone: str
+    secondsLeft: int
     alreadyRefunded: bool
 
 
@@ -64,8 +72,9 @@ class StatusResult(TypedDict):
     plan: str
     suspended: bool
     suspendedReason: Optional[str]
-    timeZone: str
     period: PeriodView
+    timeZone: str
+    secondsLeft: int
     features: Dict[str, FeatureStatus]
 
 

@@ -70,25 +70,33 @@ export function renderAudit(v: AuditView, ctx: ViewContext): Html {
           <thead>
             <tr>
               <th scope="col">When</th>
-              <th scope="col">Actor</th>
+              <th scope="col" class="hide-sm">Actor</th>
               <th scope="col">Action</th>
-              <th scope="col">Subject</th>
+              <th scope="col" class="hide-sm">Subject</th>
               <th scope="col" class="hide-sm">Change</th>
-              <th scope="col">Reason</th>
+              <th scope="col" class="hide-sm">Reason</th>
             </tr>
           </thead>
           <tbody>
             ${v.entries.map(
               (e) =>
                 html`<tr data-action="${e.action}">
-                  <td class="nowrap">${ctx.fmt.instant(e.at, ctx.zone)}</td>
-                  <td><strong>${e.actor}</strong></td>
-                  <td>${pill(e.action, actionTone(e.action), true)}</td>
-                  <td>
+                  <td class="when">
+                    ${ctx.fmt.instant(e.at, ctx.zone)}
+                    <div class="show-sm small">by <strong>${e.actor}</strong></div>
+                  </td>
+                  <td class="hide-sm"><strong>${e.actor}</strong></td>
+                  <td class="wrap">
+                    ${pill(e.action, actionTone(e.action), true)}
+                    <div class="show-sm small">
+                      ${e.subject ? subjectLink(e.subject) : ''}${e.reason ? html`<div class="muted">${e.reason}</div>` : ''}
+                    </div>
+                  </td>
+                  <td class="hide-sm">
                     ${e.subject ? subjectLink(e.subject) : html`<span class="muted">—</span>`}
                   </td>
                   <td class="hide-sm wrap">${change(e)}</td>
-                  <td class="wrap">${e.reason ?? html`<span class="muted">—</span>`}</td>
+                  <td class="hide-sm wrap">${e.reason ?? html`<span class="muted">—</span>`}</td>
                 </tr>`,
             )}
           </tbody>

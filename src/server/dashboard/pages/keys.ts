@@ -12,19 +12,22 @@ export interface KeysView {
   readonly currentKeyId: string;
 }
 
-export function renderKeys(v: KeysView, ctx: ViewContext): Html {
-  const { fmt } = ctx;
-  const created = v.created
+/** A key just created: its secret, shown this once, with a copy button. */
+function createdNotice(created: NewApiKey | null): Html | string {
+  return created
     ? html`<div class="flash ok" role="status">
         <div>
-          <strong>Key “${v.created.name}” created.</strong> Copy it now: it is shown this once and
+          <strong>Key “${created.name}” created.</strong> Copy it now: it is shown this once and
           cannot be read back.
-          <div class="secret" id="new-key">${v.created.key}</div>
+          <div class="secret" id="new-key">${created.key}</div>
           <button class="btn small" type="button" data-copy="new-key">Copy to clipboard</button>
         </div>
       </div>`
     : '';
-  const form = html`<form
+}
+
+function createForm(): Html {
+  return html`<form
     class="create-key"
     method="post"
     action="/admin/keys"
@@ -60,7 +63,11 @@ export function renderKeys(v: KeysView, ctx: ViewContext): Html {
     </fieldset>
     <button class="btn primary" type="submit">Create key</button>
   </form>`;
-  const table = v.keys.length
+}
+
+function keysTable(v: KeysView, ctx: ViewContext): Html {
+  const { fmt } = ctx;
+  return v.keys.length
     ? html`<div class="table-wrap" tabindex="0" role="region" aria-label="API keys">
         <table class="data">
           <caption class="sr-only">
@@ -69,7 +76,7 @@ export function renderKeys(v: KeysView, ctx: ViewContext): Html {
           <thead>
             <tr>
               <th scope="col">Name</th>
-              <th scope="col">Prefix</th>
+              <th scope="col" class="hide-sm">Prefix</th>
               <th scope="col" class="hide-sm">Scopes</th>
               <th scope="col" class="hide-sm">Created</th>
               <th scope="col">Status</th>
@@ -83,8 +90,9 @@ export function renderKeys(v: KeysView, ctx: ViewContext): Html {
                   <td>
                     <strong>${k.name}</strong
                     >${k.id === v.currentKeyId ? html` ${pill('this session', 'accent', true)}` : ''}
+                    <div class="show-sm small"><code>${k.prefix}…</code></div>
                   </td>
-                  <td><code>${k.prefix}…</code></td>
+                  <td class="hide-sm"><code>${k.prefix}…</code></td>
                   <td class="hide-sm">
                     ${k.scopes.map((s, i) => html`${i ? ' ' : ''}<code>${s}</code>`)}
                   </td>
@@ -115,6 +123,12 @@ export function renderKeys(v: KeysView, ctx: ViewContext): Html {
         </table>
       </div>`
     : empty('No keys yet.');
+}
+
+export function renderKeys(v: KeysView, ctx: ViewContext): Html {
+  const created = createdNotice(v.created);
+  const form = createForm();
+  const table = keysTable(v, ctx);
   return html`${pageHead('API keys', 'Keys are stored as hashes; a key is shown once, when it is created')}
     ${created}
     <div class="stack">

@@ -6,13 +6,7 @@ import { relative } from '../format.js';
 import { html, type Html } from '../html.js';
 import { pageHead } from '../layout.js';
 import type { ViewContext } from '../view.js';
-import { runTone } from './runs.js';
-
-export interface NextClose {
-  readonly at: string;
-  readonly cron: string;
-  readonly zone: string;
-}
+import { runTone, type NextClose } from './run-status.js';
 
 export interface OverviewView {
   readonly report: Pick<

@@ -1,18 +1,11 @@
 import type { ResetReport } from '../../../jobs/reset-report.js';
-import type { RunRecord, RunStatus } from '../../../store/quota-store.js';
-import { card, empty, pill, type Tone } from '../components.js';
+import type { RunRecord } from '../../../store/quota-store.js';
+import { card, empty, pill } from '../components.js';
 import { relative } from '../format.js';
 import { html, type Html } from '../html.js';
 import { pageHead } from '../layout.js';
 import type { ViewContext } from '../view.js';
-import type { NextClose } from './overview.js';
-
-export function runTone(status: RunStatus | string): Tone {
-  if (status === 'closed') return 'ok';
-  if (status === 'failed') return 'danger';
-  if (status === 'partial' || status === 'running') return 'warn';
-  return 'neutral';
-}
+import { runTone, type NextClose } from './run-status.js';
 
 export interface RunsView {
   readonly runs: readonly RunRecord[];

@@ -1,7 +1,7 @@
 import type { UsageEventView } from '../../../core/admin-types.js';
 import type { HistoryEntry, StatusResult, Subject } from '../../../core/types.js';
 import type { CheckResult } from '../../../quotaclock.js';
-import { dailyChart, type DailySeries } from '../charts.js';
+import { dailyChartImage } from '../charts.js';
 import { actionForm, card, empty, meter, pager, pill } from '../components.js';
 import { html, type Html } from '../html.js';
 import { pageHead } from '../layout.js';
@@ -16,7 +16,6 @@ export interface SubjectView {
     readonly next: string | null;
     readonly paged: boolean;
   };
-  readonly daily: DailySeries;
   readonly plans: readonly string[];
   readonly check: {
     readonly feature: string;
@@ -159,7 +158,7 @@ function ledger(v: SubjectView, ctx: ViewContext): Html {
               e.key !== null &&
               !refunded.has(`${e.feature}\u0000${e.key}`);
             return html`<tr>
-              <td class="nowrap">${fmt.instantShort(e.at, v.status.timeZone)}</td>
+              <td class="when">${fmt.instantShort(e.at, v.status.timeZone)}</td>
               <td>
                 ${pill(kindText, kindTone)}${Object.keys(v.status.features).length > 1 ? html` <span class="muted small">${e.feature}</span>` : ''}
               </td>
@@ -335,11 +334,12 @@ export async function renderSubject(v: SubjectView, ctx: ViewContext): Promise<H
   const { fmt } = ctx;
   const s = v.subject;
   const st = v.status;
-  const chart = await dailyChart(
-    v.daily,
-    `Units used per day in ${st.period.key} (${st.timeZone})`,
-    (d) => fmt.day(d),
-    (n) => fmt.num(n),
+  const chart = dailyChartImage(
+    `${base(s.id)}/daily.svg`,
+    `Units used per day in ${st.period.key} (${st.timeZone}): ${Object.entries(st.features)
+      .map(([f, x]) => `${fmt.num(x.used)} ${f}`)
+      .join(', ')} so far`,
+    Object.keys(st.features),
   );
   const head = pageHead(
     s.id,

@@ -102,7 +102,9 @@ table.data tr:last-child td { border-bottom: 0; }
 table.data tbody tr:hover td { background: #fafbfd; }
 table.data .num { text-align: right; white-space: nowrap; }
 table.data .nowrap { white-space: nowrap; }
-table.data td.wrap { max-width: 360px; overflow-wrap: anywhere; }
+table.data .when { white-space: nowrap; }
+/* Break long words only where nothing else fits: "report-ana-denied-3" wraps at a hyphen, not mid-word. */
+table.data td.wrap { max-width: 360px; overflow-wrap: break-word; }
 .empty { padding: 28px 20px; text-align: center; color: var(--muted); }
 .pager { display: flex; justify-content: space-between; align-items: center; padding: 12px 20px; border-top: 1px solid var(--border); font-size: 14px; gap: 12px; }
 
@@ -238,8 +240,9 @@ label.check input { width: 16px; height: 16px; accent-color: var(--accent); marg
   .shell { grid-template-columns: minmax(0, 1fr); background: none; }
   .side { position: static; height: auto; padding: 12px 12px 0; gap: 10px; }
   .brand { padding: 0 4px; }
-  .nav { flex-direction: row; overflow-x: auto; gap: 4px; padding-bottom: 10px; scrollbar-width: none; }
-  .nav a { padding: 7px 10px; white-space: nowrap; font-size: 14px; }
+  /* Six short links in two rows of three: every page in sight, nothing scrolls sideways. */
+  .nav { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 4px; padding-bottom: 10px; }
+  .nav a { justify-content: center; padding: 7px 6px; white-space: nowrap; font-size: 14px; }
   .nav svg { display: none; }
   .side { display: grid; grid-template-columns: minmax(0, 1fr) auto; align-items: center; }
   .side > * { min-width: 0; }
@@ -253,7 +256,12 @@ label.check input { width: 16px; height: 16px; accent-color: var(--accent); marg
   .stats { gap: 10px; }
   .stat { padding: 12px 14px; }
   .stat .value { font-size: 21px; }
-  table.data th, table.data td { padding-left: 14px; padding-right: 14px; }
+  table.data th, table.data td { padding-left: 10px; padding-right: 10px; }
+  table.data th:first-child, table.data td:first-child { padding-left: 14px; }
+  table.data th:last-child, table.data td:last-child { padding-right: 14px; }
+  table.data .btn.small { padding: 4px 8px; }
+  /* A ledger instant takes two lines on a phone (date, then time) so the row fits. */
+  table.data .when { white-space: normal; min-width: 5.5em; }
   table.data .hide-sm { display: none; }
   .card-head { padding: 14px 14px 0; }
   .card-body { padding: 14px; }
@@ -261,9 +269,15 @@ label.check input { width: 16px; height: 16px; accent-color: var(--accent); marg
   .pager { padding: 12px 14px; }
   .timeline { padding: 4px 14px 10px; }
   .mobile-only { display: block; }
-  .usage-cell .mini-meter { display: none; }
+  /* The bar goes under the figures, as wide as the cell, so it is never cut off. */
+  form.create-key fieldset.scopes { flex-basis: 100%; }
+  form.create-key .btn { margin-top: 0; width: 100%; }
+  .usage-cell { display: grid; gap: 5px; }
+  .usage-cell + .usage-cell { margin-top: 6px; }
   .usage-cell .fig { min-width: 0; }
+  .usage-cell .mini-meter { display: block; width: 100%; min-width: 72px; margin: 0; }
 }
 .mobile-only { display: none; }
-@media (max-width: 760px) { .mobile-only { display: flex; } }
+.show-sm { display: none; }
+@media (max-width: 760px) { .mobile-only { display: flex; } .show-sm { display: block; margin-top: 3px; } }
 `;
