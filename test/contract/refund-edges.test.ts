@@ -15,6 +15,8 @@ const NOV = {
   start: '2026-11-01T00:00:00.000Z',
   end: '2026-12-01T00:00:00.000Z',
 };
+/** What every answer at NOW adds to its period: the zone and the whole seconds left until it ends. */
+const AT_NOW = { timeZone: 'UTC', secondsLeft: (Date.parse(NOV.end) - NOW) / 1000 };
 
 /** Asserts that fn fails with a coded error and that nothing the store exports changed. */
 async function refusedWithoutWrite(
@@ -56,6 +58,7 @@ contract('refund edge cases', ({ useStore }) => {
       amount: 1,
       used: 9,
       period: NOV,
+      ...AT_NOW,
     });
     expect(await qc.consume('ref', F, 1, { now: NOW })).toMatchObject({ granted: true, used: 10 });
     const before = await exportAll(store);
@@ -64,6 +67,7 @@ contract('refund edge cases', ({ useStore }) => {
       amount: 0,
       used: 10,
       period: NOV,
+      ...AT_NOW,
       alreadyRefunded: true,
     });
     expect(await exportAll(store)).toEqual(before);
