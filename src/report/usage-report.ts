@@ -4,6 +4,7 @@ import { BadInputError } from '../core/errors.js';
 import type { Limit } from '../core/plans.js';
 import { isAtLimit } from '../core/policy.js';
 import { localToEpochMs, PeriodSchedule, toIso, type Period } from '../core/period.js';
+import { calendarPeriodOfKey, isPeriodKeyOf } from '../core/period-key.js';
 import type { QuotaClock } from '../quotaclock.js';
 import type { QuotaStore, SubjectUsage } from '../store/quota-store.js';
 
@@ -98,13 +99,6 @@ export interface UsageReport {
   };
 }
 
-const KEY_FORMAT: Record<string, RegExp> = {
-  day: /^\d{4}-\d{2}-\d{2}$/,
-  week: /^\d{4}-W\d{2}$/,
-  month: /^\d{4}-\d{2}$/,
-  year: /^\d{4}$/,
-};
-
 function calendarSchedule(qc: QuotaClock, nowMs: number): PeriodSchedule {
   return new PeriodSchedule(
     { ...qc.policy.rule, anchor: 'calendar' },
@@ -116,28 +110,14 @@ function calendarSchedule(qc: QuotaClock, nowMs: number): PeriodSchedule {
 export function periodForKey(qc: QuotaClock, key: string, nowMs: number): Period {
   const every = qc.policy.rule.every;
   const example = calendarSchedule(qc, nowMs).at(nowMs).key;
-  if (!KEY_FORMAT[every]!.test(key)) {
+  if (!isPeriodKeyOf(every, key)) {
     throw new BadInputError(
       `--period: "${key}" is not a ${every} period key (for example ${example})`,
       '--period',
     );
   }
-  let date: Temporal.PlainDate;
-  try {
-    if (every === 'week') {
-      const [y, w] = key.split('-W').map(Number) as [number, number];
-      const jan4 = Temporal.PlainDate.from({ year: y, month: 1, day: 4 });
-      date = jan4.subtract({ days: jan4.dayOfWeek - 1 }).add({ weeks: w - 1 });
-    } else {
-      const [y, m = 1, d = 1] = key.split('-').map(Number) as [number, number?, number?];
-      date = Temporal.PlainDate.from({ year: y, month: m, day: d }, { overflow: 'reject' });
-    }
-  } catch {
-    throw new BadInputError(`--period: "${key}" is not a valid ${every} period key`, '--period');
-  }
-  const startMs = localToEpochMs(date.toPlainDateTime(), qc.policy.rule.timeZone);
-  const period = calendarSchedule(qc, nowMs).at(startMs);
-  if (period.key !== key)
+  const period = calendarPeriodOfKey(qc.policy.rule, key);
+  if (period === null)
     throw new BadInputError(`--period: "${key}" is not a valid ${every} period key`, '--period');
   return period;
 }

@@ -167,16 +167,28 @@ export interface BackupRecord {
 /**
  * The persistence contract. Every engine passes the same contract suite.
  * Decisions (limits, periods) come from the QuotaPolicy the store was opened
- * with; the store's job is to make each operation atomic.
+ * with; the store's job is to make each operation atomic. It is the
+ * intersection of its roles, each an interface of its own below.
  */
-export interface QuotaStore {
+export interface QuotaStore
+  extends
+    StoreSubjects,
+    StoreUsage,
+    StoreService,
+    StoreLeases,
+    StoreLedger,
+    StoreCloser,
+    StoreBackup,
+    StoreMonitoring {
   readonly engine: string;
   readonly capabilities: StoreCapabilities;
-
   /** Creates or upgrades the schema; idempotent. */
   migrate(): Promise<{ applied: number[]; current: number }>;
   close(): Promise<void>;
+}
 
+/** Subjects and their plans, overrides and suspension. */
+export interface StoreSubjects {
   /** Admin writes take the actor and record an audit entry with the change (default actor: cli). */
   addSubject(subject: NewSubject, nowMs: number, actor?: Actor): Promise<Subject>;
   /**
@@ -204,7 +216,10 @@ export interface QuotaStore {
   unsuspend(id: string, nowMs: number, actor?: Actor): Promise<Subject>;
   /** Time zone, email or display name; fields left out are kept. */
   updateSubject(id: string, patch: SubjectPatch, nowMs: number, actor?: Actor): Promise<Subject>;
+}
 
+/** Consume, refund and what a subject has used. */
+export interface StoreUsage {
   consume(
     id: string,
     feature: string,
@@ -226,8 +241,10 @@ export interface QuotaStore {
   ): Promise<ResetSubjectResult>;
   /** A subject's usage events (consumes, refunds, resets), newest first, keyset paged. */
   subjectEvents(id: string, opts?: EventListOptions): Promise<Page<UsageEventView>>;
+}
 
-  // --- the service: API keys, sessions, the audit log ---
+/** The service: API keys, sessions, the audit log. */
+export interface StoreService {
   /** Stores a key's hash with its audit entry, in one step. */
   createApiKey(key: StoredApiKey, actor: Actor): Promise<ApiKeyInfo>;
   /** Every key, newest first; never the hash. */
@@ -245,8 +262,10 @@ export interface QuotaStore {
   deleteSession(hash: string): Promise<void>;
   /** Newest first, keyset paged. */
   listAudit(opts?: AuditListOptions): Promise<Page<AuditEntry>>;
+}
 
-  // --- the reset job ---
+/** The reset job's lease. */
+export interface StoreLeases {
   acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<Lease | null>;
   renewLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<boolean>;
   /** Who holds a lease now, if anyone (expired or not), and whether it is alive where the store can tell. */
@@ -264,8 +283,10 @@ export interface QuotaStore {
     nowMs: number,
   ): Promise<Lease | null>;
   releaseLease(name: string, holder: string): Promise<void>;
-  /** Periods with at least one subject whose period ended by nowMs and is not closed, oldest first. */
-  pendingPeriods(nowMs: number): Promise<PendingPeriod[]>;
+}
+
+/** The reset job's run ledger, one row per period key. */
+export interface StoreLedger {
   getRun(key: string): Promise<RunRecord | null>;
   listRuns(limit?: number): Promise<RunRecord[]>;
   /** Ledger rows with a status in UNFINISHED_RUN_STATUSES (shared/ledger-rules.ts), by key. */
@@ -277,6 +298,26 @@ export interface QuotaStore {
     nowMs: number,
     period: { startMs: number; endMs: number },
   ): Promise<RunRecord>;
+  /** With `checkpoint`, the row's checkpoint is replaced too (a sharded close writes the merged shard totals). */
+  finishRun(
+    key: string,
+    status: 'closed' | 'partial' | 'failed',
+    nowMs: number,
+    error?: string,
+    checkpoint?: RunCheckpoint,
+  ): Promise<RunRecord>;
+}
+
+/** Closing ended periods: what is open, the batches, the dry-run preview and retention. */
+export interface StoreCloser {
+  /** Periods with at least one subject whose period ended by nowMs and is not closed, oldest first. */
+  pendingPeriods(nowMs: number): Promise<PendingPeriod[]>;
+  /**
+   * Subjects that still have this key open, whether or not it has ended. A
+   * store that reads the pending periods in the same scan returns them too
+   * (`pending`, as pendingPeriods would), saving the job that call.
+   */
+  openCount(key: string, nowMs: number): Promise<OpenCount>;
   /** Closes one batch; the write and the checkpoint commit together. */
   closeBatch(req: CloseBatchRequest): Promise<CloseBatchResult>;
   /**
@@ -290,31 +331,25 @@ export interface QuotaStore {
     batchSize: number,
   ): Promise<PreviewBatchResult>;
   /**
-   * Subjects that still have this key open, whether or not it has ended. A
-   * store that reads the pending periods in the same scan returns them too
-   * (`pending`, as pendingPeriods would), saving the job that call.
+   * Deletes closed history whose period ended before olderThanMs. nowMs, the
+   * caller's clock, stamps the pruned-consume totals kept in the job metrics
+   * (default: the wall clock, for callers that do not pass it yet).
    */
-  openCount(key: string, nowMs: number): Promise<OpenCount>;
-  /** With `checkpoint`, the row's checkpoint is replaced too (a sharded close writes the merged shard totals). */
-  finishRun(
-    key: string,
-    status: 'closed' | 'partial' | 'failed',
-    nowMs: number,
-    error?: string,
-    checkpoint?: RunCheckpoint,
-  ): Promise<RunRecord>;
-  /** Deletes closed history whose period ended before olderThanMs. */
-  prune(olderThanMs: number): Promise<{ periods: number; events: number }>;
+  prune(olderThanMs: number, nowMs?: number): Promise<{ periods: number; events: number }>;
+}
 
-  // --- operations ---
-  verify(nowMs: number): Promise<IntegrityViolation[]>;
+/** Backup and restore. */
+export interface StoreBackup {
   exportRecords(): AsyncIterable<BackupRecord>;
   /** Loads records that were validated whole; the target must be empty; all or nothing. */
   importRecords(records: readonly BackupRecord[]): Promise<{ records: number }>;
+}
+
+/** Integrity checks, notifications, reports and metrics (every engine; docs/monitoring.md). */
+export interface StoreMonitoring {
+  verify(nowMs: number): Promise<IntegrityViolation[]>;
   /** Lists subjects at or over their limit in their current period. */
   subjectsAtLimit(nowMs: number, limit?: number): Promise<Subject[]>;
-
-  // --- notifications, reports and metrics (every engine; docs/monitoring.md) ---
   /** Records a threshold notice; true only for the first claim of that subject, feature, period and threshold. */
   claimThresholdNotice(notice: ThresholdNotice, nowMs: number): Promise<boolean>;
   /** Sets gauges and adds to counters of the reset job (durable, so `quotaclock metrics` sees every process's runs). */

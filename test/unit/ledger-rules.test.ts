@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { RunRecord, RunStatus } from '../../src/store/quota-store.js';
+import type { RunCheckpoint, RunRecord, RunStatus } from '../../src/store/quota-store.js';
 import {
+  advanceCheckpoint,
+  checkpointOnBegin,
   finishedRunTotals,
   pendingWork,
   unfinishedPeriodsFor,
@@ -90,5 +92,48 @@ describe('ledger rules', () => {
         message: expect.stringMatching(/^period 2026-10: 3 stock_reports/),
       },
     ]);
+  });
+});
+
+describe('checkpoint rules', () => {
+  const cp: RunCheckpoint = {
+    cursor: '40',
+    subjects: 2,
+    summary: { free: { stock_reports: { subjects: 2, used: 7, atLimit: 1 } } },
+  };
+
+  it('a killed or failed run resumes at its cursor; a finished one starts a fresh pass', () => {
+    expect(checkpointOnBegin('running', cp)).toEqual(cp);
+    expect(checkpointOnBegin('failed', cp)).toEqual(cp);
+    expect(checkpointOnBegin('closed', cp)).toEqual({ ...cp, cursor: null });
+    expect(checkpointOnBegin('partial', cp)).toEqual({ ...cp, cursor: null });
+  });
+
+  it('a step adds its subjects and totals and moves the cursor, changing neither input', () => {
+    const step = {
+      cursor: '80',
+      closed: 3,
+      summary: {
+        free: { stock_reports: { subjects: 3, used: 4, atLimit: 0 } },
+        pro: { stock_reports: { subjects: 1, used: 45, atLimit: 1 } },
+      },
+    };
+    const before = structuredClone(cp);
+    const stepBefore = structuredClone(step);
+    expect(advanceCheckpoint(cp, step)).toEqual({
+      cursor: '80',
+      subjects: 5,
+      summary: {
+        free: { stock_reports: { subjects: 5, used: 11, atLimit: 1 } },
+        pro: { stock_reports: { subjects: 1, used: 45, atLimit: 1 } },
+      },
+    });
+    expect(cp).toEqual(before);
+    expect(step).toEqual(stepBefore);
+  });
+
+  it('a step without a cursor keeps the one there; a null cursor ends the pass', () => {
+    expect(advanceCheckpoint(cp, { closed: 0, summary: {} }).cursor).toBe('40');
+    expect(advanceCheckpoint(cp, { cursor: null, closed: 0, summary: {} }).cursor).toBeNull();
   });
 });

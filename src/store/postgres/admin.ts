@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { parsePostgresUrl } from './config.js';
+import { dropped } from '../shared/debug-log.js';
 
 /**
  * Maintenance helpers for tests and tooling, kept here so that SQL stays in
@@ -12,12 +13,14 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
     connectionTimeoutMillis: Math.min(opts.connectTimeoutMs, 5000),
     application_name: 'quotaclock-admin',
   });
-  client.on('error', () => undefined);
+  // pg emits 'error' when the server drops an idle connection; without a listener Node
+  // would crash the process. The next query on it fails and reaches the caller.
+  client.on('error', dropped('admin connection', 'the failed query reports it'));
   await client.connect();
   try {
     return await fn(client);
   } finally {
-    await client.end().catch(() => undefined);
+    await client.end().catch(dropped('closing the admin connection', 'its work is done'));
   }
 }
 

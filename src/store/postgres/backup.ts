@@ -9,6 +9,7 @@ import {
   type BackupType,
 } from '../backup-mapping.js';
 import type { Client, PgDb } from './pool.js';
+import { dropped } from '../shared/debug-log.js';
 
 const FETCH = 2000;
 
@@ -70,7 +71,13 @@ export async function* exportPostgres(db: PgDb): AsyncGenerator<BackupRecord> {
     throw e;
   } finally {
     // Also reached when the consumer stops early: the read-only transaction is simply dropped.
-    if (!broken && !done) await c.query('ROLLBACK').catch(() => (broken = true));
+    if (!broken && !done) {
+      await c.query('ROLLBACK').catch((e: unknown) => {
+        // The connection is released as broken, so the pool never reuses it.
+        dropped('ROLLBACK of the export snapshot', 'the connection is discarded')(e);
+        broken = true;
+      });
+    }
     c.release(broken || undefined);
   }
 }

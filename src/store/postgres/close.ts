@@ -1,11 +1,5 @@
-import {
-  addPreviewPeriod,
-  addUsage,
-  mergeTotals,
-  type CloseTotals,
-} from '../../core/close-summary.js';
+import { mergeTotals, type CloseTotals } from '../../core/close-summary.js';
 import { BadInputError } from '../../core/errors.js';
-import { endedOpenPeriods, nextMark } from '../../core/closing.js';
 import type { QuotaPolicy } from '../../core/policy.js';
 import type {
   CloseBatchRequest,
@@ -17,58 +11,27 @@ import type {
 } from '../quota-store.js';
 import type { Client, PgDb } from './pool.js';
 import { archiveBeforePrune } from './monitoring.js';
-import { parseOverrides } from './rows.js';
 import { PgRangeCloser, PLANNER_DEFAULTS, RANGE_PLANNER } from './close-by-range.js';
-
-interface CloseRow {
-  rid: number;
-  plan: string;
-  overrides: string;
-  time_zone: string | null;
-  anchor_ms: number;
-  closed_through_ms: number;
-  open_end_ms: number;
-  open_key: string;
-  feature: string | null;
-  used: number | null;
-}
-
-type SubjectUsage = { head: CloseRow; used: Map<string, number> };
-
-/** Subjects that move their mark identically; each group is one set-based statement. */
-interface MoveGroup {
-  fromStart: number;
-  fromEnd: number;
-  key: string;
-  toStart: number;
-  toEnd: number;
-  toKey: string;
-  plan: string;
-  limits: string;
-  rids: number[];
-  usage: SubjectUsage[];
-}
-
-/** What one batch (or part) adds to its run's checkpoint; without `cursor`, the cursor stays. */
-interface CheckpointStep {
-  cursor?: string | null;
-  closed: number;
-  summary: CloseTotals;
-}
+import { advanceCheckpoint, type CheckpointStep } from '../shared/ledger-rules.js';
+import {
+  addClosedSubject,
+  addPreviewSubject,
+  CLOSE_COLUMNS,
+  closedTotals,
+  moveGroups,
+  nextRidCursor,
+  ridAfter,
+  subjectsOf,
+  type CloseRow,
+  type CloseSubjectRow,
+  type MoveGroup,
+  type SubjectUsage,
+} from '../sql/close-plan.js';
 
 /** A checkpoint (as stored) with one step added. */
 function advanced(text: string, step: CheckpointStep): string {
-  const cp = JSON.parse(text) as RunCheckpoint;
-  const next: RunCheckpoint = {
-    cursor: step.cursor === undefined ? cp.cursor : step.cursor,
-    subjects: cp.subjects + step.closed,
-    summary: mergeTotals(cp.summary, step.summary),
-  };
-  return JSON.stringify(next);
+  return JSON.stringify(advanceCheckpoint(JSON.parse(text) as RunCheckpoint, step));
 }
-
-const CLOSE_COLUMNS =
-  'rid, plan, overrides, time_zone, anchor_ms, closed_through_ms, open_end_ms, open_key';
 
 /** The reset job's side of the store: pending periods, period close, dry-run preview and prune. */
 export class PgClose {
@@ -137,10 +100,12 @@ export class PgClose {
       `rid > $2 AND open_end_ms <= $3 AND ($5::int IS NULL OR mod(abs(hashtext(id)::bigint), $5::int) = $6::int)
        ORDER BY rid LIMIT $4`,
       req,
-      [req.cursor === null ? 0 : Number(req.cursor), req.nowMs, req.batchSize],
+      [ridAfter(req.cursor), req.nowMs, req.batchSize],
     );
-    const cursor =
-      subjects.length < req.batchSize ? null : String(subjects[subjects.length - 1]!.head.rid);
+    const cursor = nextRidCursor(
+      subjects.map((u) => u.head),
+      req.batchSize,
+    );
     return { subjects, cursor };
   }
 
@@ -176,62 +141,7 @@ export class PgClose {
        ORDER BY s.rid`,
       [req.key, ...args, shard?.count ?? null, shard?.index ?? 0],
     );
-    const subjects: SubjectUsage[] = [];
-    for (const r of res.rows) {
-      let last = subjects[subjects.length - 1];
-      if (!last || last.head.rid !== r.rid) {
-        last = { head: r, used: new Map() };
-        subjects.push(last);
-      }
-      if (r.feature !== null) last.used.set(r.feature, r.used ?? 0);
-    }
-    return subjects;
-  }
-
-  private limitsOf(s: CloseRow) {
-    return this.policy.catalog.has(s.plan)
-      ? this.policy.catalog.limitsFor(s.plan, parseOverrides(s.overrides))
-      : {};
-  }
-
-  private summarise(into: CloseTotals, u: SubjectUsage): void {
-    const limits = this.limitsOf(u.head);
-    for (const f of this.policy.catalog.features) {
-      addUsage(into, u.head.plan, f, u.used.get(f) ?? 0, limits[f] ?? null);
-    }
-  }
-
-  private group(subjects: SubjectUsage[]): Map<string, MoveGroup> {
-    const groups = new Map<string, MoveGroup>();
-    for (const u of subjects) {
-      const s = u.head;
-      const to = nextMark(
-        this.policy,
-        { timeZone: s.time_zone, anchorMs: s.anchor_ms },
-        { closedThroughMs: s.closed_through_ms, openEndMs: s.open_end_ms, openKey: s.open_key },
-      );
-      const limitsJson = JSON.stringify(this.limitsOf(s));
-      const id = `${s.closed_through_ms}|${s.open_end_ms}|${to.openEndMs}|${s.plan}|${limitsJson}`;
-      let g = groups.get(id);
-      if (!g) {
-        g = {
-          fromStart: s.closed_through_ms,
-          fromEnd: s.open_end_ms,
-          key: s.open_key,
-          toStart: to.closedThroughMs,
-          toEnd: to.openEndMs,
-          toKey: to.openKey,
-          plan: s.plan,
-          limits: limitsJson,
-          rids: [],
-          usage: [],
-        };
-        groups.set(id, g);
-      }
-      g.rids.push(s.rid);
-      g.usage.push(u);
-    }
-    return groups;
+    return subjectsOf(res.rows);
   }
 
   /**
@@ -273,18 +183,16 @@ export class PgClose {
     req: CloseBatchRequest,
     subjects: SubjectUsage[],
   ): Promise<{ closed: number; summary: CloseTotals }> {
+    if (!req.write)
+      return { closed: subjects.length, summary: closedTotals(this.policy, subjects) };
     const summary: CloseTotals = {};
-    if (!req.write) {
-      for (const u of subjects) this.summarise(summary, u);
-      return { closed: subjects.length, summary };
-    }
     let closed = 0;
-    for (const g of this.group(subjects).values()) {
+    for (const g of moveGroups(this.policy, subjects)) {
       const moved = await this.moveGroup(c, g, req.nowMs);
       for (const u of g.usage) {
         if (!moved.has(u.head.rid)) continue;
         closed += 1;
-        this.summarise(summary, u);
+        addClosedSubject(this.policy, summary, u);
       }
     }
     return { closed, summary };
@@ -352,8 +260,9 @@ export class PgClose {
         shard.index < shard.count
       )
     ) {
+      // The message names the request's field; `where` is the code every caller maps to its own wording.
       throw new BadInputError(
-        `--shard: expected i/n with 0 ≤ i < n, got ${String(shard.index)}/${String(shard.count)}`,
+        `shard: expected i/n with 0 ≤ i < n, got ${String(shard.index)}/${String(shard.count)}`,
         '--shard',
       );
     }
@@ -497,10 +406,10 @@ export class PgClose {
     return this.db.tx(
       async (c) => {
         const subjects = (
-          await c.query<CloseRow>(
+          await c.query<CloseSubjectRow>(
             `SELECT ${CLOSE_COLUMNS} FROM ${this.s}.subjects
              WHERE open_end_ms <= $1 AND rid > $2 ORDER BY rid LIMIT $3`,
-            [nowMs, cursor === null ? 0 : Number(cursor), batchSize],
+            [nowMs, ridAfter(cursor), batchSize],
           )
         ).rows;
         const counters = (
@@ -521,40 +430,28 @@ export class PgClose {
           usedOf.set(`${r.subject_rid}|${r.period_start_ms}|${r.feature}`, r.used);
         const byKey: PreviewBatchResult['byKey'] = {};
         for (const s of subjects) {
-          const periods = endedOpenPeriods(
+          addPreviewSubject(
             this.policy,
-            { timeZone: s.time_zone, anchorMs: s.anchor_ms },
-            { closedThroughMs: s.closed_through_ms, openEndMs: s.open_end_ms, openKey: s.open_key },
+            byKey,
+            s,
             nowMs,
+            (start, f) => usedOf.get(`${s.rid}|${start}|${f}`) ?? 0,
           );
-          const limits = this.limitsOf(s);
-          for (const p of periods) {
-            addPreviewPeriod(
-              byKey,
-              p,
-              s.plan,
-              this.policy.catalog.features,
-              limits,
-              (f) => usedOf.get(`${s.rid}|${p.startMs}|${f}`) ?? 0,
-            );
-          }
         }
-        const next =
-          subjects.length < batchSize ? null : String(subjects[subjects.length - 1]!.rid);
-        return { byKey, cursor: next };
+        return { byKey, cursor: nextRidCursor(subjects, batchSize) };
       },
       { idempotent: true, mode: 'snapshot' },
     );
   }
 
-  async prune(olderThanMs: number): Promise<{ periods: number; events: number }> {
+  async prune(olderThanMs: number, nowMs: number): Promise<{ periods: number; events: number }> {
     return this.db.tx(
       async (c) => {
         const periods = await c.query(`DELETE FROM ${this.s}.closed_periods WHERE end_ms <= $1`, [
           olderThanMs,
         ]);
         // Only periods the job has closed: an open period keeps its counters and events whatever its age.
-        await archiveBeforePrune(c, this.s, olderThanMs, Date.now());
+        await archiveBeforePrune(c, this.s, olderThanMs, nowMs);
         await c.query(
           `DELETE FROM ${this.s}.counters c USING ${this.s}.subjects s
            WHERE s.rid = c.subject_rid AND c.period_end_ms <= $1 AND c.period_end_ms <= s.closed_through_ms`,

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { backoff, isConnectionError, MAX_ATTEMPTS, type PgDb } from './pool.js';
+import { dropped } from '../shared/debug-log.js';
 
 /**
  * The connection that stands for this process while it holds leases. Every
@@ -28,7 +29,11 @@ export class LeaseSession {
     // A lost connection is dropped here; the next statement opens another and re-records it.
     client.on('error', () => this.drop(opening));
     client.on('end', () => this.drop(opening));
-    opening.catch(() => this.drop(opening));
+    // The caller awaiting `opening` gets the error; here it only forgets the connection.
+    opening.catch((e: unknown) => {
+      dropped('opening the lease connection', 'the statement waiting on it fails')(e);
+      this.drop(opening);
+    });
     return opening;
   }
 
@@ -56,7 +61,9 @@ export class LeaseSession {
       } catch (e) {
         if (!isConnectionError(e)) throw e;
         this.drop(opening);
-        void opening.then((c) => c.end()).catch(() => undefined);
+        void opening
+          .then((c) => c.end())
+          .catch(dropped('closing a lost lease connection', 'it is already broken'));
         if (attempt + 1 >= MAX_ATTEMPTS) throw this.db.unavailable(e);
         await backoff(attempt);
       }
@@ -77,7 +84,11 @@ export class LeaseSession {
   private async closeConnection(): Promise<void> {
     const opening = this.client;
     this.client = null;
-    if (opening) await opening.then((c) => c.end()).catch(() => undefined);
+    if (opening) {
+      await opening
+        .then((c) => c.end())
+        .catch(dropped('closing the lease connection', 'the server ends its session and locks'));
+    }
   }
 
   async end(): Promise<void> {

@@ -1,8 +1,9 @@
-import { QuotaClockError } from '../../core/errors.js';
 import type { RunCheckpoint, RunRecord } from '../quota-store.js';
 import type { PgDb } from './pool.js';
 import { EMPTY_CHECKPOINT, toRun, type RunRow } from '../row-mapping.js';
-import { UNFINISHED_RUN_STATUSES } from '../shared/ledger-rules.js';
+import { checkpointOnBegin, UNFINISHED_RUN_STATUSES } from '../shared/ledger-rules.js';
+import { RunNotFoundError } from '../shared/errors.js';
+import type { QuotaStore } from '../quota-store.js';
 
 export { EMPTY_CHECKPOINT, toRun, type RunRow };
 
@@ -53,10 +54,10 @@ export class PgLedger {
         const existing = (
           await c.query<RunRow>(`SELECT * FROM ${this.s}.runs WHERE key = $1 FOR UPDATE`, [key])
         ).rows[0]!;
-        const cp = JSON.parse(existing.checkpoint) as RunCheckpoint;
-        // A finished key that has work again starts a fresh pass; a killed or failed one resumes.
-        const resume = existing.status === 'running' || existing.status === 'failed';
-        const checkpoint: RunCheckpoint = resume ? cp : { ...cp, cursor: null };
+        const checkpoint = checkpointOnBegin(
+          existing.status,
+          JSON.parse(existing.checkpoint) as RunCheckpoint,
+        );
         const updated = await c.query<RunRow>(
           `UPDATE ${this.s}.runs SET status = 'running', started_ms = $1, finished_ms = NULL, attempts = attempts + 1, holder = $2,
              period_start_ms = LEAST(COALESCE(period_start_ms, $3), $3), period_end_ms = GREATEST(COALESCE(period_end_ms, $4), $4),
@@ -70,11 +71,7 @@ export class PgLedger {
   }
 
   async finishRun(
-    key: string,
-    status: 'closed' | 'partial' | 'failed',
-    nowMs: number,
-    error?: string,
-    checkpoint?: RunCheckpoint,
+    ...[key, status, nowMs, error, checkpoint]: Parameters<QuotaStore['finishRun']>
   ): Promise<RunRecord> {
     const res = await this.db.query<RunRow>(
       `UPDATE ${this.s}.runs SET status = $1, finished_ms = $2, error = $3, checkpoint = COALESCE($5, checkpoint)
@@ -83,7 +80,7 @@ export class PgLedger {
       { idempotent: true },
     );
     const row = res.rows[0];
-    if (!row) throw new QuotaClockError('INTERNAL', `no run "${key}" in the ledger`);
+    if (!row) throw new RunNotFoundError(key);
     return toRun(row);
   }
 }

@@ -1,5 +1,6 @@
 import { StoreUnavailableError } from '../../core/errors.js';
 import { isConnectionError, type Client, type PgDb } from './pool.js';
+import { dropped } from '../shared/debug-log.js';
 
 /**
  * Numbered, append-only: a released migration is never edited, a change is a
@@ -264,7 +265,9 @@ async function migrateOnce(db: PgDb): Promise<{ applied: number[]; current: numb
           );
           await c.query('COMMIT');
         } catch (e) {
-          await c.query('ROLLBACK').catch(() => undefined);
+          await c
+            .query('ROLLBACK')
+            .catch(dropped('ROLLBACK of a migration', 'the migration error is thrown'));
           throw e;
         }
         applied.push(m.version);
@@ -273,8 +276,10 @@ async function migrateOnce(db: PgDb): Promise<{ applied: number[]; current: numb
     } finally {
       await c
         .query('SELECT pg_advisory_unlock($1, hashtext($2))', [MIGRATION_LOCK, db.schema])
-        .catch(() => undefined);
-      await c.query('RESET statement_timeout').catch(() => undefined);
+        .catch(dropped('the migration lock release', 'a session lock ends with its connection'));
+      await c
+        .query('RESET statement_timeout')
+        .catch(dropped('RESET statement_timeout', 'a broken connection is not reused'));
     }
   } catch (e) {
     broken = isConnectionError(e);

@@ -9,8 +9,9 @@ import type {
   UsageBucket,
 } from '../quota-store.js';
 import type { Client, PgDb } from './pool.js';
-import { parseOverrides } from './rows.js';
 import { PRUNED, labelKey } from '../row-mapping.js';
+import { closingLimits } from '../sql/close-plan.js';
+import { bucketsOf } from '../sql/usage-rules.js';
 
 const PAGE = 2000;
 
@@ -146,18 +147,11 @@ export class PgMonitoring {
        FROM ${this.s}.events WHERE at_ms >= $1 AND at_ms < $2 GROUP BY 1, 2 ORDER BY 1, 2`,
       [fromMs, toMs, bucket],
     );
-    return res.rows.map((r) => ({
-      startMs: fromMs + r.b * bucketMs,
-      feature: r.feature,
-      used: r.used,
-      denied: r.denied,
-    }));
+    return bucketsOf(res.rows, fromMs, bucketMs);
   }
 
   private limitsOf(plan: string, overrides: string): Record<string, Limit> {
-    return this.policy.catalog.has(plan)
-      ? this.policy.catalog.limitsFor(plan, parseOverrides(overrides))
-      : {};
+    return closingLimits(this.policy, { plan, overrides });
   }
 
   /** Pages of subjects by rid; one short query per page, so a long report never holds a snapshot open. */

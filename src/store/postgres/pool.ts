@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { QuotaClockError, StoreUnavailableError } from '../../core/errors.js';
 import type { PostgresOptions } from './config.js';
+import { dropped } from '../shared/debug-log.js';
 
 export type Client = pg.PoolClient;
 
@@ -111,7 +112,8 @@ export class PgDb {
       types: TYPES,
     });
     // An idle client that loses its connection is dropped by the pool; the next checkout opens a new one.
-    this.pool.on('error', () => undefined);
+    // The listener must exist: without one, pg's 'error' would crash the process.
+    this.pool.on('error', dropped('an idle pooled connection', 'the pool replaces it'));
   }
 
   unavailable(e: unknown, note = ''): StoreUnavailableError {
@@ -210,7 +212,9 @@ export class PgDb {
       } catch (e) {
         let broken = isConnectionError(e);
         if (!broken && !committing) {
-          await client.query('ROLLBACK').catch(() => {
+          await client.query('ROLLBACK').catch((r: unknown) => {
+            // The connection is released as broken below; the original error is what counts.
+            dropped('ROLLBACK', 'the connection is discarded and the first error rethrown')(r);
             broken = true;
           });
         }

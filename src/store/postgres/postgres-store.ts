@@ -18,7 +18,6 @@ import type {
   StoreCapabilities,
   SubjectUsage,
   ThresholdNotice,
-  RunCheckpoint,
 } from '../quota-store.js';
 import { exportPostgres, importPostgres } from './backup.js';
 import { PgClose } from './close.js';
@@ -32,6 +31,7 @@ import { PgDb, pgCode } from './pool.js';
 import { PgSubjects } from './subjects.js';
 import { PgUsage } from './usage.js';
 import { verifyPostgres } from './verify.js';
+import { dropped } from '../shared/debug-log.js';
 
 /** Errors the caller cannot act on by code become STORE_FAILURE; coded errors pass through. */
 function mapError(e: unknown): unknown {
@@ -91,7 +91,11 @@ export class PostgresStore implements QuotaStore {
     try {
       if (!this.ready) {
         this.ready = assertMigrated(this.db);
-        this.ready.catch(() => (this.ready = undefined));
+        // The await below reports the failure; forgetting it lets the next call check again.
+        this.ready.catch((e: unknown) => {
+          dropped('the schema check', 'the caller awaiting it gets the error')(e);
+          this.ready = undefined;
+        });
       }
       await this.ready;
       return await fn();
@@ -241,17 +245,11 @@ export class PostgresStore implements QuotaStore {
   previewBatch(nowMs: number, cursor: string | null, batchSize: number) {
     return this.run(() => this.closer.previewBatch(nowMs, cursor, batchSize));
   }
-  finishRun(
-    key: string,
-    status: 'closed' | 'partial' | 'failed',
-    nowMs: number,
-    error?: string,
-    checkpoint?: RunCheckpoint,
-  ) {
-    return this.run(() => this.ledger.finishRun(key, status, nowMs, error, checkpoint));
+  finishRun(...a: Parameters<QuotaStore['finishRun']>) {
+    return this.run(() => this.ledger.finishRun(...a));
   }
-  prune(olderThanMs: number) {
-    return this.run(() => this.closer.prune(olderThanMs));
+  prune(olderThanMs: number, nowMs?: number) {
+    return this.run(() => this.closer.prune(olderThanMs, nowMs ?? Date.now()));
   }
 
   verify(nowMs: number) {

@@ -1,4 +1,4 @@
-import { BadInputError, NotFoundError } from '../../core/errors.js';
+import { NotFoundError } from '../../core/errors.js';
 import type { Actor, ApiKeyInfo, AuditEntry, AuditListOptions } from '../../core/admin-types.js';
 import type { Page } from '../../core/types.js';
 import type { StoredApiKey, StoredSession } from '../quota-store.js';
@@ -14,6 +14,7 @@ import {
 } from '../admin-mapping.js';
 import type { PgDb } from './pool.js';
 import type { PgSubjects } from './subjects.js';
+import { oneKeyOf, revokeAudit } from '../sql/key-rules.js';
 
 /** API keys, dashboard sessions and the audit log's reads. */
 export class PgService {
@@ -75,14 +76,7 @@ export class PgService {
             [idOrPrefix],
           )
         ).rows;
-        if (rows.length === 0) throw new NotFoundError(`no API key "${idOrPrefix}"`, 'id');
-        if (rows.length > 1) {
-          throw new BadInputError(
-            `id: the prefix "${idOrPrefix}" matches several keys; give the id`,
-            'id',
-          );
-        }
-        const before = toApiKeyInfo(rows[0]!);
+        const before = oneKeyOf(rows, idOrPrefix);
         // Revoking twice keeps the first instant and writes no second entry.
         if (before.revokedAt !== null) return before;
         const after = toApiKeyInfo(
@@ -95,12 +89,8 @@ export class PgService {
         );
         // The key's sessions end with it.
         await c.query(`DELETE FROM ${this.s}.sessions WHERE key_id = $1`, [before.id]);
-        await this.subjects.recordAudit(
-          c,
-          nowMs,
-          { action: 'key.revoke', subject: null, before, after },
-          actor,
-        );
+        const audit = revokeAudit(before, after, actor);
+        await this.subjects.recordAudit(c, nowMs, audit.draft, audit.actor);
         return after;
       },
       { idempotent: false },

@@ -170,56 +170,22 @@ export class PgSubjects {
       );
       for (const r of res.rows) existing.set(r.id, r);
     }
-    const state = new Map<string, Pending>();
-    let added = 0;
-    let updated = 0;
-    resolved.forEach((s, i) => {
-      const ex = existing.get(s.id);
-      const p = state.get(s.id);
-      if (!ex && !p) {
-        state.set(s.id, { kind: 'insert', row: s });
-        added += 1;
-        return;
-      }
-      const zone = p?.kind === 'insert' ? p.row.timeZone : ex!.time_zone;
-      if (inputs[i]!.timeZone && zone !== s.timeZone) {
-        throw new BadInputError(
-          `rows[${i}].timeZone: subject "${s.id}" already has time zone ${zone ?? this.policy.rule.timeZone}; changing it would split its current period`,
-          `rows[${i}].timeZone`,
-        );
-      }
-      const hasOverrides = inputs[i]!.overrides !== undefined;
-      if (p?.kind === 'insert') {
-        p.row = {
-          ...p.row,
-          plan: s.plan,
-          overrides: hasOverrides ? s.overrides : p.row.overrides,
-          email: s.email ?? p.row.email,
-          name: s.name ?? p.row.name,
-        };
-      } else {
-        const u: Pending & { kind: 'update' } = p ?? {
-          kind: 'update',
-          rid: ex!.rid,
-          plan: s.plan,
-          overrides: null,
-          email: null,
-          name: null,
-        };
-        u.plan = s.plan;
-        if (hasOverrides) u.overrides = JSON.stringify(s.overrides);
-        u.email = s.email ?? u.email;
-        u.name = s.name ?? u.name;
-        state.set(s.id, u);
-      }
-      updated += 1;
+    const plan = planUpsert(inputs, resolved, existing, this.policy.rule.timeZone);
+    const { added, updated } = plan;
+    await this.insertRows(c, plan.inserts);
+    await this.updateRows(c, plan.updates);
+    const usageImported = await this.importExtras(c, inputs, nowMs);
+    await this.recordAudit(c, nowMs, {
+      action: 'subject.import',
+      subject: null,
+      before: null,
+      after: { added, updated, usageImported },
     });
-    const inserts: ResolvedSubject[] = [];
-    const updates: Array<Pending & { kind: 'update' }> = [];
-    for (const p of state.values()) {
-      if (p.kind === 'insert') inserts.push(p.row);
-      else updates.push(p);
-    }
+    return { added, updated, usageImported };
+  }
+
+  /** New subjects, in chunks, with rids in input order. */
+  private async insertRows(c: Client, inserts: readonly ResolvedSubject[]): Promise<void> {
     for (let i = 0; i < inserts.length; i += CHUNK) {
       const part = inserts.slice(i, i + CHUNK);
       const col = <K extends keyof ResolvedSubject>(k: K) => part.map((r) => r[k]);
@@ -245,6 +211,10 @@ export class PgSubjects {
         ],
       );
     }
+  }
+
+  /** Plan, overrides, email and name of existing subjects, in chunks; a null keeps the stored value. */
+  private async updateRows(c: Client, updates: readonly PendingUpdate[]): Promise<void> {
     for (let i = 0; i < updates.length; i += CHUNK) {
       const part = updates.slice(i, i + CHUNK);
       await c.query(
@@ -261,14 +231,6 @@ export class PgSubjects {
         ],
       );
     }
-    const usageImported = await this.importExtras(c, inputs, nowMs);
-    await this.recordAudit(c, nowMs, {
-      action: 'subject.import',
-      subject: null,
-      before: null,
-      after: { added, updated, usageImported },
-    });
-    return { added, updated, usageImported };
   }
 
   /**
@@ -458,4 +420,71 @@ export class PgSubjects {
       return this.set(c, r.rid, 'email = $1, name = $2', [next.email, next.name]);
     });
   }
+}
+
+type PendingUpdate = Pending & { kind: 'update' };
+
+/**
+ * What an import does to each subject, rows applied in order: a new id is
+ * inserted (later rows of it amend the insert), a known one updated; a row
+ * that would change a subject's zone is refused, since it would split the
+ * subject's current period.
+ */
+function planUpsert(
+  inputs: readonly ImportedSubject[],
+  resolved: readonly ResolvedSubject[],
+  existing: ReadonlyMap<string, { rid: number; time_zone: string | null }>,
+  ruleZone: string,
+): { inserts: ResolvedSubject[]; updates: PendingUpdate[]; added: number; updated: number } {
+  const state = new Map<string, Pending>();
+  let added = 0;
+  let updated = 0;
+  resolved.forEach((s, i) => {
+    const ex = existing.get(s.id);
+    const p = state.get(s.id);
+    if (!ex && !p) {
+      state.set(s.id, { kind: 'insert', row: s });
+      added += 1;
+      return;
+    }
+    const zone = p?.kind === 'insert' ? p.row.timeZone : ex!.time_zone;
+    if (inputs[i]!.timeZone && zone !== s.timeZone) {
+      throw new BadInputError(
+        `rows[${i}].timeZone: subject "${s.id}" already has time zone ${zone ?? ruleZone}; changing it would split its current period`,
+        `rows[${i}].timeZone`,
+      );
+    }
+    const hasOverrides = inputs[i]!.overrides !== undefined;
+    if (p?.kind === 'insert') {
+      p.row = {
+        ...p.row,
+        plan: s.plan,
+        overrides: hasOverrides ? s.overrides : p.row.overrides,
+        email: s.email ?? p.row.email,
+        name: s.name ?? p.row.name,
+      };
+    } else {
+      const u: Pending & { kind: 'update' } = p ?? {
+        kind: 'update',
+        rid: ex!.rid,
+        plan: s.plan,
+        overrides: null,
+        email: null,
+        name: null,
+      };
+      u.plan = s.plan;
+      if (hasOverrides) u.overrides = JSON.stringify(s.overrides);
+      u.email = s.email ?? u.email;
+      u.name = s.name ?? u.name;
+      state.set(s.id, u);
+    }
+    updated += 1;
+  });
+  const inserts: ResolvedSubject[] = [];
+  const updates: PendingUpdate[] = [];
+  for (const p of state.values()) {
+    if (p.kind === 'insert') inserts.push(p.row);
+    else updates.push(p);
+  }
+  return { inserts, updates, added, updated };
 }

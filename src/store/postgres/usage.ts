@@ -1,6 +1,6 @@
 import { RefundKeyNotFoundError } from '../../core/errors.js';
 import { assembleHistory } from '../../core/history.js';
-import { featureStatus, periodView, type QuotaPolicy } from '../../core/policy.js';
+import { periodView, type QuotaPolicy } from '../../core/policy.js';
 import type {
   Page,
   HistoryEntry,
@@ -11,19 +11,16 @@ import type {
 import { isUniqueViolation, type Client, type PgDb } from './pool.js';
 import { parseOverrides, type SubjectDbRow } from './rows.js';
 import type { PgSubjects } from './subjects.js';
+import { type Actor, type EventListOptions, type UsageEventView } from '../../core/admin-types.js';
+import { idCursor, pageLimit, type EventViewRow } from '../admin-mapping.js';
 import {
-  CLI_ACTOR,
-  type Actor,
-  type EventListOptions,
-  type UsageEventView,
-} from '../../core/admin-types.js';
-import {
-  idCursor,
-  pageLimit,
-  resetAudit,
-  toEventView,
-  type EventViewRow,
-} from '../admin-mapping.js';
+  atLimitIds,
+  eventPage,
+  manualResetEvent,
+  refundOf,
+  statusOf,
+  subjectResetAudit,
+} from '../sql/usage-rules.js';
 
 interface EventRow {
   id: number;
@@ -109,37 +106,14 @@ export class PgUsage {
         [s.rid, original.period_start_ms, original.feature],
       )
     ).rows[0];
-    const current = counter?.used ?? 0;
-    if (already || original.delta === 0) {
-      return {
-        refunded: false,
-        amount: 0,
-        used: current,
-        period: view,
-        ...(already ? { alreadyRefunded: true } : {}),
-      };
-    }
-    // A manual reset may have cleared the units since; never drive a counter below zero.
-    const back = Math.min(original.delta, current);
-    const used = current - back;
+    const r = refundOf(original, key, counter?.used ?? 0, Boolean(already), view, nowMs);
+    if (r.write === null) return r.result;
     await c.query(
       `UPDATE ${this.s}.counters SET used = $1 WHERE subject_rid = $2 AND period_start_ms = $3 AND feature = $4`,
-      [used, s.rid, original.period_start_ms, original.feature],
+      [r.write.used, s.rid, original.period_start_ms, original.feature],
     );
-    await this.insertEvent(c, {
-      rid: s.rid,
-      kind: 'refund',
-      feature: original.feature,
-      start: original.period_start_ms,
-      end: original.period_end_ms,
-      at: nowMs,
-      amount: original.delta,
-      delta: -back,
-      usedAfter: used,
-      key: `refund:${key}`,
-      meta: JSON.stringify({ refunds: original.id }),
-    });
-    return { refunded: true, amount: back, used, period: view };
+    await this.insertEvent(c, { rid: s.rid, ...r.write.event });
+    return r.result;
   }
 
   async status(id: string, nowMs: number): Promise<StatusResult> {
@@ -151,24 +125,7 @@ export class PgUsage {
         [s.rid, period.startMs],
       )
     ).rows;
-    const usedBy = new Map(rows.map((r) => [r.feature, r.used]));
-    const overrides = parseOverrides(s.overrides);
-    const features: Record<string, ReturnType<typeof featureStatus>> = {};
-    for (const f of this.policy.catalog.features) {
-      features[f] = featureStatus(
-        this.policy.catalog.limitFor(s.plan, overrides, f),
-        usedBy.get(f) ?? 0,
-      );
-    }
-    return {
-      subject: s.id,
-      plan: s.plan,
-      suspended: s.suspended,
-      suspendedReason: s.suspended_reason,
-      timeZone: s.time_zone ?? this.policy.rule.timeZone,
-      period: periodView(period),
-      features,
-    };
+    return statusOf(this.policy, s, period, rows);
   }
 
   async history(id: string): Promise<HistoryEntry[]> {
@@ -252,32 +209,12 @@ export class PgUsage {
         );
         await this.insertEvent(c, {
           rid: s.rid,
-          kind: 'reset',
-          feature: r.feature,
-          start: period.startMs,
-          end: period.endMs,
-          at: nowMs,
-          amount: r.used,
-          delta: -r.used,
-          usedAfter: 0,
-          meta: reason ? JSON.stringify({ reason }) : null,
+          ...manualResetEvent(r.feature, r.used, period, nowMs, reason),
         });
       }
       if (!dryRun) {
-        await this.subjects.recordAudit(
-          c,
-          nowMs,
-          {
-            ...resetAudit(id, period.key, cleared),
-            detail: {
-              period: period.key,
-              cleared,
-              reason: reason ?? null,
-              operation: operation ?? null,
-            },
-          },
-          reason ? { ...(actor ?? CLI_ACTOR), reason } : actor,
-        );
+        const audit = subjectResetAudit(id, period.key, cleared, reason, operation, actor);
+        await this.subjects.recordAudit(c, nowMs, audit.draft, audit.actor);
       }
       return { subject: id, period: periodView(period), cleared };
     };
@@ -301,14 +238,7 @@ export class PgUsage {
         [nowMs],
       )
     ).rows;
-    const ids: string[] = [];
-    for (const r of rows) {
-      if (ids.length >= max) break;
-      if (!this.policy.catalog.has(r.plan)) continue;
-      const limit = this.policy.catalog.limitFor(r.plan, parseOverrides(r.overrides), r.feature);
-      if (limit !== null && r.used >= limit && ids[ids.length - 1] !== r.id) ids.push(r.id);
-    }
-    return ids;
+    return atLimitIds(this.policy, rows, max);
   }
 
   /** Newest first: a walk down the (subject_rid, id) index from the cursor. */
@@ -324,9 +254,6 @@ export class PgUsage {
         { idempotent: true },
       )
     ).rows;
-    const items = rows
-      .slice(0, limit)
-      .map((r) => toEventView(r, s.id, this.keyOf(s, Number(r.period_start_ms))));
-    return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
+    return eventPage(rows, limit, s.id, (start) => this.keyOf(s, start));
   }
 }

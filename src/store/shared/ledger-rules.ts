@@ -1,4 +1,4 @@
-import type { CloseTotals } from '../../core/close-summary.js';
+import { mergeTotals, type CloseTotals } from '../../core/close-summary.js';
 import type {
   IntegrityViolation,
   PendingPeriod,
@@ -17,6 +17,34 @@ export const UNFINISHED_RUN_STATUSES: readonly RunStatus[] = ['running', 'failed
 
 export function isUnfinishedRun(status: RunStatus): boolean {
   return UNFINISHED_RUN_STATUSES.includes(status);
+}
+
+/**
+ * The checkpoint a run starts from when its ledger row exists: a killed or
+ * failed run resumes where it stopped; a finished key that has work again
+ * starts a fresh pass over it, keeping the totals it has counted.
+ */
+export function checkpointOnBegin(status: RunStatus, checkpoint: RunCheckpoint): RunCheckpoint {
+  return isUnfinishedRun(status) ? checkpoint : { ...checkpoint, cursor: null };
+}
+
+/** What one committed batch (or part of one) adds to its run's checkpoint; without `cursor`, the cursor stays. */
+export interface CheckpointStep {
+  readonly cursor?: string | null;
+  readonly closed: number;
+  readonly summary: CloseTotals;
+}
+
+/**
+ * The checkpoint with one step added: its subjects and totals summed, and
+ * its cursor moved to the step's. Neither argument is changed.
+ */
+export function advanceCheckpoint(checkpoint: RunCheckpoint, step: CheckpointStep): RunCheckpoint {
+  return {
+    cursor: step.cursor === undefined ? checkpoint.cursor : step.cursor,
+    subjects: checkpoint.subjects + step.closed,
+    summary: mergeTotals(structuredClone(checkpoint.summary), step.summary),
+  };
 }
 
 /** A sharded close keeps one ledger row per shard, `<period>#shard-i-of-n`, next to the period's own row. */

@@ -1,4 +1,4 @@
-import { BadInputError, NotFoundError } from '../../core/errors.js';
+import { NotFoundError } from '../../core/errors.js';
 import type { Actor, ApiKeyInfo, AuditEntry, AuditListOptions } from '../../core/admin-types.js';
 import type { Page } from '../../core/types.js';
 import type { StoredApiKey, StoredSession } from '../quota-store.js';
@@ -14,6 +14,7 @@ import {
 } from '../admin-mapping.js';
 import type { Db } from './connection.js';
 import type { SqliteSubjects } from './subjects.js';
+import { oneKeyOf, revokeAudit } from '../sql/key-rules.js';
 
 /** API keys, dashboard sessions and the audit log's reads. */
 export class SqliteAdmin {
@@ -69,14 +70,7 @@ export class SqliteAdmin {
         const rows = this.db
           .prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = ? OR prefix = ? LIMIT 2`)
           .all(idOrPrefix, idOrPrefix) as ApiKeyRow[];
-        if (rows.length === 0) throw new NotFoundError(`no API key "${idOrPrefix}"`, 'id');
-        if (rows.length > 1) {
-          throw new BadInputError(
-            `id: the prefix "${idOrPrefix}" matches several keys; give the id`,
-            'id',
-          );
-        }
-        const before = toApiKeyInfo(rows[0]!);
+        const before = oneKeyOf(rows, idOrPrefix);
         // Revoking twice keeps the first instant and writes no second entry.
         if (before.revokedAt !== null) return before;
         const after = toApiKeyInfo(
@@ -86,11 +80,8 @@ export class SqliteAdmin {
         );
         // The key's sessions end with it.
         this.db.prepare('DELETE FROM sessions WHERE key_id = ?').run(before.id);
-        this.subjects.recordAudit(
-          nowMs,
-          { action: 'key.revoke', subject: null, before, after },
-          actor,
-        );
+        const audit = revokeAudit(before, after, actor);
+        this.subjects.recordAudit(nowMs, audit.draft, audit.actor);
         return after;
       })
       .immediate();

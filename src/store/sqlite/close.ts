@@ -1,10 +1,4 @@
-import {
-  addPreviewPeriod,
-  addUsage,
-  mergeTotals,
-  type CloseTotals,
-} from '../../core/close-summary.js';
-import { endedOpenPeriods, nextMark } from '../../core/closing.js';
+import { mergeTotals, type CloseTotals } from '../../core/close-summary.js';
 import type { QuotaPolicy } from '../../core/policy.js';
 import type {
   CloseBatchRequest,
@@ -16,37 +10,28 @@ import type {
   RunRecord,
 } from '../quota-store.js';
 import type { Db } from './connection.js';
-import { parseOverrides } from './rows.js';
 import { EMPTY_CHECKPOINT, toRun, type RunRow } from '../row-mapping.js';
 import { SqliteRangeCloser } from './close-by-range.js';
+import { RunNotFoundError } from '../shared/errors.js';
+import {
+  addPreviewSubject,
+  CLOSE_COLUMNS,
+  closedTotals,
+  moveGroups,
+  nextRidCursor,
+  ridAfter,
+  subjectsOf,
+  type CloseRow,
+  type CloseSubjectRow,
+  type MoveGroup,
+} from '../sql/close-plan.js';
 import { archiveBeforePrune } from './monitoring.js';
-import { UNFINISHED_RUN_STATUSES } from '../shared/ledger-rules.js';
-
-interface CloseRow {
-  rid: number;
-  plan: string;
-  overrides: string;
-  time_zone: string | null;
-  anchor_ms: number;
-  closed_through_ms: number;
-  open_end_ms: number;
-  open_key: string;
-  feature: string | null;
-  used: number | null;
-}
-
-/** Groups subjects that move their mark identically, so each group is one set-based statement. */
-interface MoveGroup {
-  fromStart: number;
-  fromEnd: number;
-  key: string;
-  toStart: number;
-  toEnd: number;
-  toKey: string;
-  plan: string;
-  limits: string;
-  rids: number[];
-}
+import {
+  advanceCheckpoint,
+  checkpointOnBegin,
+  UNFINISHED_RUN_STATUSES,
+} from '../shared/ledger-rules.js';
+import type { QuotaStore } from '../quota-store.js';
 
 /** The reset job's side of the store: lease, run ledger, period close and prune. */
 export class SqliteClose {
@@ -196,10 +181,10 @@ export class SqliteClose {
               JSON.stringify(EMPTY_CHECKPOINT),
             );
         } else {
-          const cp = JSON.parse(existing.checkpoint) as RunCheckpoint;
-          // A finished key that has work again starts a fresh pass; a killed or failed one resumes.
-          const resume = existing.status === 'running' || existing.status === 'failed';
-          const checkpoint: RunCheckpoint = resume ? cp : { ...cp, cursor: null };
+          const checkpoint = checkpointOnBegin(
+            existing.status,
+            JSON.parse(existing.checkpoint) as RunCheckpoint,
+          );
           this.db
             .prepare(
               `UPDATE runs SET status = 'running', started_ms = ?, finished_ms = NULL, attempts = attempts + 1, holder = ?,
@@ -220,19 +205,6 @@ export class SqliteClose {
         return toRun(this.runByKey.get(key) as RunRow);
       })
       .immediate();
-  }
-
-  private readSubjects(rows: CloseRow[]): Array<{ head: CloseRow; used: Map<string, number> }> {
-    const out: Array<{ head: CloseRow; used: Map<string, number> }> = [];
-    for (const r of rows) {
-      let last = out[out.length - 1];
-      if (!last || last.head.rid !== r.rid) {
-        last = { head: r, used: new Map() };
-        out.push(last);
-      }
-      if (r.feature !== null) last.used.set(r.feature, r.used ?? 0);
-    }
-    return out;
   }
 
   /**
@@ -258,18 +230,19 @@ export class SqliteClose {
       } else {
         const rows = this.closeRowsStmt.all({
           key: req.key,
-          cursor: req.cursor === null ? 0 : Number(req.cursor),
+          cursor: ridAfter(req.cursor),
           now: req.nowMs,
           batch: req.batchSize,
         }) as CloseRow[];
         const r = this.closeRows(req, rows);
         result = {
-          ...r,
-          cursor: r.lastRid === null || r.closed < req.batchSize ? null : String(r.lastRid),
+          closed: r.closed,
+          summary: r.summary,
+          cursor: nextRidCursor(r.subjects, req.batchSize),
         };
       }
       if (req.write) this.saveCheckpoint(req.ledgerKey ?? req.key, result);
-      return { closed: result.closed, summary: result.summary, cursor: result.cursor };
+      return result;
     };
     // The writes and the checkpoint commit together, so a kill between batches loses nothing and repeats nothing.
     return req.write ? this.db.transaction(work).immediate() : this.db.transaction(work).deferred();
@@ -278,68 +251,30 @@ export class SqliteClose {
   private saveCheckpoint(key: string, batch: CloseBatchResult): void {
     const run = this.runByKey.get(key) as RunRow | undefined;
     if (!run) return;
-    const cp = JSON.parse(run.checkpoint) as RunCheckpoint;
-    const next: RunCheckpoint = {
-      cursor: batch.cursor,
-      subjects: cp.subjects + batch.closed,
-      summary: mergeTotals(cp.summary, batch.summary),
-    };
+    const next = advanceCheckpoint(JSON.parse(run.checkpoint) as RunCheckpoint, batch);
     this.db.prepare('UPDATE runs SET checkpoint = ? WHERE key = ?').run(JSON.stringify(next), key);
   }
 
-  /** Closes the given subjects one group of identical moves at a time. */
+  /**
+   * Closes the given subjects one group of identical moves at a time. The
+   * immediate transaction holds the write lock, so every subject read is moved.
+   */
   private closeRows(
     req: CloseBatchRequest,
     rows: CloseRow[],
-  ): { closed: number; summary: CloseTotals; lastRid: number | null } {
-    const subjects = this.readSubjects(rows);
-    const summary: CloseTotals = {};
-    const groups = new Map<string, MoveGroup>();
-    for (const { head: s, used } of subjects) {
-      const limits = this.policy.catalog.has(s.plan)
-        ? this.policy.catalog.limitsFor(s.plan, parseOverrides(s.overrides))
-        : {};
-      for (const f of this.policy.catalog.features)
-        addUsage(summary, s.plan, f, used.get(f) ?? 0, limits[f] ?? null);
-      const to = nextMark(
-        this.policy,
-        { timeZone: s.time_zone, anchorMs: s.anchor_ms },
-        {
-          closedThroughMs: s.closed_through_ms,
-          openEndMs: s.open_end_ms,
-          openKey: s.open_key,
-        },
-      );
-      const limitsJson = JSON.stringify(limits);
-      const id = `${s.closed_through_ms}|${s.open_end_ms}|${to.openEndMs}|${s.plan}|${limitsJson}`;
-      let g = groups.get(id);
-      if (!g) {
-        g = {
-          fromStart: s.closed_through_ms,
-          fromEnd: s.open_end_ms,
-          key: s.open_key,
-          toStart: to.closedThroughMs,
-          toEnd: to.openEndMs,
-          toKey: to.openKey,
-          plan: s.plan,
-          limits: limitsJson,
-          rids: [],
-        };
-        groups.set(id, g);
-      }
-      g.rids.push(s.rid);
-    }
+  ): { closed: number; summary: CloseTotals; subjects: CloseSubjectRow[] } {
+    const subjects = subjectsOf(rows);
     if (req.write) {
-      for (const g of groups.values()) {
+      for (const g of moveGroups(this.policy, subjects)) {
         const rids = JSON.stringify(g.rids);
-        this.insertClosed.run({ ...g, rids, closedMs: req.nowMs });
-        this.moveMarks.run({ ...g, rids });
+        this.insertClosed.run({ ...groupParams(g), rids, closedMs: req.nowMs });
+        this.moveMarks.run({ ...groupParams(g), rids });
       }
     }
     return {
       closed: subjects.length,
-      summary,
-      lastRid: subjects.length ? subjects[subjects.length - 1]!.head.rid : null,
+      summary: closedTotals(this.policy, subjects),
+      subjects: subjects.map((u) => u.head),
     };
   }
 
@@ -348,69 +283,47 @@ export class SqliteClose {
       .transaction(() => {
         const subjects = this.db
           .prepare(
-            `SELECT rid, plan, overrides, time_zone, anchor_ms, closed_through_ms, open_end_ms, open_key FROM subjects
-             WHERE open_end_ms <= ? AND rid > ? ORDER BY rid LIMIT ?`,
+            `SELECT ${CLOSE_COLUMNS} FROM subjects WHERE open_end_ms <= ? AND rid > ? ORDER BY rid LIMIT ?`,
           )
-          .all(nowMs, cursor === null ? 0 : Number(cursor), batchSize) as CloseRow[];
+          .all(nowMs, ridAfter(cursor), batchSize) as CloseSubjectRow[];
         const usedStmt = this.db.prepare(
           'SELECT period_start_ms, feature, used FROM counters WHERE subject_rid = ? AND period_start_ms >= ? AND period_start_ms < ?',
         );
         const byKey: PreviewBatchResult['byKey'] = {};
         for (const s of subjects) {
-          const ctx = { timeZone: s.time_zone, anchorMs: s.anchor_ms };
-          const periods = endedOpenPeriods(
-            this.policy,
-            ctx,
-            {
-              closedThroughMs: s.closed_through_ms,
-              openEndMs: s.open_end_ms,
-              openKey: s.open_key,
-            },
-            nowMs,
-          );
           const counters = usedStmt.all(s.rid, s.closed_through_ms, nowMs) as Array<{
             period_start_ms: number;
             feature: string;
             used: number;
           }>;
-          const limits = this.policy.catalog.has(s.plan)
-            ? this.policy.catalog.limitsFor(s.plan, parseOverrides(s.overrides))
-            : {};
-          for (const p of periods) {
-            addPreviewPeriod(
-              byKey,
-              p,
-              s.plan,
-              this.policy.catalog.features,
-              limits,
-              (f) =>
-                counters.find((c) => c.period_start_ms === p.startMs && c.feature === f)?.used ?? 0,
-            );
-          }
+          addPreviewSubject(
+            this.policy,
+            byKey,
+            s,
+            nowMs,
+            (start, f) =>
+              counters.find((c) => c.period_start_ms === start && c.feature === f)?.used ?? 0,
+          );
         }
-        const next =
-          subjects.length < batchSize ? null : String(subjects[subjects.length - 1]!.rid);
-        return { byKey, cursor: next };
+        return { byKey, cursor: nextRidCursor(subjects, batchSize) };
       })
       .deferred();
   }
 
   finishRun(
-    key: string,
-    status: 'closed' | 'partial' | 'failed',
-    nowMs: number,
-    error?: string,
-    checkpoint?: RunCheckpoint,
+    ...[key, status, nowMs, error, checkpoint]: Parameters<QuotaStore['finishRun']>
   ): RunRecord {
-    this.db
+    const row = this.db
       .prepare(
-        'UPDATE runs SET status = ?, finished_ms = ?, error = ?, checkpoint = COALESCE(?, checkpoint) WHERE key = ?',
+        'UPDATE runs SET status = ?, finished_ms = ?, error = ?, checkpoint = COALESCE(?, checkpoint) WHERE key = ? RETURNING *',
       )
-      .run(status, nowMs, error ?? null, checkpoint ? JSON.stringify(checkpoint) : null, key);
-    return toRun(this.runByKey.get(key) as RunRow);
+      .get(status, nowMs, error ?? null, checkpoint ? JSON.stringify(checkpoint) : null, key) as
+      RunRow | undefined;
+    if (!row) throw new RunNotFoundError(key);
+    return toRun(row);
   }
 
-  prune(olderThanMs: number): { periods: number; events: number } {
+  prune(olderThanMs: number, nowMs: number): { periods: number; events: number } {
     return this.db
       .transaction(() => {
         const periods = this.db
@@ -418,7 +331,7 @@ export class SqliteClose {
           .run(olderThanMs).changes;
         const closedOnly = `period_end_ms <= @cut AND period_end_ms <= (SELECT closed_through_ms FROM subjects WHERE rid = subject_rid)`;
         this.db.prepare(`DELETE FROM counters WHERE ${closedOnly}`).run({ cut: olderThanMs });
-        archiveBeforePrune(this.db, closedOnly, { cut: olderThanMs }, olderThanMs, Date.now());
+        archiveBeforePrune(this.db, closedOnly, { cut: olderThanMs }, olderThanMs, nowMs);
         const events = this.db
           .prepare(`DELETE FROM events WHERE ${closedOnly}`)
           .run({ cut: olderThanMs }).changes;
@@ -426,4 +339,10 @@ export class SqliteClose {
       })
       .immediate();
   }
+}
+
+/** A move group's statement parameters (the subjects' usage is not one). */
+function groupParams(g: MoveGroup) {
+  const { usage: _usage, rids: _rids, ...params } = g;
+  return params;
 }

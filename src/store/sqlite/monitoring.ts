@@ -9,8 +9,9 @@ import type {
   UsageBucket,
 } from '../quota-store.js';
 import type { Db } from './connection.js';
-import { parseOverrides } from './rows.js';
 import { PRUNED, labelKey } from '../row-mapping.js';
+import { closingLimits } from '../sql/close-plan.js';
+import { bucketsOf } from '../sql/usage-rules.js';
 
 const PAGE = 2000;
 
@@ -142,18 +143,11 @@ export class SqliteMonitoring {
       used: number;
       denied: number;
     }>;
-    return rows.map((r) => ({
-      startMs: fromMs + r.b * bucketMs,
-      feature: r.feature,
-      used: r.used,
-      denied: r.denied,
-    }));
+    return bucketsOf(rows, fromMs, bucketMs);
   }
 
   private limitsOf(plan: string, overrides: string): Record<string, Limit> {
-    return this.policy.catalog.has(plan)
-      ? this.policy.catalog.limitsFor(plan, parseOverrides(overrides))
-      : {};
+    return closingLimits(this.policy, { plan, overrides });
   }
 
   /** Pages of subjects by rid; one short read transaction per page, so a long report never blocks writers. */

@@ -4,7 +4,6 @@ import type {
   EventListOptions,
   SubjectPatch,
 } from '../../core/admin-types.js';
-import type { Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
 import { resultOf } from '../dry-run.js';
 import type { ConsumeOptions, ImportedSubject, ListOptions, NewSubject } from '../../core/types.js';
@@ -16,7 +15,6 @@ import type {
   StoreCapabilities,
   SubjectUsage,
   ThresholdNotice,
-  RunCheckpoint,
   StoredApiKey,
   StoredSession,
 } from '../quota-store.js';
@@ -119,14 +117,8 @@ export class SqliteStore implements QuotaStore {
   async setPlan(id: string, plan: string, nowMs: number, actor?: Actor) {
     return this.p.subjects.setPlan(id, plan, nowMs, actor);
   }
-  async setOverride(
-    id: string,
-    feature: string,
-    limit: Limit | undefined,
-    nowMs: number,
-    actor?: Actor,
-  ) {
-    return this.p.subjects.setOverride(id, feature, limit, nowMs, actor);
+  async setOverride(...a: Parameters<QuotaStore['setOverride']>) {
+    return this.p.subjects.setOverride(...a);
   }
   async suspend(id: string, reason: string | null, nowMs: number, actor?: Actor) {
     return this.p.subjects.suspend(id, reason, nowMs, actor);
@@ -223,17 +215,11 @@ export class SqliteStore implements QuotaStore {
   async previewBatch(nowMs: number, cursor: string | null, batchSize: number) {
     return this.p.close.previewBatch(nowMs, cursor, batchSize);
   }
-  async finishRun(
-    key: string,
-    status: 'closed' | 'partial' | 'failed',
-    nowMs: number,
-    error?: string,
-    checkpoint?: RunCheckpoint,
-  ) {
-    return this.p.close.finishRun(key, status, nowMs, error, checkpoint);
+  async finishRun(...a: Parameters<QuotaStore['finishRun']>) {
+    return this.p.close.finishRun(...a);
   }
-  async prune(olderThanMs: number) {
-    return this.p.close.prune(olderThanMs);
+  async prune(olderThanMs: number, nowMs?: number) {
+    return this.p.close.prune(olderThanMs, nowMs ?? Date.now());
   }
 
   async verify(nowMs: number) {

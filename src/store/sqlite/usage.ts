@@ -5,7 +5,7 @@ import {
   SubjectNotFoundError,
 } from '../../core/errors.js';
 import type { Limits } from '../../core/plans.js';
-import { featureStatus, periodView, remainingOf, type QuotaPolicy } from '../../core/policy.js';
+import { periodView, remainingOf, type QuotaPolicy } from '../../core/policy.js';
 import type { Period } from '../../core/period.js';
 import { resolveNewSubject } from '../../core/subject-rules.js';
 import { assembleHistory } from '../../core/history.js';
@@ -23,21 +23,17 @@ import type {
 import type { Db } from './connection.js';
 import { parseOverrides, type SubjectDbRow } from './rows.js';
 import type { SqliteSubjects } from './subjects.js';
-import {
-  CLI_ACTOR,
-  type Actor,
-  type EventListOptions,
-  type UsageEventView,
-} from '../../core/admin-types.js';
+import { type Actor, type EventListOptions, type UsageEventView } from '../../core/admin-types.js';
 import { fingerprintDiffers } from '../../core/idempotency.js';
+import { SYSTEM_ACTOR, idCursor, pageLimit, type EventViewRow } from '../admin-mapping.js';
 import {
-  SYSTEM_ACTOR,
-  idCursor,
-  pageLimit,
-  resetAudit,
-  toEventView,
-  type EventViewRow,
-} from '../admin-mapping.js';
+  atLimitIds,
+  eventPage,
+  manualResetEvent,
+  refundOf,
+  statusOf,
+  subjectResetAudit,
+} from '../sql/usage-rules.js';
 
 /** The columns a consume decides on. */
 type ConsumeSubjectRow = Pick<
@@ -254,39 +250,20 @@ export class SqliteUsage {
         const already = this.eventByKey.get(s.rid, `${REFUND_KEY_PREFIX}${key}`) as
           EventRow | undefined;
         const current = this.used(s.rid, period, original.feature);
-        if (already || original.delta === 0) {
-          return {
-            refunded: false,
-            amount: 0,
-            used: current,
-            period: view,
-            ...(already ? { alreadyRefunded: true } : {}),
-          };
-        }
-        // A manual reset may have cleared the units since; never drive a counter below zero.
-        const back = Math.min(original.delta, current);
-        const used = current - back;
+        const r = refundOf(original, key, current, Boolean(already), view, nowMs);
+        if (r.write === null) return r.result;
         this.db
           .prepare(
             'UPDATE counters SET used = ? WHERE subject_rid = ? AND period_start_ms = ? AND feature = ?',
           )
-          .run(used, s.rid, original.period_start_ms, original.feature);
+          .run(r.write.used, s.rid, original.period_start_ms, original.feature);
         this.insertEvent.run({
           rid: s.rid,
-          kind: 'refund',
-          feature: original.feature,
-          start: original.period_start_ms,
-          end: original.period_end_ms,
-          at: nowMs,
-          amount: original.delta,
-          delta: -back,
-          usedAfter: used,
+          ...r.write.event,
           limit: null,
-          key: `${REFUND_KEY_PREFIX}${key}`,
           outcome: null,
-          meta: JSON.stringify({ refunds: original.id }),
         });
-        return { refunded: true, amount: back, used, period: view };
+        return r.result;
       })
       .immediate();
   }
@@ -301,24 +278,7 @@ export class SqliteUsage {
     const rows = this.db
       .prepare('SELECT feature, used FROM counters WHERE subject_rid = ? AND period_start_ms = ?')
       .all(s.rid, period.startMs) as Array<{ feature: string; used: number }>;
-    const usedBy = new Map(rows.map((r) => [r.feature, r.used]));
-    const overrides = parseOverrides(s.overrides);
-    const features: Record<string, ReturnType<typeof featureStatus>> = {};
-    for (const f of this.policy.catalog.features) {
-      features[f] = featureStatus(
-        this.policy.catalog.limitFor(s.plan, overrides, f),
-        usedBy.get(f) ?? 0,
-      );
-    }
-    return {
-      subject: s.id,
-      plan: s.plan,
-      suspended: s.suspended === 1,
-      suspendedReason: s.suspended_reason,
-      timeZone: s.time_zone ?? this.policy.rule.timeZone,
-      period: periodView(period),
-      features,
-    };
+    return statusOf(this.policy, { ...s, suspended: s.suspended === 1 }, period, rows);
   }
 
   history(id: string): HistoryEntry[] {
@@ -391,34 +351,15 @@ export class SqliteUsage {
           .run(s.rid, period.startMs, r.feature);
         this.insertEvent.run({
           rid: s.rid,
-          kind: 'reset',
-          feature: r.feature,
-          start: period.startMs,
-          end: period.endMs,
-          at: nowMs,
-          amount: r.used,
-          delta: -r.used,
-          usedAfter: 0,
+          ...manualResetEvent(r.feature, r.used, period, nowMs, reason),
           limit: null,
           key: null,
           outcome: null,
-          meta: reason ? JSON.stringify({ reason }) : null,
         });
       }
       if (!dryRun) {
-        this.subjects.recordAudit(
-          nowMs,
-          {
-            ...resetAudit(id, period.key, cleared),
-            detail: {
-              period: period.key,
-              cleared,
-              reason: reason ?? null,
-              operation: operation ?? null,
-            },
-          },
-          reason ? { ...(actor ?? CLI_ACTOR), reason } : actor,
-        );
+        const audit = subjectResetAudit(id, period.key, cleared, reason, operation, actor);
+        this.subjects.recordAudit(nowMs, audit.draft, audit.actor);
       }
       return { subject: id, period: periodView(period), cleared };
     };
@@ -439,14 +380,7 @@ export class SqliteUsage {
       feature: string;
       used: number;
     }>;
-    const ids: string[] = [];
-    for (const r of rows) {
-      if (ids.length >= max) break;
-      if (!this.policy.catalog.has(r.plan)) continue;
-      const limit = this.policy.catalog.limitFor(r.plan, parseOverrides(r.overrides), r.feature);
-      if (limit !== null && r.used >= limit && ids[ids.length - 1] !== r.id) ids.push(r.id);
-    }
-    return ids;
+    return atLimitIds(this.policy, rows, max);
   }
 
   /** Newest first: a walk down the (subject_rid, id) index from the cursor. */
@@ -460,9 +394,6 @@ export class SqliteUsage {
          WHERE subject_rid = ? AND id < ? ORDER BY id DESC LIMIT ?`,
       )
       .all(s.rid, before ?? Number.MAX_SAFE_INTEGER, limit + 1) as EventViewRow[];
-    const items = rows
-      .slice(0, limit)
-      .map((r) => toEventView(r, s.id, this.keyOf(s, Number(r.period_start_ms))));
-    return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
+    return eventPage(rows, limit, s.id, (start) => this.keyOf(s, start));
   }
 }
