@@ -4,7 +4,7 @@ import type { ResetReport } from './reset-report.js';
 import { closePeriods, finishReport } from './reset/close-periods.js';
 import { resetContext, type ResetContext } from './reset/context.js';
 import type { ResetOptions } from './reset/options.js';
-import { checkForcePeriod } from './reset/periods.js';
+import { checkForcePeriod } from './reset/force-period.js';
 import { checkNotAhead, previewReset } from './reset/preview.js';
 import { checkShardAllowed } from './reset/shard.js';
 import { shardedStrategy } from './reset/sharded.js';
@@ -14,7 +14,6 @@ import { singleStrategy } from './reset/single.js';
 export { ResetInterruptedError } from './reset/close-pass.js';
 export type { ResetContext } from './reset/context.js';
 export type { ResetOptions, ResetProgress } from './reset/options.js';
-export { retentionCutoff } from './reset/periods.js';
 export { parseShard, type Shard } from './reset/shard.js';
 
 /**

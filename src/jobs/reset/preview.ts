@@ -1,12 +1,12 @@
 import { mergeTotals, type CloseTotals } from '../../core/close-summary.js';
 import { toIso } from '../../core/period.js';
+import { lastEndedPeriod } from '../../core/period-key.js';
 import { refuseFutureClose } from '../../core/wall-clock-guard.js';
 import type { RunRecord } from '../../store/quota-store.js';
 import { unfinishedPeriodsFor } from '../../store/shared/ledger-rules.js';
 import { totalsOf, type ClosedPeriodReport } from '../reset-report.js';
 import type { ResetContext } from './context.js';
 import type { ResetOptions } from './options.js';
-import { lastEndedPeriod } from './periods.js';
 
 /** What a dry run reports: every period a real run would close now, with its totals. */
 export async function previewReset(
@@ -129,7 +129,7 @@ export async function alreadyClosedKeys(
   worked: readonly ClosedPeriodReport[],
   only?: string,
 ): Promise<string[]> {
-  const key = only ?? lastEndedPeriod(ctx.policy, nowMs).key;
+  const key = only ?? lastEndedPeriod(ctx.policy.rule, nowMs).key;
   if (worked.some((p) => p.key === key)) return [];
   const run = await ctx.store.getRun(key);
   return run && (run.status === 'closed' || run.status === 'partial') ? [key] : [];

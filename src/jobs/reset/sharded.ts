@@ -1,12 +1,12 @@
 import { mergeTotals, type CloseTotals } from '../../core/close-summary.js';
 import { QuotaClockError } from '../../core/errors.js';
 import { toIso } from '../../core/period.js';
+import { retentionCutoff } from '../../core/period-key.js';
 import type { RunCheckpoint } from '../../store/quota-store.js';
 import { shardLedgerKey, unfinishedPeriodsFor } from '../../store/shared/ledger-rules.js';
 import { acquireLease, newHolderId } from '../lease.js';
 import { totalsOf, type ResetReport } from '../reset-report.js';
 import type { ResetContext } from './context.js';
-import { retentionCutoff } from './periods.js';
 import type { Shard } from './shard.js';
 import type { CloseStrategy, RunStamp } from './strategy.js';
 
@@ -78,7 +78,7 @@ export function shardedStrategy(ctx: ResetContext, stamp: RunStamp, shard: Shard
     },
     async periodFinished() {
       if (!final) return;
-      const cutoff = retentionCutoff(ctx.policy, stamp.nowMs);
+      const cutoff = retentionCutoff(ctx.policy.rule, ctx.policy.retentionPeriods, stamp.nowMs);
       pruned ??= { ...(await store.prune(cutoff)), olderThan: toIso(cutoff) };
     },
     async wrapUp(periods) {

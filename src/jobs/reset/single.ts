@@ -1,9 +1,9 @@
 import { mergeTotals, type CloseTotals } from '../../core/close-summary.js';
 import { toIso } from '../../core/period.js';
+import { retentionCutoff } from '../../core/period-key.js';
 import { finishedRunTotals, unfinishedPeriodsFor } from '../../store/shared/ledger-rules.js';
 import { RESET_LEASE } from '../lease.js';
 import type { ResetContext } from './context.js';
-import { retentionCutoff } from './periods.js';
 import { alreadyClosedKeys } from './preview.js';
 import type { CloseStrategy, RunStamp } from './strategy.js';
 
@@ -88,7 +88,7 @@ export function singleStrategy(
     },
     async wrapUp(periods) {
       const alreadyClosed = await alreadyClosedKeys(ctx, stamp.nowMs, periods, forcePeriod);
-      const cutoff = retentionCutoff(ctx.policy, stamp.nowMs);
+      const cutoff = retentionCutoff(ctx.policy.rule, ctx.policy.retentionPeriods, stamp.nowMs);
       const pruned = { ...(await store.prune(cutoff)), olderThan: toIso(cutoff) };
       log.info({ periods: periods.length, alreadyClosed, pruned }, 'reset finished');
       return { alreadyClosed, pruned };
