@@ -43,6 +43,17 @@ describe('layers point down (DESIGN.md)', () => {
     expect(importsOf(join(SRC, 'cli/commands/reset.ts'))).toContain('jobs/reset-all.js');
   });
 
+  it('jobs, notify, schedule, report and metrics import nothing from cli, entry or server', () => {
+    const bad = ['jobs', 'notify', 'schedule', 'report', 'metrics'].flatMap((dir) =>
+      files(join(SRC, dir)).flatMap((f) =>
+        importsOf(f)
+          .filter((p) => ['cli', 'entry', 'server'].includes(p.split('/')[0]!))
+          .map((p) => `${relative(SRC, f)} -> ${p}`),
+      ),
+    );
+    expect(bad).toEqual([]);
+  });
+
   it('the server imports nothing from cli or entry', () => {
     const bad = files(join(SRC, 'server')).flatMap((f) =>
       importsOf(f)
