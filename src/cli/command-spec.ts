@@ -18,6 +18,6 @@ export interface CommandSpec {
   readonly examples: readonly string[];
   /** Module under ./commands, without extension. */
   readonly module: string;
-  /** May create the database; every other command refuses a missing one and creates nothing. */
+  /** May create the database (init, users import, restore, keys create); every other command refuses a missing one and creates nothing. */
   readonly createsStore?: true;
 }
