@@ -57,11 +57,12 @@ export class CliContext {
         ...(this.opts.db !== undefined ? { store: this.opts.db } : {}),
       });
       const fixed = this.nowMs;
+      const clock = fixed === undefined ? undefined : () => fixed;
       return createQuotaClock({
         config,
         createStore: this.access.createsStore === true,
-        observers: notifyObservers(config),
-        ...(fixed === undefined ? {} : { clock: () => fixed }),
+        observers: notifyObservers(config, undefined, clock),
+        ...(clock ? { clock } : {}),
       });
     })();
     return this.qcPromise;
@@ -84,12 +85,17 @@ export class CliContext {
   }
 
   async dispose(): Promise<void> {
+    // Safe to drop: a config that failed to load was already reported; there is nothing to close.
+    const qc = await this.qcPromise?.catch(() => undefined);
+    await qc?.close().catch((e: unknown) => {
+      // Safe to drop: the command has finished and its result is out; the process exits next,
+      // which releases the store's connections and file handles anyway.
+      this.log?.debug({ err: e }, 'could not close the store cleanly on exit');
+    });
+    // Flushed last, so lines written while closing (threshold deliveries draining) are kept.
     if (this.log) {
       const { flushLogger } = await import('../log/logger.js');
       await flushLogger(this.log);
     }
-    // A config that failed to load was already reported; there is nothing to close.
-    const qc = await this.qcPromise?.catch(() => undefined);
-    await qc?.close().catch(() => undefined);
   }
 }

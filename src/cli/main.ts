@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
-import { COMMANDS, type CommandSpec } from './registry.js';
+import type { CommandSpec } from './command-spec.js';
+import { COMMANDS } from './registry.js';
 import { CliContext, type GlobalOptions } from './context.js';
 import { exitCodeFor, reportError } from './errors.js';
 import { printResult, type CommandResult } from './output.js';

@@ -2,30 +2,10 @@
  * The command table. Declarations only: each implementation is imported when
  * its command runs, which keeps `quotaclock status` cold start small.
  */
+import type { CommandSpec } from './command-spec.js';
 import { SCHEDULE_OPTIONS, UNINSTALL_OPTIONS, withTargets } from './schedule-options.js';
 
-export interface OptionSpec {
-  readonly flags: string;
-  readonly description: string;
-  readonly default?: string | boolean;
-  /** Repeatable: collects every value into an array. */
-  readonly repeat?: boolean;
-  /** Accepted but not listed in --help (a habit from the old scripts, answered with advice). */
-  readonly hidden?: boolean;
-}
-
-export interface CommandSpec {
-  /** Space-separated path, e.g. "users add". */
-  readonly path: string;
-  readonly args?: string;
-  readonly description: string;
-  readonly options?: readonly OptionSpec[];
-  readonly examples: readonly string[];
-  /** Module under ./commands, without extension. */
-  readonly module: string;
-  /** May create the database (init, users import, restore, keys create); every other command refuses a missing one and creates nothing. */
-  readonly createsStore?: true;
-}
+export type { CommandSpec, OptionSpec } from './command-spec.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
   {

@@ -1,4 +1,4 @@
-import type { OptionSpec } from './registry.js';
+import type { OptionSpec } from './command-spec.js';
 
 /** Flags shared by `schedule print|install|uninstall`; declarations only (cold start stays small). */
 export const SCHEDULE_OPTIONS: readonly OptionSpec[] = [

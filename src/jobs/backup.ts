@@ -48,6 +48,7 @@ export async function writeBackup(
       type: 'header',
       format: BACKUP_FORMAT,
       version: BACKUP_VERSION,
+      // The wall clock on purpose: when the file was made, whatever business time says.
       createdAt: new Date().toISOString(),
       engine: store.engine,
       plans: qc.config.plans,

@@ -29,6 +29,7 @@ export async function runScheduledReset(
     ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.trigger ? { trigger: opts.trigger } : {}),
     ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.now !== undefined ? { now: opts.now } : {}),
   });
   let report: ResetReport;
   try {

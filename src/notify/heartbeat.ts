@@ -88,6 +88,7 @@ export class Heartbeat {
           contentType: 'text/plain; charset=utf-8',
           timeoutMs: this.cfg.timeoutMs,
           label,
+          ...(this.logger ? { log: this.logger } : {}),
         }),
       (attempt, e, delay) =>
         this.logger?.warn(

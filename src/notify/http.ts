@@ -1,3 +1,4 @@
+import type { Logger } from '../log/logger.js';
 import { PermanentDeliveryError } from './types.js';
 import { RetryAfterError } from './retry.js';
 
@@ -8,6 +9,7 @@ export interface PostOptions {
   readonly timeoutMs: number;
   /** Used in error messages instead of the URL, which may hold a token. */
   readonly label: string;
+  readonly log?: Logger;
 }
 
 function retryAfterMs(header: string | null): number {
@@ -15,6 +17,7 @@ function retryAfterMs(header: string | null): number {
   const seconds = Number(header);
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const at = Date.parse(header);
+  // The wall clock on purpose: an HTTP-date is the server's real time, never `--now`.
   return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now());
 }
 
@@ -45,7 +48,11 @@ export async function post(url: string, opts: PostOptions): Promise<void> {
     throw new Error(`${opts.label}: request failed: ${why}`);
   }
   // Drain the body so the connection is released; keep a short excerpt for the error.
-  const text = await res.text().catch(() => '');
+  const text = await res.text().catch((e: unknown) => {
+    // Safe to drop: the status alone decides success or retry; the body only adds an excerpt.
+    opts.log?.debug({ err: e, target: opts.label }, 'could not read the response body');
+    return '';
+  });
   if (res.ok) return;
   const excerpt = text.slice(0, 200).replace(/\s+/g, ' ').trim();
   const message = `${opts.label}: HTTP ${res.status}${excerpt ? ` (${excerpt})` : ''}`;

@@ -12,6 +12,8 @@ export interface MonitorOptions {
   readonly logger?: Logger;
   readonly trigger?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** The reset's business time (`--now`), for message timestamps; default the service clock. */
+  readonly now?: number;
 }
 
 /** Metric samples for notifier deliveries that failed after their retries. */
@@ -34,6 +36,8 @@ export function failureSamples(results: readonly DeliveryResult[]): JobMetricSam
  */
 export class ResetMonitor {
   private readonly deliveries: DeliveryResult[] = [];
+  // Wall clock: it measures how long the run took. Metric timestamps below are wall clock
+  // too (when this process acted, what a staleness alert compares with); messages say `--now`.
   private readonly startedMs = Date.now();
   private readonly log: Logger | undefined;
 
@@ -45,6 +49,11 @@ export class ResetMonitor {
     logger: Logger | undefined,
   ) {
     this.log = logger;
+  }
+
+  /** The reset's business time: its `now` if it was given one, else the service clock (`--now`). */
+  private businessNow(): number {
+    return this.ctx.nowMs ?? this.qc.now();
   }
 
   static async start(qc: QuotaClock, opts: MonitorOptions = {}): Promise<ResetMonitor> {
@@ -59,7 +68,13 @@ export class ResetMonitor {
       ...(opts.logger ? { logger: opts.logger } : {}),
       ...(opts.trigger ? { trigger: opts.trigger } : {}),
     });
-    const monitor = new ResetMonitor(qc, notifications, heartbeat, ctx, opts.logger);
+    const monitor = new ResetMonitor(
+      qc,
+      notifications,
+      heartbeat,
+      opts.now === undefined ? ctx : { ...ctx, nowMs: opts.now },
+      opts.logger,
+    );
     const ping = await heartbeat?.ping(
       'start',
       `quotaclock reset started on ${ctx.host}${opts.trigger ? ` (${opts.trigger})` : ''}`,
@@ -70,7 +85,7 @@ export class ResetMonitor {
 
   /** After a run that returned: notify, ping, record; returns the report with `notifications`. */
   async succeeded(report: ResetReport): Promise<ResetReport> {
-    const event = resetEvent(report, { ...this.ctx, nowMs: Date.now() });
+    const event = resetEvent(report, { ...this.ctx, nowMs: this.businessNow() });
     if (event) this.deliveries.push(...(await this.notifications.emit(event)));
     const ping = await this.heartbeat?.ping(
       'success',
@@ -134,7 +149,7 @@ export class ResetMonitor {
     const where = await this.failedRun(error);
     const event = resetFailedEvent(
       { error, durationMs, ...where },
-      { ...this.ctx, nowMs: Date.now() },
+      { ...this.ctx, nowMs: this.businessNow() },
     );
     this.deliveries.push(...(await this.notifications.emit(event)));
     const ping = await this.heartbeat?.ping('failure', `${event.title}\n${event.lines.join('\n')}`);

@@ -31,12 +31,18 @@ export class ThresholdWatcher implements QuotaObserver {
   private constructor(
     private readonly config: QuotaClockConfig,
     private readonly givenLogger: Logger | undefined,
+    /** Business time (the service's clock, `--now`): when a notice is claimed and what its message says. */
+    private readonly clock: () => number,
   ) {
     this.thresholds = config.notify.thresholds;
   }
 
-  static create(config: QuotaClockConfig, logger?: Logger): ThresholdWatcher | null {
-    return thresholdsWanted(config) ? new ThresholdWatcher(config, logger) : null;
+  static create(
+    config: QuotaClockConfig,
+    logger?: Logger,
+    clock: () => number = Date.now,
+  ): ThresholdWatcher | null {
+    return thresholdsWanted(config) ? new ThresholdWatcher(config, logger, clock) : null;
   }
 
   /** Thresholds (percent) that `amount` took the counter across, lowest first. */
@@ -89,7 +95,7 @@ export class ThresholdWatcher implements QuotaObserver {
     const store = await openStore();
     const startMs = Date.parse(r.period.start);
     const endMs = Date.parse(r.period.end);
-    const nowMs = Date.now();
+    const nowMs = this.clock();
     const fresh: number[] = [];
     for (const threshold of crossed) {
       const notice = { subject, feature, periodStartMs: startMs, periodEndMs: endMs, threshold };
@@ -108,7 +114,14 @@ export class ThresholdWatcher implements QuotaObserver {
       ]);
     this.notifications ??= Promise.resolve(new Notifications(this.config.notify, { logger }));
     const notifications = await this.notifications;
-    const plan = (await store.getSubject(subject).catch(() => null))?.plan ?? null;
+    const plan =
+      (
+        await store.getSubject(subject).catch((e: unknown) => {
+          // Safe to drop: the plan is only a label in the message, which goes out without it.
+          logger.debug({ err: e, subject }, 'could not read the plan for a threshold message');
+          return null;
+        })
+      )?.plan ?? null;
     const event = thresholdEvent(
       { subject, plan, feature, used: r.used, limit: r.limit!, threshold, period: r.period },
       { ...messageContext(this.config, { logger }), nowMs },
@@ -119,12 +132,23 @@ export class ThresholdWatcher implements QuotaObserver {
     );
     const results = await notifications.emit(event);
     const failed = failureSamples(results);
-    if (failed.length) await store.recordJobMetrics(failed, Date.now()).catch(() => undefined);
+    if (failed.length === 0) return;
+    // Metrics are stamped on the wall clock, not `--now`: they say when this process
+    // did something, which is what a scrape's staleness alert compares with.
+    await store.recordJobMetrics(failed, Date.now()).catch((e: unknown) => {
+      // Safe to drop: the failed delivery is already in the log above; only the counter is lost.
+      logger.debug({ err: e }, 'could not record notifier failure metrics');
+    });
   }
 }
 
 /** The observers notify contributes to a process: the threshold watcher, when a target wants it. */
-export function notifyObservers(config: QuotaClockConfig, logger?: Logger): QuotaObserver[] {
-  const watcher = ThresholdWatcher.create(config, logger);
+export function notifyObservers(
+  config: QuotaClockConfig,
+  logger?: Logger,
+  /** The clock given to createQuotaClock, so messages follow `--now`; default the wall clock. */
+  clock?: () => number,
+): QuotaObserver[] {
+  const watcher = ThresholdWatcher.create(config, logger, clock);
   return watcher ? [watcher] : [];
 }

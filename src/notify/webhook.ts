@@ -32,6 +32,7 @@ export function verifyWebhookSignature(
   );
   const t = Number(parts.t);
   if (!Number.isInteger(t) || typeof parts.v1 !== 'string') return false;
+  // The wall clock on purpose: the replay window compares two machines' real time.
   const now = opts.nowSec ?? Math.floor(Date.now() / 1000);
   if (Math.abs(now - t) > (opts.toleranceSec ?? 300)) return false;
   const expected = Buffer.from(signWebhook(secret, body, t).split('v1=')[1]!, 'hex');
@@ -71,6 +72,7 @@ export class WebhookNotifier implements Notifier {
     if (!this.url || !this.secret)
       throw new PermanentDeliveryError(this.problem?.message ?? 'webhook is not configured');
     const body = JSON.stringify(renderWebhook(event, attempt.deliveryId));
+    // The wall clock on purpose: the receiver checks the signature's age against its real time.
     const t = Math.floor(Date.now() / 1000);
     await post(this.url, {
       body,

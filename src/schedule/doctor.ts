@@ -209,6 +209,18 @@ function onPath(command: string, pathVar: string): string | null {
   return null;
 }
 
+type AddCheck = (check: string, status: DoctorCheck['status'], message: string) => void;
+
+/** What the command line of the job says, read word by word. */
+interface JobWords {
+  readonly words: string[];
+  /** Where the job runs: its `cd`, else cron's $HOME. */
+  readonly cwd: string;
+  readonly envFile: string | null;
+  readonly fileEnv: Record<string, string>;
+  readonly logFile: string | null;
+}
+
 /**
  * Runs the installed line the way cron runs it: a clean environment (HOME,
  * LOGNAME, PATH=/usr/bin:/bin, SHELL=/bin/sh plus the crontab's own
@@ -218,11 +230,9 @@ function onPath(command: string, pathVar: string): string | null {
  */
 export function cronDoctor(opts: DoctorOptions): DoctorReport {
   const checks: DoctorCheck[] = [];
-  const add = (check: string, status: DoctorCheck['status'], message: string) =>
-    checks.push({ check, status, message });
+  const add: AddCheck = (check, status, message) => checks.push({ check, status, message });
   const user = opts.crontabUser ?? null;
   const owner = homeOf(user);
-  const shellEnv = opts.shellEnv ?? process.env;
   const crontab = opts.crontab ?? readCrontab(user);
   const block = readBlock(crontab, opts.name);
   const report = (extra: Partial<DoctorReport> = {}): DoctorReport => ({
@@ -243,8 +253,40 @@ export function cronDoctor(opts: DoctorOptions): DoctorReport {
     );
     return report();
   }
+  const { env, jobIndexInBlock } = cronEnvironment(crontab, block, owner);
+  if (jobIndexInBlock === -1) {
+    add(
+      'installed',
+      'problem',
+      `the "${opts.name}" block has no job line; run \`quotaclock schedule install --target cron\` again`,
+    );
+    return report();
+  }
+  const line = block[jobIndexInBlock]!;
+  checkSchedule(line, env, opts, add);
+  const { command, stdin } = cronUnescape(line.trim().replace(/^(\S+\s+){5}/, ''));
+  if (/\s--dry-run(\s|$)/.test(command)) {
+    add('real run', 'problem', 'the installed line is a dry run: it would never reset anything');
+  }
+  const resetAt = /\sreset(?=\s|$)/.exec(command);
+  if (!resetAt) {
+    add('command', 'problem', 'the line does not run `quotaclock reset`');
+    return report({ line });
+  }
+  const job = checkCommandWords(command, env, add);
+  checkJobEnvironment(job, env, opts.shellEnv ?? process.env, add);
+  // Now run it the way cron does.
+  const end = resetAt.index + resetAt[0].length;
+  const dryCommand = `${command.slice(0, end)} --dry-run${command.slice(end)}`;
+  return report({ line, ...runAsCron(dryCommand, stdin, env, user, job.logFile, opts, add) });
+}
 
-  // cron's environment: its four variables, then every setting above the job line, in order.
+/** cron's environment: its four variables, then every setting above the job line, in order. */
+function cronEnvironment(
+  crontab: string,
+  block: readonly string[],
+  owner: { name: string; home: string },
+): { env: Record<string, string>; jobIndexInBlock: number } {
   const env: Record<string, string> = {
     HOME: owner.home,
     LOGNAME: owner.name,
@@ -258,18 +300,17 @@ export function cronDoctor(opts: DoctorOptions): DoctorReport {
     const m = ENV_LINE.exec(l);
     if (m && !/^\s*#/.test(l) && m[1] !== 'LOGNAME') env[m[1]!] = envValue(m[2]!);
   }
-  if (jobIndexInBlock === -1) {
-    add(
-      'installed',
-      'problem',
-      `the "${opts.name}" block has no job line; run \`quotaclock schedule install --target cron\` again`,
-    );
-    return report();
-  }
-  const line = block[jobIndexInBlock]!;
-  const fields = line.trim().split(/\s+/);
-  const expression = fields.slice(0, 5).join(' ');
-  const rawCommand = line.trim().replace(/^(\S+\s+){5}/, '');
+  return { env, jobIndexInBlock };
+}
+
+/** The expression, the zone cron reads it in, and whether any cron daemon will run it. */
+function checkSchedule(
+  line: string,
+  env: Record<string, string>,
+  opts: DoctorOptions,
+  add: AddCheck,
+): void {
+  const expression = line.trim().split(/\s+/).slice(0, 5).join(' ');
   try {
     parseCron(expression, 'crontab');
     add('schedule', 'ok', `"${expression}"${env.CRON_TZ ? ` in ${env.CRON_TZ}` : ''}`);
@@ -292,35 +333,49 @@ export function cronDoctor(opts: DoctorOptions): DoctorReport {
       ? 'a cron process is running'
       : 'no cron process is running: nothing will run the line (systemctl enable --now cron)',
   );
+}
 
-  const { command, stdin } = cronUnescape(rawCommand);
-  if (/\s--dry-run(\s|$)/.test(command)) {
-    add('real run', 'problem', 'the installed line is a dry run: it would never reset anything');
-  }
-  const resetAt = /\sreset(?=\s|$)/.exec(command);
-  if (!resetAt) {
-    add('command', 'problem', 'the line does not run `quotaclock reset`');
-    return report({ line });
-  }
-
-  // Static checks on the words of the command, for messages clearer than a shell error.
+/** Static checks on the words of the command, for messages clearer than a shell error. */
+function checkCommandWords(command: string, env: Record<string, string>, add: AddCheck): JobWords {
   const words = shellWords(command);
-  let cwd = env.HOME!;
   const cdAt = words.indexOf('cd');
-  if (cdAt !== -1 && words[cdAt + 1]) {
-    const dir = words[cdAt + 1]!;
-    if (existsSync(dir) && statSync(dir).isDirectory()) {
-      cwd = dir;
-      add('working directory', 'ok', dir);
-    } else add('working directory', 'problem', `cd ${dir}: no such directory`);
-  } else {
+  const cwd = checkWorkingDirectory(words, cdAt, env, add);
+  checkNode(words[cdAt === -1 ? 0 : cdAt + 3] ?? '', env, add);
+  const { envFile, fileEnv } = checkEnvFile(words, cwd, add);
+  const cli = words.find((w) => /(^|\/)main\.js$/.test(w) || /(^|\/)quotaclock$/.test(w));
+  if (cli && cli.includes('/'))
+    add(
+      'quotaclock',
+      existsSync(path.resolve(cwd, cli)) ? 'ok' : 'problem',
+      existsSync(path.resolve(cwd, cli)) ? cli : `${cli}: missing (npm ci in the project?)`,
+    );
+  return { words, cwd, envFile, fileEnv, logFile: checkLog(words, cwd, add) };
+}
+
+function checkWorkingDirectory(
+  words: readonly string[],
+  cdAt: number,
+  env: Record<string, string>,
+  add: AddCheck,
+): string {
+  if (cdAt === -1 || !words[cdAt + 1]) {
     add(
       'working directory',
       'problem',
       `the line does not cd to the project: cron starts in ${env.HOME}, where quotaclock.config.json and relative paths are not found`,
     );
+    return env.HOME!;
   }
-  const program = words[cdAt === -1 ? 0 : cdAt + 3] ?? '';
+  const dir = words[cdAt + 1]!;
+  if (existsSync(dir) && statSync(dir).isDirectory()) {
+    add('working directory', 'ok', dir);
+    return dir;
+  }
+  add('working directory', 'problem', `cd ${dir}: no such directory`);
+  return env.HOME!;
+}
+
+function checkNode(program: string, env: Record<string, string>, add: AddCheck): void {
   if (program.includes('/')) {
     add(
       'node',
@@ -337,56 +392,69 @@ export function cronDoctor(opts: DoctorOptions): DoctorReport {
         : `"${program}" is not on cron's PATH (${env.PATH}); use the absolute path (\`which ${program}\` in your shell)`,
     );
   }
+}
+
+function checkEnvFile(
+  words: readonly string[],
+  cwd: string,
+  add: AddCheck,
+): { envFile: string | null; fileEnv: Record<string, string> } {
   const envFileWord = words.find((w) => w.startsWith('--env-file='));
   const envFile = envFileWord ? path.resolve(cwd, envFileWord.slice('--env-file='.length)) : null;
-  let fileEnv: Record<string, string> = {};
-  if (envFile) {
-    try {
-      fileEnv = parseEnv(readFileSync(envFile, 'utf8')) as Record<string, string>;
-      add(
-        'env file',
-        'ok',
-        `${envFile} (${Object.keys(fileEnv).length} variable(s), loaded by node, not copied into the crontab)`,
-      );
-    } catch (e) {
-      add(
-        'env file',
-        'problem',
-        `${envFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (e as Error).message}`,
-      );
-    }
-  }
-  const cli = words.find((w) => /(^|\/)main\.js$/.test(w) || /(^|\/)quotaclock$/.test(w));
-  if (cli && cli.includes('/'))
+  if (!envFile) return { envFile, fileEnv: {} };
+  try {
+    const fileEnv = parseEnv(readFileSync(envFile, 'utf8')) as Record<string, string>;
     add(
-      'quotaclock',
-      existsSync(path.resolve(cwd, cli)) ? 'ok' : 'problem',
-      existsSync(path.resolve(cwd, cli)) ? cli : `${cli}: missing (npm ci in the project?)`,
+      'env file',
+      'ok',
+      `${envFile} (${Object.keys(fileEnv).length} variable(s), loaded by node, not copied into the crontab)`,
     );
+    return { envFile, fileEnv };
+  } catch (e) {
+    add(
+      'env file',
+      'problem',
+      `${envFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (e as Error).message}`,
+    );
+    return { envFile, fileEnv: {} };
+  }
+}
+
+function checkLog(words: readonly string[], cwd: string, add: AddCheck): string | null {
   const redirectAt = words.indexOf('>>');
   const logFile =
     redirectAt !== -1 && words[redirectAt + 1] ? path.resolve(cwd, words[redirectAt + 1]!) : null;
-  if (logFile) {
-    const dir = path.dirname(logFile);
-    let writable = false;
-    try {
-      accessSync(dir, constants.W_OK);
-      writable = true;
-    } catch {
-      // reported below
-    }
-    add(
-      'log',
-      writable ? 'ok' : 'problem',
-      writable
-        ? logFile
-        : `${dir}: missing or not writable, so the shell cannot open the log and the job does not start`,
-    );
-  } else
+  if (!logFile) {
     add('log', 'warning', 'the output is not redirected to a log file; cron mails it, or drops it');
+    return null;
+  }
+  const dir = path.dirname(logFile);
+  let writable = false;
+  try {
+    accessSync(dir, constants.W_OK);
+    writable = true;
+  } catch {
+    // reported below
+  }
+  add(
+    'log',
+    writable ? 'ok' : 'problem',
+    writable
+      ? logFile
+      : `${dir}: missing or not writable, so the shell cannot open the log and the job does not start`,
+  );
+  return logFile;
+}
 
-  // What the job will see: cron's variables plus the env file.
-  const jobEnv: NodeJS.ProcessEnv = { ...env, ...fileEnv };
+/** What the job will see (cron's variables plus the env file) against the config and your shell. */
+function checkJobEnvironment(
+  job: JobWords,
+  env: Record<string, string>,
+  shellEnv: NodeJS.ProcessEnv,
+  add: AddCheck,
+): void {
+  const { words, cwd, envFile } = job;
+  const jobEnv: NodeJS.ProcessEnv = { ...env, ...job.fileEnv };
   let config: QuotaClockConfig | null = null;
   const configWordAt = words.indexOf('--config');
   try {
@@ -399,12 +467,13 @@ export function cronDoctor(opts: DoctorOptions): DoctorReport {
   } catch (e) {
     add('config', 'problem', `as the job sees it: ${(e as Error).message}`);
   }
+  const where = envFile ?? 'an env file (schedule install --env-path)';
   for (const name of config ? referencedEnv(config) : []) {
     if (jobEnv[name] === undefined) {
       add(
         'env',
         'problem',
-        `the config reads ${name}, which the job will not have${shellEnv[name] !== undefined ? ' (your shell has it)' : ''}; add it to ${envFile ?? 'an env file (schedule install --env-path)'}`,
+        `the config reads ${name}, which the job will not have${shellEnv[name] !== undefined ? ' (your shell has it)' : ''}; add it to ${where}`,
       );
     }
   }
@@ -415,12 +484,21 @@ export function cronDoctor(opts: DoctorOptions): DoctorReport {
       add(
         'env',
         'problem',
-        `${name} is set in your shell but cron will not have it, so the job would behave differently; add it to ${envFile ?? 'an env file (schedule install --env-path)'}`,
+        `${name} is set in your shell but cron will not have it, so the job would behave differently; add it to ${where}`,
       );
     } else if (jobEnv[name] !== shellEnv[name]) {
       add('env', 'warning', `${name} differs between your shell and the job's environment`);
     }
   }
+  checkCredentials(config, jobEnv, cwd, add);
+}
+
+function checkCredentials(
+  config: QuotaClockConfig | null,
+  jobEnv: NodeJS.ProcessEnv,
+  cwd: string,
+  add: AddCheck,
+): void {
   const credentialFiles = [
     ...(config ? referencedFiles(config) : []),
     ...(jobEnv.GOOGLE_APPLICATION_CREDENTIALS ? [jobEnv.GOOGLE_APPLICATION_CREDENTIALS] : []),
@@ -438,9 +516,18 @@ export function cronDoctor(opts: DoctorOptions): DoctorReport {
       );
     }
   }
+}
 
-  // Now run it the way cron does.
-  const dryCommand = `${command.slice(0, resetAt.index + resetAt[0].length)} --dry-run${command.slice(resetAt.index + resetAt[0].length)}`;
+/** `env -i … sh -c '<line> --dry-run'`, as the crontab's owner, starting in $HOME. */
+function runAsCron(
+  dryCommand: string,
+  stdin: string | null | undefined,
+  env: Record<string, string>,
+  user: string | null,
+  logFile: string | null,
+  opts: DoctorOptions,
+  add: AddCheck,
+): Pick<DoctorReport, 'ran' | 'exitCode' | 'output'> {
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   const shell = env.SHELL || '/bin/sh';
   const argv = ['env', '-i', ...envArgs, shell, '-c', dryCommand];
@@ -460,12 +547,11 @@ export function cronDoctor(opts: DoctorOptions): DoctorReport {
   else if (exitCode === 0)
     add('run', 'ok', 'the line ran as cron runs it and the dry run succeeded');
   else add('run', 'problem', explain(exitCode, output));
-  return report({
-    line,
+  return {
     ran: `${full.slice(0, full.indexOf('-c') + 1).join(' ')} '${dryCommand}'`,
     exitCode,
     output,
-  });
+  };
 }
 
 function redactStore(url: string): string {

@@ -69,7 +69,10 @@ export async function run(
       );
     }
     const results = await n.emit(
-      reportEvent(report, png, messageContext(qc.config, { logger, trigger: 'cli' })),
+      reportEvent(report, png, {
+        ...messageContext(qc.config, { logger, trigger: 'cli' }),
+        nowMs: qc.now(),
+      }),
     );
     notifications = results;
     for (const r of results)

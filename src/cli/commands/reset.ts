@@ -20,7 +20,7 @@ export async function run(
     await Promise.all([
       import('../../jobs/reset-all.js'),
       import('../../jobs/reset-report.js'),
-      import('../../jobs/reset-shard.js'),
+      import('../../jobs/reset/shard.js'),
       import('../../jobs/failure-log.js'),
     ]);
   // Malformed values are refused before anything is opened or written.

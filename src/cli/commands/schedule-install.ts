@@ -7,7 +7,7 @@ export async function run(
   opts: Record<string, unknown>,
 ): Promise<CommandResult> {
   const [{ scheduleContextFromCli }, { installSchedule }, { describeInstall }] = await Promise.all([
-    import('../../schedule/from-cli.js'),
+    import('../schedule-context.js'),
     import('../../schedule/install.js'),
     import('../../schedule/describe.js'),
   ]);

@@ -7,7 +7,7 @@ export async function run(
   opts: Record<string, unknown>,
 ): Promise<CommandResult> {
   const [{ scheduleContextFromCli }, { generateSchedule }, { artifactText }] = await Promise.all([
-    import('../../schedule/from-cli.js'),
+    import('../schedule-context.js'),
     import('../../schedule/generate.js'),
     import('../../schedule/artifact.js'),
   ]);

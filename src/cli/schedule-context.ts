@@ -1,6 +1,6 @@
 import path from 'node:path';
-import type { CliContext } from '../cli/context.js';
-import { scheduleContext, type ScheduleContext } from './context.js';
+import { scheduleContext, type ScheduleContext } from '../schedule/context.js';
+import type { CliContext } from './context.js';
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 

@@ -1,9 +1,9 @@
-import { mergeTotals, type CloseTotals } from '../core/close-summary.js';
-import { QuotaClockError } from '../core/errors.js';
-import type { Logger } from '../log/logger.js';
-import type { QuotaStore } from '../store/quota-store.js';
-import type { HeldLease } from './lease.js';
-import { markLogged } from './failure-log.js';
+import { mergeTotals, type CloseTotals } from '../../core/close-summary.js';
+import { QuotaClockError } from '../../core/errors.js';
+import type { Logger } from '../../log/logger.js';
+import type { QuotaStore } from '../../store/quota-store.js';
+import type { HeldLease } from '../lease.js';
+import { markLogged } from '../failure-log.js';
 
 /** A run stopped on request between two committed batches; nothing is lost, the next run resumes. */
 export class ResetInterruptedError extends QuotaClockError {
@@ -80,7 +80,13 @@ export async function failRun(
   context: { what: string } & Record<string, unknown>,
 ): Promise<QuotaClockError> {
   const message = e instanceof Error ? e.message : String(e);
-  if (ledgerKey) await store.finishRun(ledgerKey, 'failed', nowMs, message).catch(() => undefined);
+  if (ledgerKey) {
+    await store.finishRun(ledgerKey, 'failed', nowMs, message).catch((markError: unknown) => {
+      // Safe to drop: the row stays 'running', which the next run resumes just as it
+      // resumes a failed one, and the error that matters is the one thrown below.
+      log.debug({ err: markError, ledgerKey }, 'could not mark the run failed');
+    });
+  }
   const { what, ...fields } = context;
   log.error({ err: e, ...fields }, `${what} failed: ${message}`);
   const failure =
