@@ -1,6 +1,6 @@
 import { BadInputError } from '../../core/errors.js';
 import type { QuotaPolicy } from '../../core/policy.js';
-import type { StoreLocation } from '../open-store.js';
+import type { StoreLocation } from '../store-location.js';
 import type { QuotaStore } from '../quota-store.js';
 import { resolveFirestoreOptions } from './config.js';
 import { FirestoreStore } from './firestore-store.js';
