@@ -79,7 +79,7 @@ export function shardedStrategy(ctx: ResetContext, stamp: RunStamp, shard: Shard
     async periodFinished() {
       if (!final) return;
       const cutoff = retentionCutoff(ctx.policy.rule, ctx.policy.retentionPeriods, stamp.nowMs);
-      pruned ??= { ...(await store.prune(cutoff)), olderThan: toIso(cutoff) };
+      pruned ??= { ...(await store.prune(cutoff, stamp.nowMs)), olderThan: toIso(cutoff) };
     },
     async wrapUp(periods) {
       log.info({ shard: name, periods: periods.length }, 'sharded reset finished');

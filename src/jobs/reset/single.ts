@@ -89,7 +89,7 @@ export function singleStrategy(
     async wrapUp(periods) {
       const alreadyClosed = await alreadyClosedKeys(ctx, stamp.nowMs, periods, forcePeriod);
       const cutoff = retentionCutoff(ctx.policy.rule, ctx.policy.retentionPeriods, stamp.nowMs);
-      const pruned = { ...(await store.prune(cutoff)), olderThan: toIso(cutoff) };
+      const pruned = { ...(await store.prune(cutoff, stamp.nowMs)), olderThan: toIso(cutoff) };
       log.info({ periods: periods.length, alreadyClosed, pruned }, 'reset finished');
       return { alreadyClosed, pruned };
     },
