@@ -472,39 +472,8 @@ describe('idempotency keys', () => {
   });
 });
 
+// The other refund edge cases run on every engine: test/contract/refund-edges.test.ts.
 describe('refunds', () => {
-  it('gives the unit back, frees room under the limit, and a second refund is a no-op', async () => {
-    const qc = await makeClock();
-    for (let i = 1; i <= 10; i += 1) await qc.consume('ref', F, 1, { key: `gen-${i}` });
-    expect((await qc.consume('ref', F)).granted).toBe(false);
-    expect(await qc.refund('ref', 'gen-4')).toEqual({
-      refunded: true,
-      amount: 1,
-      used: 9,
-      period: NOV,
-      ...AT_NOW,
-    });
-    expect(await qc.consume('ref', F)).toMatchObject({ granted: true, used: 10 });
-    const before = snapshot();
-    expect(await qc.refund('ref', 'gen-4')).toEqual({
-      refunded: false,
-      amount: 0,
-      used: 10,
-      period: NOV,
-      ...AT_NOW,
-      alreadyRefunded: true,
-    });
-    expect(snapshot()).toEqual(before);
-    expect(await integrityProblems(qc)).toEqual([]);
-  });
-
-  it('refunds the whole amount of a multi-unit consume', async () => {
-    const qc = await makeClock();
-    await qc.consume('multi', F, 4, { key: 'batch' });
-    await qc.consume('multi', F, 1);
-    expect(await qc.refund('multi', 'batch')).toMatchObject({ refunded: true, amount: 4, used: 1 });
-  });
-
   it('refunds in the period where the consume happened, even when called after the boundary', async () => {
     const qc = await makeClock();
     await qc.consume('late', F, 5, { now: at('2026-11-10T00:00:00Z') });
@@ -545,63 +514,9 @@ describe('refunds', () => {
     });
     expect((await qc.status('nope')).features[F]!.used).toBe(10);
   });
-
-  it('an unknown key is REFUND_KEY_NOT_FOUND and writes nothing', async () => {
-    const qc = await makeClock();
-    await qc.consume('rk', F, 1, { key: 'known' });
-    await refusedWithoutWrite(() => qc.refund('rk', 'unknown'), 'REFUND_KEY_NOT_FOUND', 'key');
-    // A key of another subject is unknown for this one.
-    await qc.consume('rk2', F, 1, { key: 'theirs' });
-    await refusedWithoutWrite(() => qc.refund('rk', 'theirs'), 'REFUND_KEY_NOT_FOUND');
-    await refusedWithoutWrite(() => qc.refund('ghost', 'known'), 'SUBJECT_NOT_FOUND');
-  });
-
-  it('a refund record cannot itself be refunded (that would push usage over the limit)', async () => {
-    const qc = await makeClock();
-    for (let i = 1; i <= 10; i += 1) await qc.consume('rr', F, 1, { key: `k${i}` });
-    await qc.refund('rr', 'k1');
-    expect((await qc.consume('rr', F, 1, { key: 'k11' })).granted).toBe(true);
-    const before = snapshot();
-    await expect(qc.refund('rr', 'refund:k1')).rejects.toMatchObject({
-      code: expect.stringMatching(/^(BAD_INPUT|REFUND_KEY_NOT_FOUND)$/),
-    });
-    expect(snapshot()).toEqual(before);
-    expect((await qc.status('rr')).features[F]).toMatchObject({ used: 10, remaining: 0 });
-    expect(await integrityProblems(qc)).toEqual([]);
-  });
-
-  it('consume keys cannot collide with the keys refunds are recorded under', async () => {
-    const qc = await makeClock();
-    await qc.consume('col', F, 1, { key: 'x' });
-    await qc.refund('col', 'x');
-    // A consume must never be answered by a raw storage error, and must not shadow or replay a refund.
-    await refusedWithoutWrite(
-      () => qc.consume('col', F, 1, { key: 'refund:x' }),
-      'BAD_INPUT',
-      'key',
-    );
-    await refusedWithoutWrite(
-      () => qc.consume('col', F, 1, { key: 'refund:y' }),
-      'BAD_INPUT',
-      'key',
-    );
-    // And a later consume + refund of y still refunds.
-    await qc.consume('col', F, 1, { key: 'y' });
-    expect(await qc.refund('col', 'y')).toMatchObject({ refunded: true, amount: 1, used: 0 });
-  });
-
-  it('a refund after a manual reset never drives the counter below zero', async () => {
-    const qc = await makeClock();
-    await qc.consume('rz', F, 3, { key: 'three' });
-    await qc.resetSubject('rz');
-    const r = await qc.refund('rz', 'three');
-    expect(r.used).toBe(0);
-    expect(r.amount).toBe(0);
-    expect((await qc.status('rz')).features[F]!.used).toBe(0);
-    expect(await integrityProblems(qc)).toEqual([]);
-  });
 });
 
+// The signup-anchor rollover runs on every engine: test/contract/signup-rollover.test.ts.
 describe('rollover without any reset job', () => {
   it('the first consume after the boundary sees a fresh period; the old one stays in history', async () => {
     const qc = await makeClock();
@@ -650,27 +565,6 @@ describe('rollover without any reset job', () => {
       granted: true,
       used: 1,
       period: { key: '2026-12', start: '2026-12-01T05:00:00.000Z' },
-    });
-  });
-
-  it('signup anchors: a Jan 31 subject rolls over on Feb 28 and then Mar 31', async () => {
-    const qc = await makeClock({ period: { anchor: 'signup' } });
-    await qc.addSubject(
-      { id: 'anniv', anchor: '2027-01-31T09:00:00Z' },
-      { now: at('2027-01-31T09:00:00Z') },
-    );
-    await qc.consume('anniv', F, 10, { now: at('2027-02-27T00:00:00Z') });
-    expect(await qc.consume('anniv', F, 1, { now: at('2027-02-28T08:59:59Z') })).toMatchObject({
-      granted: false,
-    });
-    expect(await qc.consume('anniv', F, 10, { now: at('2027-02-28T09:00:00Z') })).toMatchObject({
-      granted: true,
-      period: { start: '2027-02-28T09:00:00.000Z', end: '2027-03-31T09:00:00.000Z' },
-    });
-    expect(await qc.consume('anniv', F, 1, { now: at('2027-03-31T09:00:00Z') })).toMatchObject({
-      granted: true,
-      used: 1,
-      period: { start: '2027-03-31T09:00:00.000Z' },
     });
   });
 });
