@@ -2,7 +2,7 @@
  * Runs once before the suites. Components that a suite needs and cannot find
  * are reported by that suite itself (skipped with a reason, or failed under CI=true).
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,6 +14,9 @@ export default function setup(): () => void {
   // cleanup then leaves nothing behind on the machine either. The workers
   // and child processes inherit TMPDIR, and os.tmpdir() reads it each call.
   const runDir = mkdtempSync(join(tmpdir(), 'qc-test-run-'));
+  // The same mode as /tmp: the cron and systemd tests run commands as a
+  // throwaway user, who must reach the folders the tests make for it.
+  chmodSync(runDir, 0o1777);
   process.env.TMPDIR = runDir;
   return () => {
     const left = readdirSync(runDir);
