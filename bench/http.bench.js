@@ -44,6 +44,14 @@ const PIPELINING = Number(process.env.BENCH_PIPELINING ?? 1);
 const SUBJECTS = Number(process.env.BENCH_SUBJECTS ?? 1_000_000);
 const PAGE = Number(process.env.BENCH_PAGE ?? 50);
 const DEPTH_PAGES = 20_000;
+// The deep page must exist: refuse at the start rather than after the consume rounds.
+if (SUBJECTS < DEPTH_PAGES * PAGE) {
+  console.error(
+    `BENCH_SUBJECTS=${SUBJECTS} is too few for page ${DEPTH_PAGES.toLocaleString('en-US')} of BENCH_PAGE=${PAGE}: ` +
+      `give at least ${(DEPTH_PAGES * PAGE).toLocaleString('en-US')} subjects, or a smaller BENCH_PAGE (e.g. BENCH_PAGE=1)`,
+  );
+  process.exit(2);
+}
 const PG_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const CONTENDERS = new URL('./lib/http-contenders.js', import.meta.url).pathname;
