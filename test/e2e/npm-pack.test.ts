@@ -30,10 +30,16 @@ describe('npm pack, installed into an empty app', () => {
     mkdirSync(app);
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
+      optionalDependencies?: Record<string, string>;
     };
     const deps: Record<string, string> = { quotaclock: `file:../${tarball}` };
     for (const d of Object.keys(pkg.dependencies))
       deps[d] = `file:${join(ROOT, 'node_modules', d)}`;
+    // An optional dependency as npm leaves it here: installed where its engines
+    // allow (the SQLite driver for Node 22 and later), absent elsewhere.
+    for (const d of Object.keys(pkg.optionalDependencies ?? {}))
+      if (existsSync(join(ROOT, 'node_modules', d)))
+        deps[d] = `file:${join(ROOT, 'node_modules', d)}`;
     writeFileSync(
       join(app, 'package.json'),
       JSON.stringify({ name: 'app', private: true, type: 'module', dependencies: deps }),
