@@ -26,14 +26,22 @@ export type GrantValues = [
 ];
 
 /**
- * Several grants in ONE statement, each exactly as guarded as a single one:
- * the UPDATE's WHERE holds every request's own limit, and PostgreSQL
- * re-evaluates it on the latest version of a row another writer changed.
+ * Several grants in ONE statement, each exactly as guarded as a single one.
+ * Requests for the same counter row form a group (a hot subject sends many),
+ * and a group is granted whole or not at all: its row gets the group's total
+ * in one update, guarded so that every request in it still fits its own
+ * limit at its place in the queue (`c.used <= lim - units up to and
+ * including it`, for each request, folded into the minimum `slack`).
+ * PostgreSQL re-evaluates that guard on the latest version of a row another
+ * writer changed, so concurrent writers can never overshoot. (One UPDATE …
+ * FROM updates a row once however many source rows match it, hence the
+ * grouping rather than one update per request.) Each request then gets its
+ * own `used` after it, and its own event row, in queue order.
+ *
  * Only counters that exist are updated here; a request with no counter row
- * yet, a stale cached subject or a denial is simply not returned, and the
- * caller decides it with the single-request statements. Requests in one batch
- * never share a counter row (the batcher keeps them apart), since an UPDATE …
- * FROM updates a row once however many requests match it.
+ * yet, a stale cached subject, or a group that does not fit whole is simply
+ * not returned, and the caller decides each of those with the
+ * single-request statements, which report denials exactly.
  */
 export function grantBatchSql(s: string): string {
   return `WITH req AS MATERIALIZED (
@@ -45,24 +53,36 @@ export function grantBatchSql(s: string): string {
   FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
               $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
     WITH ORDINALITY AS r(rid, start_ms, end_ms, period_key, feature, amount, lim, at_ms, meta, id, plan, overrides, idem_key, view, fingerprint, ord)
+), placed AS MATERIALIZED (
+  -- upto: the units of this request and of those queued before it on the same counter.
+  SELECT r.*, (SUM(r.amount) OVER (PARTITION BY r.rid, r.start_ms, r.feature ORDER BY r.ord))::bigint AS upto
+  FROM req r WHERE r.fresh
+), grp AS MATERIALIZED (
+  -- slack: the highest counter value at which every request of the group still fits (NULL: all unlimited).
+  -- Counters in one order in every process, so two batches do not lock rows in opposite orders.
+  SELECT rid, start_ms, feature, SUM(amount)::bigint AS total, MIN(lim - upto) AS slack
+  FROM placed GROUP BY rid, start_ms, feature ORDER BY rid, start_ms, feature
 ), upd AS (
-  UPDATE ${s}.counters c SET used = c.used + r.amount
-  FROM req r
-  WHERE r.fresh AND c.subject_rid = r.rid AND c.period_start_ms = r.start_ms AND c.feature = r.feature
-    AND (r.lim IS NULL OR c.used + r.amount <= r.lim)
-  RETURNING r.ord, c.used, r.rid, r.start_ms, r.end_ms, r.feature, r.amount, r.lim, r.at_ms, r.meta, r.idem_key, r.view, r.fingerprint
+  UPDATE ${s}.counters c SET used = c.used + g.total
+  FROM grp g
+  WHERE c.subject_rid = g.rid AND c.period_start_ms = g.start_ms AND c.feature = g.feature
+    AND (g.slack IS NULL OR c.used <= g.slack)
+  RETURNING g.rid, g.start_ms, g.feature, c.used - g.total AS before
+), granted AS (
+  SELECT p.*, u.before + p.upto AS used
+  FROM placed p JOIN upd u ON u.rid = p.rid AND u.start_ms = p.start_ms AND u.feature = p.feature
 ), ev AS (
   INSERT INTO ${s}.events (subject_rid, kind, feature, period_start_ms, period_end_ms, at_ms, amount, delta, used_after, limit_at, idem_key, outcome, meta, fingerprint)
-  SELECT u.rid, 'consume', u.feature, u.start_ms, u.end_ms, u.at_ms, u.amount, u.amount, u.used, u.lim, u.idem_key,
-    CASE WHEN u.idem_key IS NULL THEN NULL
-         ELSE json_build_object('granted', true, 'used', u.used, 'limit', u.lim,
-           'remaining', CASE WHEN u.lim IS NULL THEN NULL ELSE GREATEST(0, u.lim - u.used) END,
-           ${periodFieldsSql('u.view')})::text
+  SELECT g.rid, 'consume', g.feature, g.start_ms, g.end_ms, g.at_ms, g.amount, g.amount, g.used, g.lim, g.idem_key,
+    CASE WHEN g.idem_key IS NULL THEN NULL
+         ELSE json_build_object('granted', true, 'used', g.used, 'limit', g.lim,
+           'remaining', CASE WHEN g.lim IS NULL THEN NULL ELSE GREATEST(0, g.lim - g.used) END,
+           ${periodFieldsSql('g.view')})::text
     END,
-    u.meta, u.fingerprint
-  FROM upd u ORDER BY u.ord
+    g.meta, g.fingerprint
+  FROM granted g ORDER BY g.ord
 )
-SELECT ord, used FROM upd`;
+SELECT ord, used FROM granted`;
 }
 
 interface Pending {
@@ -136,21 +156,9 @@ export class GrantBatcher {
     }
   }
 
-  /** Up to MAX_BATCH queued grants on distinct counters, oldest first; the rest wait their turn. */
+  /** Up to MAX_BATCH queued grants, oldest first; the rest wait their turn. */
   private take(): Pending[] {
-    const seen = new Set<string>();
-    const batch: Pending[] = [];
-    const rest: Pending[] = [];
-    for (const p of this.queue) {
-      if (batch.length < MAX_BATCH && !seen.has(p.counter)) {
-        seen.add(p.counter);
-        batch.push(p);
-      } else {
-        rest.push(p);
-      }
-    }
-    this.queue.splice(0, this.queue.length, ...rest);
-    return batch;
+    return this.queue.splice(0, MAX_BATCH);
   }
 
   private async run(batch: Pending[]): Promise<void> {
@@ -159,7 +167,8 @@ export class GrantBatcher {
       await this.runSingle(p.values).then(p.resolve, p.reject);
       return;
     }
-    // A fixed order of row locks, so two batches never wait on each other in a cycle.
+    // A fixed order of row locks, so two batches never wait on each other in a cycle. The sort is
+    // stable, so requests on one counter keep their queue order, which is the order they are granted in.
     batch.sort((a, b) => (a.counter < b.counter ? -1 : a.counter > b.counter ? 1 : 0));
     const columns = Array.from({ length: 15 }, (_, i) => batch.map((p) => p.values[i]));
     try {
