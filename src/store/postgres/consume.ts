@@ -15,7 +15,8 @@ import type {
 } from '../../core/types.js';
 import { PgConsumeMany } from './consume-many.js';
 import { answerClock, type AnswerClock } from '../../core/answer-clock.js';
-import { GrantBatcher, grantBatchSql } from './grant-batcher.js';
+import { grantBatchSql, grantGroupsSql } from './grant-batch-sql.js';
+import { GrantBatcher } from './grant-batcher.js';
 import { periodFieldsSql } from './outcome-sql.js';
 import { isUniqueViolation, type PgDb } from './pool.js';
 import { parseOverrides, type SubjectDbRow } from './rows.js';
@@ -171,6 +172,7 @@ export class PgConsume {
       db,
       { text: grantSql(db.s), name: `qc_grant_${db.schema}` },
       { text: grantBatchSql(db.s), name: `qc_grant_batch_${db.schema}` },
+      { text: grantGroupsSql(db.s), name: `qc_grant_groups_${db.schema}` },
       db.options.grantSlots,
     );
     this.many = new PgConsumeMany(db, policy, subjects, this);
