@@ -129,10 +129,7 @@ function columns(rows: unknown[][]): unknown[][] {
 }
 
 /** Loads validated records in one transaction, in record order; the target must be empty. */
-function importPostgres(
-  db: PgDb,
-  records: readonly BackupRecord[],
-): Promise<{ records: number }> {
+function importPostgres(db: PgDb, records: readonly BackupRecord[]): Promise<{ records: number }> {
   const s = db.s;
   return db.tx(
     async (c) => {

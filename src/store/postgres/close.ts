@@ -436,7 +436,10 @@ export class PgClose implements StoreCloser {
     );
   }
 
-  async prune(olderThanMs: number, nowMs = Date.now()): Promise<{ periods: number; events: number }> {
+  async prune(
+    olderThanMs: number,
+    nowMs = Date.now(),
+  ): Promise<{ periods: number; events: number }> {
     return this.db.tx(
       async (c) => {
         const periods = await c.query(`DELETE FROM ${this.s}.closed_periods WHERE end_ms <= $1`, [

@@ -42,7 +42,12 @@ export class PgLease implements StoreLeases {
   }
 
   /** Takes the lease when it is free, expired, or already ours; one statement, so two callers cannot both win. */
-  async acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<Lease | null> {
+  async acquireLease(
+    name: string,
+    holder: string,
+    ttlMs: number,
+    nowMs: number,
+  ): Promise<Lease | null> {
     const res = await this.session.query<LeaseRow>(
       `INSERT INTO ${this.s}.leases AS l (name, holder, expires_ms, holder_pid, holder_session_start)
        VALUES ($1, $2, $3, ${THIS_SESSION})

@@ -99,7 +99,8 @@ export function createPostgresStore(options: PostgresOptions, policy: QuotaPolic
     },
   };
 
-  const changing = (method: AnyMethod, changed: (args: never) => string[] | undefined) =>
+  const changing =
+    (method: AnyMethod, changed: (args: never) => string[] | undefined) =>
     async (...a: unknown[]) => {
       try {
         return await method(...a);

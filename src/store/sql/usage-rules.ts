@@ -21,7 +21,6 @@ import {
 import type { UsageBucket } from '../quota-store.js';
 import { parseOverrides } from '../row-mapping.js';
 
-
 /**
  * The audit entry of a manual reset, and who it is recorded under: a reason
  * given with the reset goes on the actor (the CLI's, when none is given).

@@ -97,7 +97,11 @@ export class SqliteSubjects implements Synchronous<StoreSubjects> {
     return resultOfSync(() => this.upsertInTx(inputs, nowMs, dryRun));
   }
 
-  private upsertInTx(inputs: readonly ImportedSubject[], nowMs: number, dryRun: boolean): UpsertResult {
+  private upsertInTx(
+    inputs: readonly ImportedSubject[],
+    nowMs: number,
+    dryRun: boolean,
+  ): UpsertResult {
     // Resolve every row before opening the transaction: a bad row refuses the whole batch.
     const resolved = inputs.map((s, i) => resolveNewSubject(this.policy, s, nowMs, `rows[${i}]`));
     const update = this.db.prepare(
