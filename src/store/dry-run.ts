@@ -18,3 +18,13 @@ export async function resultOf<T>(run: () => Promise<T> | T): Promise<T> {
     throw e;
   }
 }
+
+/** The same for a synchronous transaction (SQLite). */
+export function resultOfSync<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (e) {
+    if (e instanceof RollBack) return e.result as T;
+    throw e;
+  }
+}

@@ -29,8 +29,8 @@ export async function openStore(
   const create = opts.create ?? true;
   switch (location.engine) {
     case 'sqlite': {
-      const { SqliteStore } = await import('./sqlite/sqlite-store.js');
-      return new SqliteStore(
+      const { createSqliteStore } = await import('./sqlite/sqlite-store.js');
+      return createSqliteStore(
         {
           path: location.path,
           ...(location.synchronous ? { synchronous: location.synchronous } : {}),

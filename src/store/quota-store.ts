@@ -247,13 +247,17 @@ export interface StoreUsage {
    * and one audit entry. With `operation`, a subject already reset by that
    * operation in this period is skipped, so a killed bulk reset resumes.
    */
-  resetSubject(
-    id: string,
-    nowMs: number,
-    opts?: { dryRun?: boolean; reason?: string; operation?: string; actor?: Actor },
-  ): Promise<ResetSubjectResult>;
+  resetSubject(id: string, nowMs: number, opts?: ResetOptions): Promise<ResetSubjectResult>;
   /** A subject's usage events (consumes, refunds, resets), newest first, keyset paged. */
   subjectEvents(id: string, opts?: EventListOptions): Promise<Page<UsageEventView>>;
+}
+
+export interface ResetOptions {
+  readonly dryRun?: boolean;
+  readonly reason?: string;
+  /** A bulk reset's id: a subject it already reset in this period is skipped. */
+  readonly operation?: string;
+  readonly actor?: Actor;
 }
 
 /** The service: API keys, sessions, the audit log. */

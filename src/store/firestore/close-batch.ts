@@ -1,19 +1,59 @@
 import { addUsage, type CloseTotals } from '../../core/close-summary.js';
-import type { CloseBatchRequest, CloseBatchResult } from '../quota-store.js';
+import type {
+  CloseBatchRequest,
+  CloseBatchResult,
+  OpenCount,
+  PendingPeriod,
+  PreviewBatchResult,
+  StoreCloser,
+} from '../quota-store.js';
 import { CLOSE_FIELDS, decodeCursor, encodeCursor, scanPage, type ScanPage } from './candidates.js';
 import { closeDocs } from './close-docs.js';
 import { prepareClosings } from './close-prepare.js';
 import type { FsContext } from './context.js';
 import { dropped } from '../shared/debug-log.js';
 import type { FsLedger } from './ledger.js';
+import { consumeCounts, type FsMonitoring } from './monitoring.js';
+import type { FsOpenPeriods } from './open-periods.js';
+import { previewBatch } from './preview.js';
+import { pruneClosed } from './prune.js';
 
-/** The reset job's close, one batch at a time: each batch's writes, then its checkpoint in the ledger. */
-export class FsCloser {
+/**
+ * The closer role: which periods are open (open-periods.ts), the close one
+ * batch at a time (each batch's writes, then its checkpoint in the ledger),
+ * the dry-run preview and retention.
+ */
+export class FsCloser implements StoreCloser {
   constructor(
     private readonly ctx: FsContext,
+    private readonly openPeriods: FsOpenPeriods,
     private readonly ledger: FsLedger,
+    private readonly monitoring: FsMonitoring,
     private readonly bulkOpsPerSecond: number,
   ) {}
+
+  pendingPeriods(nowMs: number): Promise<PendingPeriod[]> {
+    return this.openPeriods.pendingPeriods(nowMs);
+  }
+
+  openCount(key: string, nowMs: number): Promise<OpenCount> {
+    return this.openPeriods.openCount(key, nowMs);
+  }
+
+  previewBatch(
+    nowMs: number,
+    cursor: string | null,
+    batchSize: number,
+  ): Promise<PreviewBatchResult> {
+    return previewBatch(this.ctx, nowMs, cursor, batchSize);
+  }
+
+  /** The consumes retention deletes are added to the archived totals first (consumeTotals counts them). */
+  prune(olderThanMs: number, nowMs?: number): Promise<{ periods: number; events: number }> {
+    return pruneClosed(this.ctx, this.bulkOpsPerSecond, olderThanMs, (gone) =>
+      this.monitoring.archivePruned(consumeCounts(gone), nowMs ?? this.ctx.now()),
+    );
+  }
 
   async closeBatch(req: CloseBatchRequest): Promise<CloseBatchResult> {
     const page = await this.closePage(req);

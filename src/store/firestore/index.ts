@@ -3,9 +3,9 @@ import type { QuotaPolicy } from '../../core/policy.js';
 import type { StoreLocation } from '../store-location.js';
 import type { QuotaStore } from '../quota-store.js';
 import { resolveFirestoreOptions } from './config.js';
-import { FirestoreStore } from './firestore-store.js';
+import { createFirestoreStore } from './firestore-store.js';
 
-export { FirestoreStore } from './firestore-store.js';
+export { createFirestoreStore, type FirestoreStore } from './firestore-store.js';
 export { resolveFirestoreOptions, readServiceAccountKey, type FirestoreOptions } from './config.js';
 export { EXPORT_FORMAT as FIRESTORE_EXPORT_FORMAT } from './pre-reset-export.js';
 
@@ -18,5 +18,5 @@ export async function openEngine(
   if (location.engine !== 'firestore') {
     throw new BadInputError(`expected a firestore:// store, got ${location.engine}`, '--db');
   }
-  return new FirestoreStore(resolveFirestoreOptions(location), policy, clock);
+  return createFirestoreStore(resolveFirestoreOptions(location), policy, clock);
 }

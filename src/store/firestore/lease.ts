@@ -1,4 +1,4 @@
-import type { Lease } from '../quota-store.js';
+import type { Lease, StoreLeases } from '../quota-store.js';
 import { runTx } from './client.js';
 import type { FsContext } from './context.js';
 
@@ -8,11 +8,16 @@ import type { FsContext } from './context.js';
  * a holder is alive is left to the holder id's host and pid (the caller's
  * check); a holder elsewhere is waited out until its lease expires.
  */
-export class FsLease {
+export class FsLease implements StoreLeases {
   constructor(private readonly ctx: FsContext) {}
 
   /** Takes the lease when it is free, expired, or already ours. */
-  async acquire(name: string, holder: string, ttlMs: number, nowMs: number): Promise<Lease | null> {
+  async acquireLease(
+    name: string,
+    holder: string,
+    ttlMs: number,
+    nowMs: number,
+  ): Promise<Lease | null> {
     const ref = this.ctx.leaseRef(name);
     return runTx(this.ctx.db, async (tx) => {
       const snap = await tx.get(ref);
@@ -23,7 +28,7 @@ export class FsLease {
     });
   }
 
-  async current(name: string): Promise<Lease | null> {
+  async currentLease(name: string): Promise<Lease | null> {
     const snap = await this.ctx.leaseRef(name).get();
     if (!snap.exists) return null;
     const d = snap.data()!;
@@ -35,7 +40,7 @@ export class FsLease {
    * nobody holds is refused, as the SQL engines refuse it: the caller read a
    * holder that has since let go, and acquires it again instead.
    */
-  async takeOver(
+  async takeOverLease(
     name: string,
     from: string,
     holder: string,
@@ -51,7 +56,7 @@ export class FsLease {
     });
   }
 
-  async renew(name: string, holder: string, ttlMs: number, nowMs: number): Promise<boolean> {
+  async renewLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<boolean> {
     const ref = this.ctx.leaseRef(name);
     return runTx(this.ctx.db, async (tx) => {
       const snap = await tx.get(ref);
@@ -61,7 +66,7 @@ export class FsLease {
     });
   }
 
-  async release(name: string, holder: string): Promise<void> {
+  async releaseLease(name: string, holder: string): Promise<void> {
     const ref = this.ctx.leaseRef(name);
     await runTx(this.ctx.db, async (tx) => {
       const snap = await tx.get(ref);

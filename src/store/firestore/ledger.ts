@@ -1,6 +1,6 @@
 import { FieldValue } from '@google-cloud/firestore';
 import type { CloseTotals } from '../../core/close-summary.js';
-import type { RunCheckpoint, RunRecord } from '../quota-store.js';
+import type { RunCheckpoint, RunRecord, RunStatus, StoreLedger } from '../quota-store.js';
 import { RunNotFoundError } from '../shared/errors.js';
 import {
   advanceCheckpoint,
@@ -9,21 +9,26 @@ import {
   UNFINISHED_RUN_STATUSES,
 } from '../shared/ledger-rules.js';
 import { runTx } from './client.js';
+import type { FirestoreOptions } from './config.js';
 import type { FsContext } from './context.js';
 import { COLLECTIONS, toMs, ts } from './layout.js';
+import { exportBeforeReset } from './pre-reset-export.js';
 import { recountClosed } from './recount.js';
 import { EMPTY_CHECKPOINT, toRun } from './run-record.js';
 
-/** The reset job's run ledger: one document per period key in quotaclockRuns, each change a transaction. */
-export class FsLedger {
-  constructor(private readonly ctx: FsContext) {}
+/** The ledger role: one document per period key in quotaclockRuns, each change a transaction. */
+export class FsLedger implements StoreLedger {
+  constructor(
+    private readonly ctx: FsContext,
+    private readonly options: Pick<FirestoreOptions, 'backupDir' | 'projectId'>,
+  ) {}
 
   async getRun(key: string): Promise<RunRecord | null> {
     const snap = await this.ctx.runRef(key).get();
     return snap.exists ? toRun(key, snap.data()!) : null;
   }
 
-  async listRuns(limit: number): Promise<RunRecord[]> {
+  async listRuns(limit = 100): Promise<RunRecord[]> {
     // Firestore scans ids only upwards; the key field orders the other way.
     const q = await this.ctx.db
       .collection(COLLECTIONS.runs)
@@ -43,13 +48,18 @@ export class FsLedger {
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
+  /**
+   * Opens (or resumes) the ledger entry of a key. With backup_dir set, the
+   * documents about to close are exported first, before the reset writes
+   * anything; a resumed run keeps the export its first attempt made.
+   */
   async beginRun(
     key: string,
     holder: string,
     nowMs: number,
     period: { startMs: number; endMs: number },
-    extra: Record<string, unknown> = {},
   ): Promise<RunRecord> {
+    const extra = await this.preResetExport(key, nowMs);
     const ref = this.ctx.runRef(key);
     return runTx(this.ctx.db, async (tx) => {
       const snap = await tx.get(ref);
@@ -94,6 +104,19 @@ export class FsLedger {
       tx.update(ref, next);
       return toRun(key, { ...r, ...next });
     });
+  }
+
+  private async preResetExport(key: string, nowMs: number): Promise<Record<string, unknown>> {
+    const { backupDir, projectId } = this.options;
+    if (!backupDir) return {};
+    const snap = await this.ctx.runRef(key).get();
+    const resumed =
+      snap.exists &&
+      isUnfinishedRun(snap.get('status') as RunStatus) &&
+      typeof snap.get('pre_reset_export') === 'string';
+    if (resumed) return {};
+    const done = await exportBeforeReset(this.ctx, backupDir, key, nowMs, projectId);
+    return { pre_reset_export: done.path, pre_reset_documents: done.documents };
   }
 
   async finishRun(

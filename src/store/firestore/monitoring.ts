@@ -7,29 +7,38 @@ import {
   type Query,
 } from '@google-cloud/firestore';
 import type { Limit } from '../../core/plans.js';
+import type { Subject } from '../../core/types.js';
 import type {
   ConsumeTotals,
+  IntegrityViolation,
   JobMetric,
   JobMetricSample,
+  StoreMonitoring,
   SubjectUsage,
+  ThresholdNotice,
   UsageBucket,
 } from '../quota-store.js';
+import { GRPC, grpcCode } from './client.js';
 import { PRUNED, labelKey } from '../row-mapping.js';
 import type { FsContext } from './context.js';
 import {
   closingLimits,
   COLLECTIONS,
+  ctxOf,
   legacyCounters,
+  limitOf,
   limitsOf,
   markOf,
   parseHistoryDoc,
   parseQuotaDoc,
+  subjectOf,
   toCount,
   toMs,
   ts,
   type QuotaDoc,
 } from './layout.js';
 import { pages } from './snapshot.js';
+import { verifyFirestore } from './verify.js';
 
 const METRICS = 'quotaclockMetrics';
 const PAGE = 1000;
@@ -63,13 +72,71 @@ async function* eventsBetween(
 const ownerOf = (s: DocumentSnapshot) => s.ref.parent.parent!.id;
 
 /**
- * Job metrics, consume totals and the read-only queries behind `quotaclock
+ * The monitoring role: integrity checks, subjects at their limit, threshold
+ * notices, job metrics, consume totals and the read-only queries behind `quotaclock
  * report` and `metrics`, over the same documents the other operations use.
  * They read events and user documents page by page: operator commands, not
  * hot paths.
  */
-export class FsMonitoring {
+export class FsMonitoring implements StoreMonitoring {
   constructor(private readonly ctx: FsContext) {}
+
+  verify(nowMs: number): Promise<IntegrityViolation[]> {
+    return verifyFirestore(this.ctx, nowMs);
+  }
+
+  /** Subjects at or over a limit in the period containing nowMs, in id order. */
+  async subjectsAtLimit(nowMs: number, max = 1000): Promise<Subject[]> {
+    const out: Subject[] = [];
+    let after: string | null = null;
+    for (;;) {
+      let q = this.ctx.quotas().orderBy('__name__').limit(1000);
+      if (after) q = q.startAfter(after);
+      const page = await q.get();
+      for (const snap of page.docs) {
+        if (out.length >= max) return out;
+        const d = parseQuotaDoc(this.policy, snap, nowMs);
+        if (!this.policy.catalog.has(d.plan)) continue;
+        const period = this.policy.periods.at(ctxOf(d), nowMs);
+        if (period.startMs !== d.current.startMs) continue;
+        const hit = Object.entries(d.currentUsed).some(([f, used]) => {
+          if (!this.policy.catalog.features.includes(f) || used <= 0) return false;
+          const limit = limitOf(this.policy, d.plan, d.overrides, f);
+          return limit !== null && used >= limit;
+        });
+        if (hit) out.push(subjectOf(d));
+      }
+      if (page.size < 1000) return out;
+      after = page.docs[page.docs.length - 1]!.id;
+    }
+  }
+
+  /** A notice document per subject, feature, period and threshold: only its creator gets true. */
+  async claimThresholdNotice(notice: ThresholdNotice, nowMs: number): Promise<boolean> {
+    const id = createHash('sha256')
+      .update(
+        `${notice.subject}\u0000${notice.feature}\u0000${notice.periodStartMs}\u0000${notice.threshold}`,
+      )
+      .digest('hex')
+      .slice(0, 40);
+    try {
+      await this.ctx.db
+        .collection('quotaclockNotices')
+        .doc(id)
+        .create({
+          subject: notice.subject,
+          feature: notice.feature,
+          period_start: ts(notice.periodStartMs),
+          period_end: ts(notice.periodEndMs),
+          threshold: notice.threshold,
+          at: ts(nowMs),
+        });
+      return true;
+    } catch (e) {
+      if (grpcCode(e) === GRPC.ALREADY_EXISTS) return false;
+      throw e;
+    }
+  }
 
   private get policy() {
     return this.ctx.policy;

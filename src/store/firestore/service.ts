@@ -10,7 +10,7 @@ import type {
 } from '../../core/admin-types.js';
 import { toIso } from '../../core/period.js';
 import type { Page } from '../../core/types.js';
-import type { StoredApiKey, StoredSession } from '../quota-store.js';
+import type { StoreService, StoredApiKey, StoredSession } from '../quota-store.js';
 import { pageLimit, seqCursor } from '../admin-mapping.js';
 import { runTx } from './client.js';
 import type { FsContext } from './context.js';
@@ -44,10 +44,10 @@ const publicKey = ({ hash: _hash, ...info }: ApiKeyInfo & { hash: string }): Api
  * API keys (quotaclockApiKeys/{id}: the sha256 and a prefix, never the key),
  * sessions (quotaclockSessions/{sha256 of the token}) and the audit log's reads.
  */
-export class FsService {
+export class FsService implements StoreService {
   constructor(private readonly ctx: FsContext) {}
 
-  async createKey(k: StoredApiKey, actor: Actor): Promise<ApiKeyInfo> {
+  async createApiKey(k: StoredApiKey, actor: Actor): Promise<ApiKeyInfo> {
     const ref = this.ctx.apiKeys().doc(k.id);
     return runTx(this.ctx.db, async (tx) => {
       const data = {
@@ -70,7 +70,7 @@ export class FsService {
     });
   }
 
-  async listKeys(): Promise<ApiKeyInfo[]> {
+  async listApiKeys(): Promise<ApiKeyInfo[]> {
     const snap = await this.ctx.apiKeys().get();
     return snap.docs
       .map((d) => publicKey(keyOf(d.id, d.data())))
@@ -79,13 +79,13 @@ export class FsService {
       );
   }
 
-  async keyByHash(hash: string): Promise<(ApiKeyInfo & { hash: string }) | null> {
+  async apiKeyByHash(hash: string): Promise<(ApiKeyInfo & { hash: string }) | null> {
     const snap = await this.ctx.apiKeys().where('hash', '==', hash).limit(1).get();
     const d = snap.docs[0];
     return d ? keyOf(d.id, d.data()) : null;
   }
 
-  async revokeKey(idOrPrefix: string, nowMs: number, actor: Actor): Promise<ApiKeyInfo> {
+  async revokeApiKey(idOrPrefix: string, nowMs: number, actor: Actor): Promise<ApiKeyInfo> {
     return runTx(this.ctx.db, async (tx) => {
       const [byId, byPrefix] = await Promise.all([
         tx.get(this.ctx.apiKeys().doc(idOrPrefix)),
@@ -150,7 +150,7 @@ export class FsService {
   }
 
   /** Newest first by seq; a filter with the order needs the composite index in firestore.indexes.json. */
-  async listAudit(opts: AuditListOptions): Promise<Page<AuditEntry>> {
+  async listAudit(opts: AuditListOptions = {}): Promise<Page<AuditEntry>> {
     const limit = pageLimit(opts.limit);
     const after = seqCursor(opts.after);
     let q = this.ctx.auditCollection().orderBy('seq', 'desc');

@@ -21,6 +21,7 @@ import { runTx } from './client.js';
 import type { Actor, SubjectPatch } from '../../core/admin-types.js';
 import { resolveSubjectPatch, withOverride } from '../../core/subject-rules.js';
 import { AUDIT_OF, createdAudit, mergeById, prefixEnd, type AuditDraft } from '../admin-mapping.js';
+import type { StoreSubjects } from '../quota-store.js';
 import type { FsContext } from './context.js';
 import { eventDocument } from './usage.js';
 import {
@@ -70,14 +71,14 @@ function nameFields(d: QuotaDoc | null, name: string): DocFields {
   return { user_display_name: name, user_displayName: name };
 }
 
-export class FsSubjects {
+export class FsSubjects implements StoreSubjects {
   constructor(private readonly ctx: FsContext) {}
 
   private get policy() {
     return this.ctx.policy;
   }
 
-  async add(input: NewSubject, nowMs: number, actor?: Actor): Promise<Subject> {
+  async addSubject(input: NewSubject, nowMs: number, actor?: Actor): Promise<Subject> {
     const resolved = resolveNewSubject(this.policy, input, nowMs);
     const ref = this.ctx.quotaRef(resolved.id);
     return this.ctx.serial(resolved.id, () =>
@@ -97,10 +98,10 @@ export class FsSubjects {
    * row refuses the whole import before anything is written; up to TX_ROWS
    * subjects are then written in one transaction.
    */
-  async upsertMany(
+  async upsertSubjects(
     inputs: readonly ImportedSubject[],
     nowMs: number,
-    dryRun = false,
+    { dryRun = false }: { dryRun?: boolean } = {},
   ): Promise<UpsertResult> {
     const resolved = inputs.map((s, i) => resolveNewSubject(this.policy, s, nowMs, `rows[${i}]`));
     const ids = [...new Set(resolved.map((s) => s.id))];
@@ -357,12 +358,13 @@ export class FsSubjects {
     return { usageImported: events.size, events: [...events.values()] };
   }
 
-  async get(id: string, nowMs: number): Promise<Subject | null> {
-    const d = await this.ctx.read(id, nowMs);
+  async getSubject(id: string): Promise<Subject | null> {
+    const d = await this.ctx.read(id, this.ctx.now());
     return d ? subjectOf(d) : null;
   }
 
-  async list(opts: ListOptions, nowMs: number): Promise<Page<Subject>> {
+  async listSubjects(opts: ListOptions = {}): Promise<Page<Subject>> {
+    const nowMs = this.ctx.now();
     if (opts.q) return this.search(opts, opts.q, nowMs);
     const limit = Math.min(Math.max(opts.limit ?? 100, 1), 10_000);
     const items: Subject[] = [];
@@ -503,7 +505,7 @@ export class FsSubjects {
     });
   }
 
-  update(id: string, patch: SubjectPatch, nowMs: number, actor?: Actor): Promise<Subject> {
+  updateSubject(id: string, patch: SubjectPatch, nowMs: number, actor?: Actor): Promise<Subject> {
     return this.change(id, nowMs, actor, AUDIT_OF.update, (d, fields) => {
       const next = resolveSubjectPatch(this.policy, subjectOf(d), patch);
       // The earlier system's documents hold the email in user_email; an absent one reads as null.

@@ -13,14 +13,13 @@ import { historyOf, type HistoryPeriod } from '../../core/history.js';
 import type {
   Page,
   ConsumeItem,
+  ConsumeOptions,
   ConsumeResult,
   ItemOutcome,
   HistoryEntry,
-  Metadata,
   RefundResult,
   ResetSubjectResult,
   StatusResult,
-  Subject,
 } from '../../core/types.js';
 import { REFUND_KEY_PREFIX } from '../../core/validate.js';
 import { runTx } from './client.js';
@@ -35,6 +34,7 @@ import { toIso } from '../../core/period.js';
 import { answerClock } from '../../core/answer-clock.js';
 import { settleItem } from '../../core/item-outcome.js';
 import { SYSTEM_ACTOR, pageLimit, refundAudit, resetAudit, seqCursor } from '../admin-mapping.js';
+import type { ResetOptions, StoreUsage } from '../quota-store.js';
 import type { FsContext } from './context.js';
 import {
   adoptionFields,
@@ -58,7 +58,6 @@ import {
   pendingSnap,
   setIn,
   setQc,
-  subjectOf,
   toCount,
   toMs,
   ts,
@@ -150,7 +149,8 @@ interface ConsumeRun {
   readonly granted: Map<string, number>;
 }
 
-export class FsUsage {
+/** The usage role: consume, refund, status, history and manual reset, each a transaction on the subject's document. */
+export class FsUsage implements StoreUsage {
   constructor(private readonly ctx: FsContext) {}
 
   private get policy() {
@@ -244,20 +244,18 @@ export class FsUsage {
     id: string,
     feature: string,
     amount: number,
-    key: string | undefined,
-    meta: Metadata | undefined,
-    nowMs: number,
-    fingerprint: string | null = null,
+    opts: ConsumeOptions & { now: number },
   ): Promise<ConsumeResult> {
+    const { key, meta, fingerprint } = opts;
     const item: ConsumeItem = {
       subject: id,
       feature,
       amount,
       ...(key === undefined ? {} : { key }),
       ...(meta === undefined ? {} : { meta }),
-      ...(fingerprint === null ? {} : { fingerprint }),
+      ...(fingerprint === undefined ? {} : { fingerprint }),
     };
-    const [out] = await this.consumeOfSubject(id, [item], nowMs);
+    const [out] = await this.consumeOfSubject(id, [item], opts.now);
     if (!out!.ok) throw out!.error;
     return out!.result;
   }
@@ -601,8 +599,8 @@ export class FsUsage {
   }
 
   /** Every period with counters or a close, newest first, as the SQLite store reports them. */
-  async history(id: string, nowMs: number): Promise<HistoryEntry[]> {
-    const d = await this.ctx.require(id, nowMs);
+  async history(id: string): Promise<HistoryEntry[]> {
+    const d = await this.ctx.require(id, this.ctx.now());
     const snaps = await this.ctx.quotaRef(id).collection('usage_history').get();
     return historyEntries(this.ctx, d, snaps.docs);
   }
@@ -610,10 +608,7 @@ export class FsUsage {
   async resetSubject(
     id: string,
     nowMs: number,
-    dryRun: boolean,
-    reason: string | undefined,
-    operation?: string,
-    actor?: Actor,
+    { dryRun = false, reason, operation, actor }: ResetOptions = {},
   ): Promise<ResetSubjectResult> {
     const work = async (tx: Transaction | null): Promise<ResetSubjectResult> => {
       const get = (ref: FirebaseFirestore.DocumentReference) => (tx ? tx.get(ref) : ref.get());
@@ -693,35 +688,9 @@ export class FsUsage {
     return dryRun ? work(null) : this.ctx.serial(id, () => runTx(this.ctx.db, (tx) => work(tx)));
   }
 
-  /** Subjects at or over a limit in the period containing nowMs, in id order. */
-  async atLimit(nowMs: number, max: number): Promise<Subject[]> {
-    const out: Subject[] = [];
-    let after: string | null = null;
-    for (;;) {
-      let q = this.ctx.quotas().orderBy('__name__').limit(1000);
-      if (after) q = q.startAfter(after);
-      const page = await q.get();
-      for (const snap of page.docs) {
-        if (out.length >= max) return out;
-        const d = parseQuotaDoc(this.policy, snap, nowMs);
-        if (!this.policy.catalog.has(d.plan)) continue;
-        const period = this.policy.periods.at(ctxOf(d), nowMs);
-        if (period.startMs !== d.current.startMs) continue;
-        const hit = Object.entries(d.currentUsed).some(([f, used]) => {
-          if (!this.policy.catalog.features.includes(f) || used <= 0) return false;
-          const limit = limitOf(this.policy, d.plan, d.overrides, f);
-          return limit !== null && used >= limit;
-        });
-        if (hit) out.push(subjectOf(d));
-      }
-      if (page.size < 1000) return out;
-      after = page.docs[page.docs.length - 1]!.id;
-    }
-  }
-
   /** Newest first by seq (the event's creation order), from the cursor's seq. */
-  async events(id: string, opts: EventListOptions, nowMs: number): Promise<Page<UsageEventView>> {
-    const d = await this.ctx.require(id, nowMs);
+  async subjectEvents(id: string, opts: EventListOptions = {}): Promise<Page<UsageEventView>> {
+    const d = await this.ctx.require(id, this.ctx.now());
     const limit = pageLimit(opts.limit);
     const after = seqCursor(opts.after);
     let q = this.ctx.eventsOf(id).orderBy('seq', 'desc');

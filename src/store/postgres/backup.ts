@@ -1,4 +1,4 @@
-import type { BackupRecord } from '../quota-store.js';
+import type { BackupRecord, StoreBackup } from '../quota-store.js';
 import {
   RECORD_OF,
   VALUES_OF,
@@ -52,7 +52,7 @@ const exportQueries = (s: string): ReadonlyArray<[BackupType, string]> => [
  * store (ids instead of rowids, ISO instants, parsed JSON), all read from one
  * REPEATABLE READ snapshot.
  */
-export async function* exportPostgres(db: PgDb): AsyncGenerator<BackupRecord> {
+async function* exportPostgres(db: PgDb): AsyncGenerator<BackupRecord> {
   const s = db.s;
   const c = await db.checkout();
   let broken = false;
@@ -129,10 +129,7 @@ function columns(rows: unknown[][]): unknown[][] {
 }
 
 /** Loads validated records in one transaction, in record order; the target must be empty. */
-export function importPostgres(
-  db: PgDb,
-  records: readonly BackupRecord[],
-): Promise<{ records: number }> {
+function importPostgres(db: PgDb, records: readonly BackupRecord[]): Promise<{ records: number }> {
   const s = db.s;
   return db.tx(
     async (c) => {
@@ -163,4 +160,17 @@ export function importPostgres(
     },
     { idempotent: false },
   );
+}
+
+/** The backup role: engine-neutral records out, and into an empty store. */
+export class PgBackup implements StoreBackup {
+  constructor(private readonly db: PgDb) {}
+
+  exportRecords(): AsyncGenerator<BackupRecord> {
+    return exportPostgres(this.db);
+  }
+
+  importRecords(records: readonly BackupRecord[]): Promise<{ records: number }> {
+    return importPostgres(this.db, records);
+  }
 }

@@ -8,6 +8,7 @@ import type {
   PendingPeriod,
   PreviewBatchResult,
   RunCheckpoint,
+  StoreCloser,
 } from '../quota-store.js';
 import type { Client, PgDb } from './pool.js';
 import { archiveBeforePrune } from './monitoring.js';
@@ -20,8 +21,8 @@ function advanced(text: string, step: CheckpointStep): string {
   return JSON.stringify(advanceCheckpoint(JSON.parse(text) as RunCheckpoint, step));
 }
 
-/** The reset job's side of the store: pending periods, period close, dry-run preview and prune. */
-export class PgClose {
+/** The closer role: pending periods, period close, dry-run preview and prune. */
+export class PgClose implements StoreCloser {
   private readonly ranger;
 
   constructor(
@@ -435,7 +436,10 @@ export class PgClose {
     );
   }
 
-  async prune(olderThanMs: number, nowMs: number): Promise<{ periods: number; events: number }> {
+  async prune(
+    olderThanMs: number,
+    nowMs = Date.now(),
+  ): Promise<{ periods: number; events: number }> {
     return this.db.tx(
       async (c) => {
         const periods = await c.query(`DELETE FROM ${this.s}.closed_periods WHERE end_ms <= $1`, [

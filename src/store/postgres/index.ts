@@ -3,9 +3,9 @@ import type { QuotaPolicy } from '../../core/policy.js';
 import type { StoreLocation } from '../store-location.js';
 import type { QuotaStore } from '../quota-store.js';
 import { parsePostgresUrl } from './config.js';
-import { PostgresStore } from './postgres-store.js';
+import { createPostgresStore } from './postgres-store.js';
 
-export { PostgresStore } from './postgres-store.js';
+export { createPostgresStore, type PostgresStore } from './postgres-store.js';
 export { parsePostgresUrl, type PostgresOptions } from './config.js';
 export { dropPostgresSchema, pingPostgres, terminatePostgresSessions } from './admin.js';
 
@@ -17,5 +17,5 @@ export async function openEngine(
   if (location.engine !== 'postgres') {
     throw new BadInputError(`expected a postgres:// store, got ${location.engine}`, '--db');
   }
-  return new PostgresStore(parsePostgresUrl(location.url), policy);
+  return createPostgresStore(parsePostgresUrl(location.url), policy);
 }

@@ -1,4 +1,4 @@
-import type { Lease } from '../quota-store.js';
+import type { Lease, StoreLeases } from '../quota-store.js';
 import { LeaseSession } from './lease-session.js';
 import type { PgDb } from './pool.js';
 
@@ -30,7 +30,7 @@ const toLease = (r: LeaseRow): Lease => ({
  * The job's leases: a row with an expiry, plus the holder's lease session,
  * so a holder that died is taken over at once from any host.
  */
-export class PgLease {
+export class PgLease implements StoreLeases {
   private readonly session: LeaseSession;
 
   constructor(private readonly db: PgDb) {
@@ -42,7 +42,12 @@ export class PgLease {
   }
 
   /** Takes the lease when it is free, expired, or already ours; one statement, so two callers cannot both win. */
-  async acquire(name: string, holder: string, ttlMs: number, nowMs: number): Promise<Lease | null> {
+  async acquireLease(
+    name: string,
+    holder: string,
+    ttlMs: number,
+    nowMs: number,
+  ): Promise<Lease | null> {
     const res = await this.session.query<LeaseRow>(
       `INSERT INTO ${this.s}.leases AS l (name, holder, expires_ms, holder_pid, holder_session_start)
        VALUES ($1, $2, $3, ${THIS_SESSION})
@@ -55,7 +60,7 @@ export class PgLease {
     return this.took(res.rows[0]);
   }
 
-  async current(name: string): Promise<Lease | null> {
+  async currentLease(name: string): Promise<Lease | null> {
     const res = await this.db.query<LeaseRow & { recorded: boolean; alive: boolean }>(
       `SELECT name, holder, expires_ms, holder_pid IS NOT NULL AS recorded, ${HOLDER_ALIVE} AS alive
        FROM ${this.s}.leases l WHERE name = $1`,
@@ -67,7 +72,7 @@ export class PgLease {
   }
 
   /** Takes the lease from `from`, in one statement, only while `from` holds it and its session is gone. */
-  async takeOver(
+  async takeOverLease(
     name: string,
     from: string,
     holder: string,
@@ -85,7 +90,7 @@ export class PgLease {
   }
 
   /** Also records the session again: after a reconnect, the new backend stands for the holder. */
-  async renew(name: string, holder: string, ttlMs: number, nowMs: number): Promise<boolean> {
+  async renewLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<boolean> {
     const res = await this.session.query(
       `UPDATE ${this.s}.leases SET expires_ms = $1,
          (holder_pid, holder_session_start) = (SELECT ${THIS_SESSION})
@@ -95,7 +100,7 @@ export class PgLease {
     return res.rowCount === 1;
   }
 
-  async release(name: string, holder: string): Promise<void> {
+  async releaseLease(name: string, holder: string): Promise<void> {
     await this.db.query(`DELETE FROM ${this.s}.leases WHERE name = $1 AND holder = $2`, [
       name,
       holder,

@@ -1,14 +1,13 @@
-import type { RunCheckpoint, RunRecord } from '../quota-store.js';
+import type { QuotaStore, RunCheckpoint, RunRecord, StoreLedger } from '../quota-store.js';
 import type { PgDb } from './pool.js';
 import { EMPTY_CHECKPOINT, toRun, type RunRow } from '../row-mapping.js';
 import { checkpointOnBegin, UNFINISHED_RUN_STATUSES } from '../shared/ledger-rules.js';
 import { RunNotFoundError } from '../shared/errors.js';
-import type { QuotaStore } from '../quota-store.js';
 
 export { EMPTY_CHECKPOINT, toRun, type RunRow };
 
-/** The job's run ledger (one row per period key). */
-export class PgLedger {
+/** The ledger role: the job's run ledger (one row per period key). */
+export class PgLedger implements StoreLedger {
   constructor(private readonly db: PgDb) {}
 
   private get s() {
@@ -20,7 +19,7 @@ export class PgLedger {
     return res.rows[0] ? toRun(res.rows[0]) : null;
   }
 
-  async listRuns(limit: number): Promise<RunRecord[]> {
+  async listRuns(limit = 100): Promise<RunRecord[]> {
     const res = await this.db.query<RunRow>(
       `SELECT * FROM ${this.s}.runs ORDER BY key DESC LIMIT $1`,
       [limit],

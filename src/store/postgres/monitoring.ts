@@ -1,9 +1,12 @@
 import type { Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
+import type { Subject } from '../../core/types.js';
 import type {
   ConsumeTotals,
+  IntegrityViolation,
   JobMetric,
   JobMetricSample,
+  StoreMonitoring,
   SubjectUsage,
   ThresholdNotice,
   UsageBucket,
@@ -11,7 +14,9 @@ import type {
 import type { Client, PgDb } from './pool.js';
 import { PRUNED, labelKey } from '../row-mapping.js';
 import { closingLimits } from '../sql/close-plan.js';
-import { bucketsOf } from '../sql/usage-rules.js';
+import { atLimitIds, bucketsOf } from '../sql/usage-rules.js';
+import type { PgSubjects } from './subjects.js';
+import { verifyPostgres } from './verify.js';
 
 const PAGE = 2000;
 
@@ -54,15 +59,43 @@ interface UsageRow {
   used: number | null;
 }
 
-/** Threshold dedup, job metrics and the read-only queries behind `quotaclock report` and `metrics`. */
-export class PgMonitoring {
+/**
+ * The monitoring role: integrity checks, subjects at their limit, threshold
+ * dedup, job metrics and the read-only queries behind `quotaclock report` and
+ * `metrics`.
+ */
+export class PgMonitoring implements StoreMonitoring {
   constructor(
     private readonly db: PgDb,
     private readonly policy: QuotaPolicy,
+    private readonly subjects: PgSubjects,
   ) {}
 
   private get s() {
     return this.db.s;
+  }
+
+  verify(nowMs: number): Promise<IntegrityViolation[]> {
+    return verifyPostgres(this.db, this.policy, nowMs);
+  }
+
+  async subjectsAtLimit(nowMs: number, limit = 1000): Promise<Subject[]> {
+    const rows = (
+      await this.db.query<{
+        id: string;
+        plan: string;
+        overrides: string;
+        feature: string;
+        used: number;
+      }>(
+        `SELECT s.id, s.plan, s.overrides, c.feature, c.used FROM ${this.s}.counters c JOIN ${this.s}.subjects s ON s.rid = c.subject_rid
+         WHERE c.period_start_ms <= $1 AND c.period_end_ms > $1 AND c.used > 0 ORDER BY s.id`,
+        [nowMs],
+      )
+    ).rows;
+    const ids = atLimitIds(this.policy, rows, limit);
+    const found = await Promise.all(ids.map((id) => this.subjects.getSubject(id)));
+    return found.filter((s) => s !== null);
   }
 
   async claimThresholdNotice(n: ThresholdNotice, nowMs: number): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { NotFoundError } from '../../core/errors.js';
 import type { Actor, ApiKeyInfo, AuditEntry, AuditListOptions } from '../../core/admin-types.js';
 import type { Page } from '../../core/types.js';
-import type { StoredApiKey, StoredSession } from '../quota-store.js';
+import type { StoreService, StoredApiKey, StoredSession } from '../quota-store.js';
 import {
   AUDIT_COLUMNS,
   KEY_COLUMNS,
@@ -16,8 +16,8 @@ import type { PgDb } from './pool.js';
 import type { PgSubjects } from './subjects.js';
 import { oneKeyOf, revokeAudit } from '../sql/key-rules.js';
 
-/** API keys, dashboard sessions and the audit log's reads. */
-export class PgService {
+/** The service role: API keys, dashboard sessions and the audit log's reads. */
+export class PgService implements StoreService {
   constructor(
     private readonly db: PgDb,
     private readonly subjects: PgSubjects,
@@ -27,7 +27,7 @@ export class PgService {
     return this.db.s;
   }
 
-  async createKey(k: StoredApiKey, actor: Actor): Promise<ApiKeyInfo> {
+  async createApiKey(k: StoredApiKey, actor: Actor): Promise<ApiKeyInfo> {
     return this.db.tx(
       async (c) => {
         const res = await c.query<ApiKeyRow>(
@@ -48,7 +48,7 @@ export class PgService {
     );
   }
 
-  async listKeys(): Promise<ApiKeyInfo[]> {
+  async listApiKeys(): Promise<ApiKeyInfo[]> {
     const res = await this.db.query<ApiKeyRow>(
       `SELECT ${KEY_COLUMNS} FROM ${this.s}.api_keys ORDER BY created_ms DESC, id DESC`,
       [],
@@ -57,7 +57,7 @@ export class PgService {
     return res.rows.map(toApiKeyInfo);
   }
 
-  async keyByHash(hash: string): Promise<(ApiKeyInfo & { hash: string }) | null> {
+  async apiKeyByHash(hash: string): Promise<(ApiKeyInfo & { hash: string }) | null> {
     const res = await this.db.query<ApiKeyRow>(
       `SELECT ${KEY_COLUMNS} FROM ${this.s}.api_keys WHERE hash = $1`,
       [hash],
@@ -67,7 +67,7 @@ export class PgService {
     return row ? { ...toApiKeyInfo(row), hash: row.hash } : null;
   }
 
-  async revokeKey(idOrPrefix: string, nowMs: number, actor: Actor): Promise<ApiKeyInfo> {
+  async revokeApiKey(idOrPrefix: string, nowMs: number, actor: Actor): Promise<ApiKeyInfo> {
     return this.db.tx(
       async (c) => {
         const rows = (
@@ -143,7 +143,7 @@ export class PgService {
   }
 
   /** Newest first; each filter walks its own (column, id) index. */
-  async listAudit(opts: AuditListOptions): Promise<Page<AuditEntry>> {
+  async listAudit(opts: AuditListOptions = {}): Promise<Page<AuditEntry>> {
     const limit = pageLimit(opts.limit);
     const before = idCursor(opts.after);
     const res = await this.db.query<AuditRow>(

@@ -33,6 +33,7 @@ import {
   toSubject,
   type SubjectDbRow,
 } from './rows.js';
+import type { StoreSubjects } from '../quota-store.js';
 
 type Runner = Pick<Client, 'query'>;
 
@@ -50,7 +51,8 @@ type Pending =
       name: string | null;
     };
 
-export class PgSubjects {
+/** The subjects role: subjects, their plans, overrides and suspension. */
+export class PgSubjects implements StoreSubjects {
   constructor(
     private readonly db: PgDb,
     private readonly policy: QuotaPolicy,
@@ -127,17 +129,17 @@ export class PgSubjects {
     );
   }
 
-  async add(input: NewSubject, nowMs: number, actor?: Actor): Promise<Subject> {
+  async addSubject(input: NewSubject, nowMs: number, actor?: Actor): Promise<Subject> {
     const resolved = resolveNewSubject(this.policy, input, nowMs);
     const row = await this.insertResolved(null, resolved, 'subject.create', actor);
     if (!row) throw new SubjectExistsError(resolved.id);
     return publicSubject(toSubject(row));
   }
 
-  async upsertMany(
+  async upsertSubjects(
     inputs: readonly ImportedSubject[],
     nowMs: number,
-    dryRun = false,
+    { dryRun = false }: { dryRun?: boolean } = {},
   ): Promise<UpsertResult> {
     // Resolve every row before opening the transaction: a bad row refuses the whole batch.
     const resolved = inputs.map((s, i) => resolveNewSubject(this.policy, s, nowMs, `rows[${i}]`));
@@ -301,7 +303,7 @@ export class PgSubjects {
     return written;
   }
 
-  async get(id: string): Promise<Subject | null> {
+  async getSubject(id: string): Promise<Subject | null> {
     const r = await this.row(null, id);
     return r ? publicSubject(toSubject(r)) : null;
   }
@@ -311,7 +313,7 @@ export class PgSubjects {
    * index from the cursor (bounded by the page size), and the email index
    * (bounded by the number of emails with that prefix).
    */
-  async list(opts: ListOptions = {}): Promise<Page<Subject>> {
+  async listSubjects(opts: ListOptions = {}): Promise<Page<Subject>> {
     const limit = Math.min(Math.max(opts.limit ?? 100, 1), 10_000);
     const values: unknown[] = [opts.after ?? '', limit + 1, opts.plan ?? null];
     const plan = opts.plan ? 'AND plan = $3' : 'AND $3::text IS NULL';
@@ -414,7 +416,12 @@ export class PgSubjects {
     );
   }
 
-  async update(id: string, patch: SubjectPatch, nowMs: number, actor?: Actor): Promise<Subject> {
+  async updateSubject(
+    id: string,
+    patch: SubjectPatch,
+    nowMs: number,
+    actor?: Actor,
+  ): Promise<Subject> {
     return this.change(id, nowMs, actor, AUDIT_OF.update, (c, r) => {
       const next = resolveSubjectPatch(this.policy, toSubject(r), patch);
       return this.set(c, r.rid, 'email = $1, name = $2', [next.email, next.name]);

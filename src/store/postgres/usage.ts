@@ -2,12 +2,17 @@ import { RefundKeyNotFoundError } from '../../core/errors.js';
 import { assembleHistory } from '../../core/history.js';
 import { periodView, type QuotaPolicy } from '../../core/policy.js';
 import type {
+  ConsumeItem,
+  ConsumeOptions,
+  ConsumeResult,
   Page,
   HistoryEntry,
   RefundResult,
   ResetSubjectResult,
   StatusResult,
 } from '../../core/types.js';
+import type { ResetOptions, StoreUsage } from '../quota-store.js';
+import type { PgConsume } from './consume.js';
 import { isUniqueViolation, type Client, type PgDb } from './pool.js';
 import { parseOverrides, type SubjectDbRow } from './rows.js';
 import type { PgSubjects } from './subjects.js';
@@ -24,13 +29,35 @@ interface EventRow {
   delta: number;
 }
 
-/** Refund, status, history and manual reset. Consume has its own file. */
-export class PgUsage {
+/** The usage role: consume (its statements have their own file), refund, status, history and manual reset. */
+export class PgUsage implements StoreUsage {
   constructor(
     private readonly db: PgDb,
     private readonly policy: QuotaPolicy,
     private readonly subjects: PgSubjects,
+    private readonly consumer: PgConsume,
   ) {}
+
+  consume(
+    id: string,
+    feature: string,
+    amount: number,
+    opts: ConsumeOptions & { now: number },
+  ): Promise<ConsumeResult> {
+    return this.consumer.consume(
+      id,
+      feature,
+      amount,
+      opts.key,
+      opts.meta,
+      opts.now,
+      opts.fingerprint ?? null,
+    );
+  }
+
+  consumeMany(items: readonly ConsumeItem[], nowMs: number) {
+    return this.consumer.consumeMany(items, nowMs);
+  }
 
   private get s() {
     return this.db.s;
@@ -169,7 +196,9 @@ export class PgUsage {
   }
 
   async resetSubject(
-    ...[id, nowMs, dryRun, reason, operation, actor]: usageRules.ResetSubjectArgs
+    id: string,
+    nowMs: number,
+    { dryRun = false, reason, operation, actor }: ResetOptions = {},
   ): Promise<ResetSubjectResult> {
     const run = async (c: Client): Promise<ResetSubjectResult> => {
       // The subject lock serialises two resets of one subject, so an operation skips it exactly once.
@@ -220,25 +249,8 @@ export class PgUsage {
       : this.db.tx(run, { idempotent: false });
   }
 
-  async atLimit(nowMs: number, max: number): Promise<string[]> {
-    const rows = (
-      await this.db.query<{
-        id: string;
-        plan: string;
-        overrides: string;
-        feature: string;
-        used: number;
-      }>(
-        `SELECT s.id, s.plan, s.overrides, c.feature, c.used FROM ${this.s}.counters c JOIN ${this.s}.subjects s ON s.rid = c.subject_rid
-         WHERE c.period_start_ms <= $1 AND c.period_end_ms > $1 AND c.used > 0 ORDER BY s.id`,
-        [nowMs],
-      )
-    ).rows;
-    return usageRules.atLimitIds(this.policy, rows, max);
-  }
-
   /** Newest first: a walk down the (subject_rid, id) index from the cursor. */
-  async events(id: string, opts: EventListOptions): Promise<Page<UsageEventView>> {
+  async subjectEvents(id: string, opts: EventListOptions = {}): Promise<Page<UsageEventView>> {
     const s = await this.subjects.require(null, id);
     const limit = pageLimit(opts.limit);
     const before = idCursor(opts.after);

@@ -21,16 +21,6 @@ import {
 import type { UsageBucket } from '../quota-store.js';
 import { parseOverrides } from '../row-mapping.js';
 
-/** A manual reset's arguments, as both engines' usage parts take them. */
-export type ResetSubjectArgs = [
-  id: string,
-  nowMs: number,
-  dryRun: boolean,
-  reason: string | undefined,
-  operation?: string,
-  actor?: Actor,
-];
-
 /**
  * The audit entry of a manual reset, and who it is recorded under: a reason
  * given with the reset goes on the actor (the CLI's, when none is given).

@@ -1,4 +1,5 @@
-import type { BackupRecord } from '../quota-store.js';
+import type { BackupRecord, StoreBackup } from '../quota-store.js';
+import type { Synchronous } from '../shared/compose-store.js';
 import {
   RECORD_OF,
   VALUES_OF,
@@ -46,7 +47,7 @@ const INSERTS: Readonly<Record<BackupType, string>> = {
 };
 
 /** Streams every table as engine-neutral records: ids instead of rowids, ISO instants. */
-export function* exportSqlite(db: Db): Generator<BackupRecord> {
+function* exportSqlite(db: Db): Generator<BackupRecord> {
   for (const [type, sql] of EXPORTS) {
     for (const r of db.prepare(sql).iterate() as Iterable<Record<string, unknown>>)
       yield RECORD_OF[type](r);
@@ -54,7 +55,7 @@ export function* exportSqlite(db: Db): Generator<BackupRecord> {
 }
 
 /** Loads validated records in one transaction; the target must be empty. */
-export function importSqlite(db: Db, records: readonly BackupRecord[]): { records: number } {
+function importSqlite(db: Db, records: readonly BackupRecord[]): { records: number } {
   return db
     .transaction(() => {
       const count = (db.prepare('SELECT COUNT(*) AS n FROM subjects').get() as { n: number }).n;
@@ -79,4 +80,17 @@ export function importSqlite(db: Db, records: readonly BackupRecord[]): { record
       return { records: records.length };
     })
     .immediate();
+}
+
+/** The backup role: engine-neutral records out, and into an empty store. */
+export class SqliteBackup implements Synchronous<StoreBackup> {
+  constructor(private readonly db: Db) {}
+
+  exportRecords(): Generator<BackupRecord> {
+    return exportSqlite(this.db);
+  }
+
+  importRecords(records: readonly BackupRecord[]): { records: number } {
+    return importSqlite(this.db, records);
+  }
 }

@@ -3,27 +3,21 @@ import type { QuotaPolicy } from '../../core/policy.js';
 import type {
   CloseBatchRequest,
   CloseBatchResult,
-  Lease,
   PendingPeriod,
   PreviewBatchResult,
   RunCheckpoint,
-  RunRecord,
+  StoreCloser,
 } from '../quota-store.js';
 import type { Db } from './connection.js';
-import { EMPTY_CHECKPOINT, toRun, type RunRow } from '../row-mapping.js';
+import type { RunRow } from '../row-mapping.js';
 import { SqliteRangeCloser } from './close-by-range.js';
-import { RunNotFoundError } from '../shared/errors.js';
 import * as closePlan from '../sql/close-plan.js';
 import { archiveBeforePrune } from './monitoring.js';
-import {
-  advanceCheckpoint,
-  checkpointOnBegin,
-  UNFINISHED_RUN_STATUSES,
-} from '../shared/ledger-rules.js';
-import type { QuotaStore } from '../quota-store.js';
+import { advanceCheckpoint } from '../shared/ledger-rules.js';
+import type { Synchronous } from '../shared/compose-store.js';
 
-/** The reset job's side of the store: lease, run ledger, period close and prune. */
-export class SqliteClose {
+/** The closer role: pending periods, period close, dry-run preview and prune. */
+export class SqliteClose implements Synchronous<StoreCloser> {
   private readonly closeRowsStmt;
   private readonly overrideRows;
   private readonly rangeCloser;
@@ -62,51 +56,6 @@ export class SqliteClose {
     this.runByKey = db.prepare('SELECT * FROM runs WHERE key = ?');
   }
 
-  acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Lease | null {
-    const row = this.db
-      .prepare(
-        `INSERT INTO leases (name, holder, expires_ms) VALUES (@name, @holder, @expires)
-         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms
-         WHERE leases.expires_ms <= @now OR leases.holder = excluded.holder
-         RETURNING name, holder, expires_ms`,
-      )
-      .get({ name, holder, expires: nowMs + ttlMs, now: nowMs }) as
-      { name: string; holder: string; expires_ms: number } | undefined;
-    return row ? { name: row.name, holder: row.holder, expiresMs: row.expires_ms } : null;
-  }
-
-  currentLease(name: string): Lease | null {
-    const row = this.db
-      .prepare('SELECT name, holder, expires_ms FROM leases WHERE name = ?')
-      .get(name) as { name: string; holder: string; expires_ms: number } | undefined;
-    return row ? { name: row.name, holder: row.holder, expiresMs: row.expires_ms } : null;
-  }
-
-  takeOverLease(
-    name: string,
-    from: string,
-    holder: string,
-    ttlMs: number,
-    nowMs: number,
-  ): Lease | null {
-    const changed = this.db
-      .prepare('UPDATE leases SET holder = ?, expires_ms = ? WHERE name = ? AND holder = ?')
-      .run(holder, nowMs + ttlMs, name, from).changes;
-    return changed === 1 ? { name, holder, expiresMs: nowMs + ttlMs } : null;
-  }
-
-  renewLease(name: string, holder: string, ttlMs: number, nowMs: number): boolean {
-    return (
-      this.db
-        .prepare('UPDATE leases SET expires_ms = ? WHERE name = ? AND holder = ?')
-        .run(nowMs + ttlMs, name, holder).changes === 1
-    );
-  }
-
-  releaseLease(name: string, holder: string): void {
-    this.db.prepare('DELETE FROM leases WHERE name = ? AND holder = ?').run(name, holder);
-  }
-
   pendingPeriods(nowMs: number): PendingPeriod[] {
     const rows = this.db
       .prepare(
@@ -125,75 +74,6 @@ export class SqliteClose {
       )
       .get({ key, now: nowMs }) as { ended: number; later: number };
     return { ended: r.ended, notYetEnded: r.later };
-  }
-
-  getRun(key: string): RunRecord | null {
-    const r = this.runByKey.get(key) as RunRow | undefined;
-    return r ? toRun(r) : null;
-  }
-
-  listRuns(limit: number): RunRecord[] {
-    return (
-      this.db.prepare('SELECT * FROM runs ORDER BY key DESC LIMIT ?').all(limit) as RunRow[]
-    ).map(toRun);
-  }
-
-  unfinishedRuns(): RunRecord[] {
-    return (
-      this.db
-        .prepare('SELECT * FROM runs WHERE status IN (SELECT value FROM json_each(?)) ORDER BY key')
-        .all(JSON.stringify(UNFINISHED_RUN_STATUSES)) as RunRow[]
-    ).map(toRun);
-  }
-
-  beginRun(
-    key: string,
-    holder: string,
-    nowMs: number,
-    period: { startMs: number; endMs: number },
-  ): RunRecord {
-    return this.db
-      .transaction(() => {
-        const existing = this.runByKey.get(key) as RunRow | undefined;
-        if (!existing) {
-          this.db
-            .prepare(
-              `INSERT INTO runs (key, status, started_ms, attempts, holder, period_start_ms, period_end_ms, checkpoint)
-               VALUES (?, 'running', ?, 1, ?, ?, ?, ?)`,
-            )
-            .run(
-              key,
-              nowMs,
-              holder,
-              period.startMs,
-              period.endMs,
-              JSON.stringify(EMPTY_CHECKPOINT),
-            );
-        } else {
-          const checkpoint = checkpointOnBegin(
-            existing.status,
-            JSON.parse(existing.checkpoint) as RunCheckpoint,
-          );
-          this.db
-            .prepare(
-              `UPDATE runs SET status = 'running', started_ms = ?, finished_ms = NULL, attempts = attempts + 1, holder = ?,
-                 period_start_ms = MIN(COALESCE(period_start_ms, ?), ?), period_end_ms = MAX(COALESCE(period_end_ms, ?), ?),
-                 checkpoint = ?, error = NULL WHERE key = ?`,
-            )
-            .run(
-              nowMs,
-              holder,
-              period.startMs,
-              period.startMs,
-              period.endMs,
-              period.endMs,
-              JSON.stringify(checkpoint),
-              key,
-            );
-        }
-        return toRun(this.runByKey.get(key) as RunRow);
-      })
-      .immediate();
   }
 
   /**
@@ -299,20 +179,7 @@ export class SqliteClose {
       .deferred();
   }
 
-  finishRun(
-    ...[key, status, nowMs, error, checkpoint]: Parameters<QuotaStore['finishRun']>
-  ): RunRecord {
-    const row = this.db
-      .prepare(
-        'UPDATE runs SET status = ?, finished_ms = ?, error = ?, checkpoint = COALESCE(?, checkpoint) WHERE key = ? RETURNING *',
-      )
-      .get(status, nowMs, error ?? null, checkpoint ? JSON.stringify(checkpoint) : null, key) as
-      RunRow | undefined;
-    if (!row) throw new RunNotFoundError(key);
-    return toRun(row);
-  }
-
-  prune(olderThanMs: number, nowMs: number): { periods: number; events: number } {
+  prune(olderThanMs: number, nowMs = Date.now()): { periods: number; events: number } {
     return this.db
       .transaction(() => {
         const periods = this.db

@@ -1,17 +1,23 @@
 import type { Limit } from '../../core/plans.js';
 import type { QuotaPolicy } from '../../core/policy.js';
+import type { Subject } from '../../core/types.js';
 import type {
   ConsumeTotals,
+  IntegrityViolation,
   JobMetric,
   JobMetricSample,
+  StoreMonitoring,
   SubjectUsage,
   ThresholdNotice,
   UsageBucket,
 } from '../quota-store.js';
 import type { Db } from './connection.js';
 import { PRUNED, labelKey } from '../row-mapping.js';
+import type { Synchronous } from '../shared/compose-store.js';
 import { closingLimits } from '../sql/close-plan.js';
-import { bucketsOf } from '../sql/usage-rules.js';
+import { atLimitIds, bucketsOf } from '../sql/usage-rules.js';
+import type { SqliteSubjects } from './subjects.js';
+import { verifySqlite } from './verify.js';
 
 const PAGE = 2000;
 
@@ -43,8 +49,12 @@ export function archiveBeforePrune(
   db.prepare('DELETE FROM threshold_notices WHERE period_end_ms <= ?').run(cutMs);
 }
 
-/** Threshold dedup, job metrics and the read-only queries behind `quotaclock report` and `metrics`. */
-export class SqliteMonitoring {
+/**
+ * The monitoring role: integrity checks, subjects at their limit, threshold
+ * dedup, job metrics and the read-only queries behind `quotaclock report` and
+ * `metrics`.
+ */
+export class SqliteMonitoring implements Synchronous<StoreMonitoring> {
   private readonly claim;
   private readonly setMetric;
   private readonly addMetric;
@@ -52,6 +62,7 @@ export class SqliteMonitoring {
   constructor(
     private readonly db: Db,
     private readonly policy: QuotaPolicy,
+    private readonly subjects: SqliteSubjects,
   ) {
     this.claim = db.prepare(
       `INSERT INTO threshold_notices (subject, feature, period_start_ms, threshold, period_end_ms, at_ms)
@@ -65,6 +76,28 @@ export class SqliteMonitoring {
       `INSERT INTO job_metrics (name, labels, value, updated_ms) VALUES (?, ?, ?, ?)
        ON CONFLICT (name, labels) DO UPDATE SET value = value + excluded.value, updated_ms = excluded.updated_ms`,
     );
+  }
+
+  verify(nowMs: number): IntegrityViolation[] {
+    return verifySqlite(this.db, this.policy, nowMs);
+  }
+
+  subjectsAtLimit(nowMs: number, limit = 1000): Subject[] {
+    const rows = this.db
+      .prepare(
+        `SELECT s.id, s.plan, s.overrides, c.feature, c.used FROM counters c JOIN subjects s ON s.rid = c.subject_rid
+         WHERE c.period_start_ms <= ? AND c.period_end_ms > ? AND c.used > 0 ORDER BY s.id`,
+      )
+      .all(nowMs, nowMs) as Array<{
+      id: string;
+      plan: string;
+      overrides: string;
+      feature: string;
+      used: number;
+    }>;
+    return atLimitIds(this.policy, rows, limit)
+      .map((id) => this.subjects.getSubject(id)!)
+      .filter(Boolean);
   }
 
   claimThresholdNotice(n: ThresholdNotice, nowMs: number): boolean {

@@ -11,10 +11,11 @@ import type {
   UpsertResult,
 } from '../../core/types.js';
 import { IMPORT_META } from '../row-mapping.js';
-import { RollBack } from '../dry-run.js';
+import { RollBack, resultOfSync } from '../dry-run.js';
 import { importKey } from '../../core/validate.js';
 import { assertLimitValue } from '../../core/plans.js';
-import type { SubjectRow } from '../quota-store.js';
+import type { StoreSubjects, SubjectRow } from '../quota-store.js';
+import type { Synchronous } from '../shared/compose-store.js';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Actor, SubjectPatch } from '../../core/admin-types.js';
 import { resolveSubjectPatch, withOverride } from '../../core/subject-rules.js';
@@ -36,7 +37,8 @@ import {
   type SubjectDbRow,
 } from './rows.js';
 
-export class SqliteSubjects {
+/** The subjects role: subjects, their plans, overrides and suspension. */
+export class SqliteSubjects implements Synchronous<StoreSubjects> {
   private readonly byId;
   private readonly insert;
   private readonly audit;
@@ -75,7 +77,7 @@ export class SqliteSubjects {
     this.audit.run(auditValues(nowMs, draft, actor));
   }
 
-  add(input: NewSubject, nowMs: number, actor?: Actor): Subject {
+  addSubject(input: NewSubject, nowMs: number, actor?: Actor): Subject {
     const resolved = resolveNewSubject(this.policy, input, nowMs);
     return this.db
       .transaction(() => {
@@ -87,7 +89,19 @@ export class SqliteSubjects {
       .immediate();
   }
 
-  upsertMany(inputs: readonly ImportedSubject[], nowMs: number, dryRun = false): UpsertResult {
+  upsertSubjects(
+    inputs: readonly ImportedSubject[],
+    nowMs: number,
+    { dryRun = false }: { dryRun?: boolean } = {},
+  ): UpsertResult {
+    return resultOfSync(() => this.upsertInTx(inputs, nowMs, dryRun));
+  }
+
+  private upsertInTx(
+    inputs: readonly ImportedSubject[],
+    nowMs: number,
+    dryRun: boolean,
+  ): UpsertResult {
     // Resolve every row before opening the transaction: a bad row refuses the whole batch.
     const resolved = inputs.map((s, i) => resolveNewSubject(this.policy, s, nowMs, `rows[${i}]`));
     const update = this.db.prepare(
@@ -224,7 +238,7 @@ export class SqliteSubjects {
     return written;
   }
 
-  get(id: string): Subject | null {
+  getSubject(id: string): Subject | null {
     const r = this.row(id);
     return r ? publicSubject(toSubject(r)) : null;
   }
@@ -234,7 +248,7 @@ export class SqliteSubjects {
    * index from the cursor (bounded by the page size), and the email index
    * (bounded by the number of emails with that prefix).
    */
-  list(opts: ListOptions = {}): Page<Subject> {
+  listSubjects(opts: ListOptions = {}): Page<Subject> {
     const limit = Math.min(Math.max(opts.limit ?? 100, 1), 10_000);
     const after = opts.after ?? '';
     const plan = opts.plan ? 'AND plan = @plan' : '';
@@ -322,7 +336,7 @@ export class SqliteSubjects {
     });
   }
 
-  update(id: string, patch: SubjectPatch, nowMs: number, actor?: Actor): Subject {
+  updateSubject(id: string, patch: SubjectPatch, nowMs: number, actor?: Actor): Subject {
     return this.change(id, nowMs, actor, AUDIT_OF.update, (r) => {
       const next = resolveSubjectPatch(this.policy, toSubject(r), patch);
       this.db

@@ -15,10 +15,10 @@ import { REFUND_KEY_PREFIX } from '../../core/validate.js';
 import type {
   Page,
   ConsumeItem,
+  ConsumeOptions,
   ConsumeResult,
   ItemOutcome,
   HistoryEntry,
-  Metadata,
   PeriodView,
   RefundResult,
   ResetSubjectResult,
@@ -37,6 +37,8 @@ import {
   type EventViewRow,
 } from '../admin-mapping.js';
 import * as usageRules from '../sql/usage-rules.js';
+import type { ResetOptions, StoreUsage } from '../quota-store.js';
+import type { Synchronous } from '../shared/compose-store.js';
 
 /** The columns a consume decides on. */
 type ConsumeSubjectRow = Pick<
@@ -55,8 +57,8 @@ interface EventRow {
   fingerprint: string | null;
 }
 
-/** Consume, refund, status, history and manual reset: everything that moves a counter. */
-export class SqliteUsage {
+/** The usage role: consume, refund, status, history and manual reset, everything that moves a counter. */
+export class SqliteUsage implements Synchronous<StoreUsage> {
   private readonly guardedUpsert;
   private readonly unlimitedUpsert;
   private readonly usedOf;
@@ -275,19 +277,16 @@ export class SqliteUsage {
     id: string,
     feature: string,
     amount: number,
-    key: string | undefined,
-    meta: Metadata | undefined,
-    nowMs: number,
-    fingerprint?: string,
+    opts: ConsumeOptions & { now: number },
   ): ConsumeResult {
     return this.consumeTx.immediate(
       id,
       feature,
       amount,
-      key,
-      meta === undefined ? null : JSON.stringify(meta),
-      nowMs,
-      fingerprint ?? null,
+      opts.key,
+      opts.meta === undefined ? null : JSON.stringify(opts.meta),
+      opts.now,
+      opts.fingerprint ?? null,
     );
   }
 
@@ -383,7 +382,9 @@ export class SqliteUsage {
   }
 
   resetSubject(
-    ...[id, nowMs, dryRun, reason, operation, actor]: usageRules.ResetSubjectArgs
+    id: string,
+    nowMs: number,
+    { dryRun = false, reason, operation, actor }: ResetOptions = {},
   ): ResetSubjectResult {
     const run = (): ResetSubjectResult => {
       const s = this.subjects.require(id);
@@ -431,24 +432,8 @@ export class SqliteUsage {
     return dryRun ? this.db.transaction(run).deferred() : this.db.transaction(run).immediate();
   }
 
-  atLimit(nowMs: number, max: number): string[] {
-    const rows = this.db
-      .prepare(
-        `SELECT s.id, s.plan, s.overrides, c.feature, c.used FROM counters c JOIN subjects s ON s.rid = c.subject_rid
-         WHERE c.period_start_ms <= ? AND c.period_end_ms > ? AND c.used > 0 ORDER BY s.id`,
-      )
-      .all(nowMs, nowMs) as Array<{
-      id: string;
-      plan: string;
-      overrides: string;
-      feature: string;
-      used: number;
-    }>;
-    return usageRules.atLimitIds(this.policy, rows, max);
-  }
-
   /** Newest first: a walk down the (subject_rid, id) index from the cursor. */
-  events(id: string, opts: EventListOptions): Page<UsageEventView> {
+  subjectEvents(id: string, opts: EventListOptions = {}): Page<UsageEventView> {
     const s = this.subjects.require(id);
     const limit = pageLimit(opts.limit);
     const before = idCursor(opts.after);

@@ -1,7 +1,8 @@
 import { NotFoundError } from '../../core/errors.js';
 import type { Actor, ApiKeyInfo, AuditEntry, AuditListOptions } from '../../core/admin-types.js';
 import type { Page } from '../../core/types.js';
-import type { StoredApiKey, StoredSession } from '../quota-store.js';
+import type { StoreService, StoredApiKey, StoredSession } from '../quota-store.js';
+import type { Synchronous } from '../shared/compose-store.js';
 import {
   AUDIT_COLUMNS,
   KEY_COLUMNS,
@@ -16,8 +17,8 @@ import type { Db } from './connection.js';
 import type { SqliteSubjects } from './subjects.js';
 import { oneKeyOf, revokeAudit } from '../sql/key-rules.js';
 
-/** API keys, dashboard sessions and the audit log's reads. */
-export class SqliteAdmin {
+/** The service role: API keys, dashboard sessions and the audit log's reads. */
+export class SqliteService implements Synchronous<StoreService> {
   private readonly keyByHash;
   private readonly sessionByHash;
 
@@ -32,7 +33,7 @@ export class SqliteAdmin {
     );
   }
 
-  createKey(k: StoredApiKey, actor: Actor): ApiKeyInfo {
+  createApiKey(k: StoredApiKey, actor: Actor): ApiKeyInfo {
     return this.db
       .transaction(() => {
         const row = this.db
@@ -52,19 +53,19 @@ export class SqliteAdmin {
       .immediate();
   }
 
-  listKeys(): ApiKeyInfo[] {
+  listApiKeys(): ApiKeyInfo[] {
     const rows = this.db
       .prepare(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_ms DESC, id DESC`)
       .all() as ApiKeyRow[];
     return rows.map(toApiKeyInfo);
   }
 
-  keyByHashOf(hash: string): (ApiKeyInfo & { hash: string }) | null {
+  apiKeyByHash(hash: string): (ApiKeyInfo & { hash: string }) | null {
     const row = this.keyByHash.get(hash) as ApiKeyRow | undefined;
     return row ? { ...toApiKeyInfo(row), hash: row.hash } : null;
   }
 
-  revokeKey(idOrPrefix: string, nowMs: number, actor: Actor): ApiKeyInfo {
+  revokeApiKey(idOrPrefix: string, nowMs: number, actor: Actor): ApiKeyInfo {
     return this.db
       .transaction(() => {
         const rows = this.db
@@ -116,7 +117,7 @@ export class SqliteAdmin {
   }
 
   /** Newest first; each filter walks its own (column, id) index. */
-  listAudit(opts: AuditListOptions): Page<AuditEntry> {
+  listAudit(opts: AuditListOptions = {}): Page<AuditEntry> {
     const limit = pageLimit(opts.limit);
     const before = idCursor(opts.after);
     const where = ['id < @before'];
