@@ -1,19 +1,7 @@
 import { expect, it } from 'vitest';
-import type { QuotaStore } from '../../src/store/quota-store.js';
-import { at, contract, exportAll } from './engines.js';
+import { at, contract, exportAll, writers } from './engines.js';
 
 const NOV = at('2026-11-10T12:00:00Z');
-
-/** Store instances to spread work over: several (each with its own connections) where the engine has several writers. */
-async function writers(
-  ctx: { store: QuotaStore; another(): Promise<QuotaStore> },
-  n: number,
-): Promise<QuotaStore[]> {
-  if (!ctx.store.capabilities.multiWriter) return [ctx.store];
-  const out = [ctx.store];
-  while (out.length < n) out.push(await ctx.another());
-  return out;
-}
 
 contract('concurrency', ({ useStore }) => {
   const ctx = useStore();

@@ -236,3 +236,14 @@ export async function exportAll(store: QuotaStore) {
 }
 
 export const at = (iso: string) => Date.parse(iso);
+
+/** Store instances to spread work over: several (each with its own connections) where the engine has several writers. */
+export async function writers(
+  ctx: { store: QuotaStore; another(): Promise<QuotaStore> },
+  n: number,
+): Promise<QuotaStore[]> {
+  if (!ctx.store.capabilities.multiWriter) return [ctx.store];
+  const out = [ctx.store];
+  while (out.length < n) out.push(await ctx.another());
+  return out;
+}

@@ -1,18 +1,8 @@
 import { expect, it } from 'vitest';
 import type { BackupRecord, QuotaStore } from '../../src/store/quota-store.js';
-import { at, contract, exportAll } from './engines.js';
+import { at, contract, exportAll, writers } from './engines.js';
 
 const NOV = at('2026-11-10T12:00:00Z');
-
-async function writers(
-  ctx: { store: QuotaStore; another(): Promise<QuotaStore> },
-  n: number,
-): Promise<QuotaStore[]> {
-  if (!ctx.store.capabilities.multiWriter) return [ctx.store];
-  const out = [ctx.store];
-  while (out.length < n) out.push(await ctx.another());
-  return out;
-}
 
 type EventRecord = Extract<BackupRecord, { type: 'event' }>;
 
