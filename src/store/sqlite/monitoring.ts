@@ -15,7 +15,7 @@ import type { Db } from './connection.js';
 import { PRUNED, labelKey } from '../row-mapping.js';
 import type { Synchronous } from '../shared/compose-store.js';
 import { closingLimits } from '../sql/close-plan.js';
-import { atLimitIds, bucketsOf } from '../sql/usage-rules.js';
+import { atLimitIds, bucketsOf, type CounterOfSubject } from '../sql/usage-rules.js';
 import type { SqliteSubjects } from './subjects.js';
 import { verifySqlite } from './verify.js';
 
@@ -88,13 +88,7 @@ export class SqliteMonitoring implements Synchronous<StoreMonitoring> {
         `SELECT s.id, s.plan, s.overrides, c.feature, c.used FROM counters c JOIN subjects s ON s.rid = c.subject_rid
          WHERE c.period_start_ms <= ? AND c.period_end_ms > ? AND c.used > 0 ORDER BY s.id`,
       )
-      .all(nowMs, nowMs) as Array<{
-      id: string;
-      plan: string;
-      overrides: string;
-      feature: string;
-      used: number;
-    }>;
+      .all(nowMs, nowMs) as CounterOfSubject[];
     return atLimitIds(this.policy, rows, limit)
       .map((id) => this.subjects.getSubject(id)!)
       .filter(Boolean);
@@ -244,14 +238,9 @@ export class SqliteMonitoring implements Synchronous<StoreMonitoring> {
        GROUP BY e.subject_rid, e.feature ORDER BY e.subject_rid`,
     );
     for (const { lo, hi } of this.ridPages()) {
-      const rows = stmt.all({ lo, hi, from: fromMs, to: toMs }) as Array<{
-        rid: number;
-        id: string;
-        plan: string;
-        overrides: string;
-        feature: string;
-        used: number;
-      }>;
+      const rows = stmt.all({ lo, hi, from: fromMs, to: toMs }) as Array<
+        CounterOfSubject & { rid: number }
+      >;
       let current:
         { rid: number; usage: SubjectUsage & { used: Record<string, number> } } | undefined;
       for (const r of rows) {
