@@ -1,4 +1,5 @@
 import { dropped } from '../shared/debug-log.js';
+import { PLACEMENT_FIELDS } from './candidates.js';
 import type { FsContext } from './context.js';
 import { COLLECTIONS, legacyEnd, parseQuotaDoc, ts } from './layout.js';
 import { pages } from './snapshot.js';
@@ -19,18 +20,8 @@ export async function migrateFirestore(
   const nowMs = ctx.now();
   const bw = ctx.db.bulkWriter();
   for await (const page of pages(
-    ctx
-      .quotas()
-      .select(
-        'current_period_start',
-        'current_period_end',
-        'last_reset',
-        'updated_at',
-        'created_at',
-        'lifetime_stats.member_since',
-        'quotaclock.time_zone',
-        'quotaclock.anchor',
-      ),
+    // The fields the reset's scans read to place a document in time.
+    ctx.quotas().select(...PLACEMENT_FIELDS),
   )) {
     for (const s of page) {
       const d = parseQuotaDoc(ctx.policy, s, nowMs);
