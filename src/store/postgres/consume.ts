@@ -14,6 +14,8 @@ import type {
   PeriodView,
 } from '../../core/types.js';
 import { PgConsumeMany } from './consume-many.js';
+import { grantGrouped, type PreparedGrant } from './consume-many-grant.js';
+import { settleItem } from '../../core/item-outcome.js';
 import { answerClock, type AnswerClock } from '../../core/answer-clock.js';
 import { grantBatchSql, grantGroupsSql } from './grant-batch-sql.js';
 import { GrantBatcher } from './grant-batcher.js';
@@ -152,6 +154,7 @@ export class PgConsume {
   private readonly sql: string;
   private readonly name: string;
   private readonly grants: GrantBatcher;
+  private readonly groups: { text: string; name: string };
   /**
    * Subjects this process has seen. A cached copy is only a guess: the
    * consume statement writes nothing unless the row still matches it, so a
@@ -168,19 +171,57 @@ export class PgConsume {
   ) {
     this.sql = consumeSql(db.s);
     this.name = `qc_consume_${db.schema}`;
+    this.groups = { text: grantGroupsSql(db.s), name: `qc_grant_groups_${db.schema}` };
     this.grants = new GrantBatcher(
       db,
       { text: grantSql(db.s), name: `qc_grant_${db.schema}` },
       { text: grantBatchSql(db.s), name: `qc_grant_batch_${db.schema}` },
-      { text: grantGroupsSql(db.s), name: `qc_grant_groups_${db.schema}` },
+      this.groups,
       db.options.grantSlots,
     );
     this.many = new PgConsumeMany(db, policy, subjects, this);
   }
 
-  /** Many consumes in one transaction (consume-many.ts). */
-  consumeMany(items: readonly ConsumeItem[], nowMs: number): Promise<ItemOutcome<ConsumeResult>[]> {
-    return this.many.consumeMany(items, nowMs);
+  /**
+   * Many consumes: first the grouped grant in one statement
+   * (consume-many-grant.ts), then the rest, in order, in one transaction
+   * (consume-many.ts), which decides them exactly.
+   */
+  async consumeMany(
+    items: readonly ConsumeItem[],
+    nowMs: number,
+  ): Promise<ItemOutcome<ConsumeResult>[]> {
+    await this.cacheSubjects(items.map((i) => i.subject));
+    const prepared = items.map((item) => {
+      const s = this.cache.get(item.subject);
+      if (s === undefined || s.suspended) return undefined;
+      const fp = item.key === undefined ? null : (item.fingerprint ?? null);
+      const meta = item.meta === undefined ? null : JSON.stringify(item.meta);
+      const one = settleItem(() =>
+        this.prepareGrant(s, item.feature, item.amount, item.key, meta, nowMs, fp),
+      );
+      return one.ok ? one.result : undefined;
+    });
+    const granted = await grantGrouped(this.db, this.groups, prepared, items);
+    const rest = items.flatMap((item, i) => (granted[i] === undefined ? [{ item, i }] : []));
+    if (rest.length === 0) return granted.map((result) => ({ ok: true, result: result! }));
+    const decided = await this.many.consumeMany(
+      rest.map((r) => r.item),
+      nowMs,
+    );
+    const out: ItemOutcome<ConsumeResult>[] = granted.map((result) => ({
+      ok: true,
+      result: result!,
+    }));
+    rest.forEach((r, j) => (out[r.i] = decided[j]!));
+    return out;
+  }
+
+  /** Reads the batch's subjects this process has not cached, in one query. */
+  private async cacheSubjects(ids: readonly string[]): Promise<void> {
+    const missing = [...new Set(ids)].filter((id) => !this.cache.has(id));
+    if (missing.length === 0) return;
+    for (const row of await this.subjects.rows(missing)) this.remember(row);
   }
 
   /** Drops cached subjects this process has just changed (or all of them). */
@@ -199,6 +240,10 @@ export class PgConsume {
       if (inserted) this.policy.subjectAutoCreated(id, inserted.plan);
       row = inserted ?? (await this.subjects.require(null, id));
     }
+    return this.remember(row);
+  }
+
+  private remember(row: CachedSubject): CachedSubject {
     const s: CachedSubject = {
       rid: row.rid,
       id: row.id,
@@ -209,7 +254,7 @@ export class PgConsume {
       anchor_ms: row.anchor_ms,
     };
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(id, s);
+    this.cache.set(s.id, s);
     return s;
   }
 
@@ -322,36 +367,53 @@ export class PgConsume {
     nowMs: number,
     fingerprint: string | null,
   ): Promise<ConsumeResult | undefined> {
+    const grant = this.prepareGrant(s, feature, amount, key, metaText, nowMs, fingerprint);
+    if (grant === undefined) return undefined;
+    const used = await this.grants.submit(grant.values);
+    return used === undefined ? undefined : grant.answer(used);
+  }
+
+  /** A grant's statement values and its answer; undefined when the amount can never fit. */
+  private prepareGrant(
+    s: CachedSubject,
+    feature: string,
+    amount: number,
+    key: string | undefined,
+    metaText: string | null,
+    nowMs: number,
+    fingerprint: string | null,
+  ): PreparedGrant | undefined {
     const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
     const limit = this.policy.catalog.limitFor(s.plan, parseOverrides(s.overrides), feature);
     if (limit !== null && amount > limit) return undefined;
     const view = periodView(period);
     const clock = this.clockOf(s, period, nowMs);
-    const used = await this.grants.submit([
-      s.rid,
-      period.startMs,
-      period.endMs,
-      period.key,
-      feature,
-      amount,
-      limit,
-      nowMs,
-      metaText,
-      s.id,
-      s.plan,
-      s.overrides,
-      key ?? null,
-      key === undefined ? null : this.answerJson(view, clock),
-      fingerprint,
-    ]);
-    if (used === undefined) return undefined;
     return {
-      granted: true,
-      used,
-      limit,
-      remaining: remainingOf(limit, used),
-      period: view,
-      ...clock,
+      values: [
+        s.rid,
+        period.startMs,
+        period.endMs,
+        period.key,
+        feature,
+        amount,
+        limit,
+        nowMs,
+        metaText,
+        s.id,
+        s.plan,
+        s.overrides,
+        key ?? null,
+        key === undefined ? null : this.answerJson(view, clock),
+        fingerprint,
+      ],
+      answer: (used) => ({
+        granted: true,
+        used,
+        limit,
+        remaining: remainingOf(limit, used),
+        period: view,
+        ...clock,
+      }),
     };
   }
 

@@ -73,6 +73,16 @@ export class PgSubjects implements StoreSubjects {
     return res.rows[0];
   }
 
+  /** The rows of these ids that exist, in one query. */
+  async rows(ids: readonly string[]): Promise<SubjectDbRow[]> {
+    const res = await this.db.query<SubjectDbRow>(
+      `SELECT ${SUBJECT_COLUMNS} FROM ${this.s}.subjects WHERE id = ANY($1::text[])`,
+      [ids],
+      { idempotent: true, name: `qc_subjects_${this.db.schema}` },
+    );
+    return res.rows;
+  }
+
   async require(c: Runner | null, id: string, forUpdate = false): Promise<SubjectDbRow> {
     const r = await this.row(c, id, forUpdate);
     if (!r) throw new SubjectNotFoundError(id);
