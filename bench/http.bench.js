@@ -274,14 +274,17 @@ async function benchEngine(engine) {
       subject: SUBJECT,
       feature: 'stock_reports',
     }));
-    const batch = await load({
-      url: ours.url,
-      path: '/v1/batch',
-      body: JSON.stringify({ items }),
-      key: s.writer,
-      pid: ours.child.pid,
-    });
+    const batchOf = (p) =>
+      load({
+        url: p.url,
+        path: '/v1/batch',
+        body: JSON.stringify({ items }),
+        key: s.writer,
+        pid: p.child.pid,
+      });
+    const batch = await batchOf(ours);
     out.batch = { unitsPerSec: batch.rps * 100, single: median(out.rounds.map((x) => x.ours.rps)) };
+    if (base) out.batch.base = (await batchOf(base)).rps * 100;
     out.rss = Math.max(...out.rounds.map((x) => x.ours.rss), oursHalf.rss, batch.rss);
 
     await seedSubjects(s.qc);
@@ -342,6 +345,10 @@ function report(results) {
     lines.push(
       `| batch of 100: units/s against C1's single consumes (one statement and commit each) | ${fmt(r.batch.unitsPerSec)} / ${fmt(m('c1'))} = ${(r.batch.unitsPerSec / m('c1')).toFixed(1)}× | reported |`,
     );
+    if (r.batch.base !== undefined)
+      lines.push(
+        `| batch of 100: units/s, base (BENCH_BASELINE_CLI) and ours | ${fmt(r.batch.base)}, ${fmt(r.batch.unitsPerSec)} | |`,
+      );
     lines.push(`| serve RSS under load (peak) | ${r.rss.toFixed(0)} MB | < 200 MB |`);
     lines.push(
       `| subjects page at depth ${DEPTH_PAGES.toLocaleString('en-US')} (after ${r.pages.deepAfter}) / page 1, median latency, ${SUBJECTS.toLocaleString('en-US')} subjects | ${r.pages.deep.toFixed(2)} ms / ${r.pages.first.toFixed(2)} ms = ${(r.pages.deep / Math.max(r.pages.first, 0.01)).toFixed(2)} | ≤ 2 |`,
