@@ -18,6 +18,8 @@ export class LeaseSession {
   private client: Promise<pg.Client> | null = null;
   private readonly held = new Set<string>();
   private ended = false;
+  /** Settles when the statement sent last has; the next one waits for it. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly db: PgDb) {}
 
@@ -48,7 +50,18 @@ export class LeaseSession {
    * holder, and a take-over that did commit is found as ours by the
    * caller's next acquire.
    */
-  async query<R extends pg.QueryResultRow>(
+  query<R extends pg.QueryResultRow>(
+    text: string,
+    values: readonly unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    // One statement at a time on the connection: pg would queue a second itself, but that is
+    // deprecated and goes in pg 9. The order is the callers' order, as pg's queue kept it.
+    const run = this.queue.then(() => this.send<R>(text, values));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async send<R extends pg.QueryResultRow>(
     text: string,
     values: readonly unknown[],
   ): Promise<pg.QueryResult<R>> {
