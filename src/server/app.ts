@@ -1,6 +1,7 @@
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
+  type FastifyServerOptions,
   type FastifyInstance,
   type FastifyRequest,
 } from 'fastify';
@@ -8,6 +9,7 @@ import { QuotaClockError } from '../core/errors.js';
 import { flushLogger, serviceLogger, type Logger } from '../log/logger.js';
 import type { QuotaClock } from '../quotaclock.js';
 import { requireKey } from './auth.js';
+import { lazyChildLoggerFactory } from './lazy-request-logger.js';
 import { FailedAuthLimiter } from './failed-auth.js';
 import { sendProblem, toProblem } from './problem.js';
 import { RequestMetrics } from './request-metrics.js';
@@ -52,6 +54,9 @@ export async function buildServer(opts: ServerOptions): Promise<{
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request is written in onResponse, with no headers (keys, cookies) in it.
     logController: new LogController({ disableRequestLogging: true }),
+    // Each request's child logger is made only when something is logged through it.
+    childLoggerFactory:
+      lazyChildLoggerFactory as unknown as FastifyServerOptions['childLoggerFactory'],
     bodyLimit: BODY_LIMIT,
     trustProxy: opts.trustProxy ?? false,
     // Late requests are answered by our own hook, as problem+json with Connection: close.

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { BadInputError } from '../../core/errors.js';
 import type { QuotaClock } from '../../quotaclock.js';
 import { fingerprint, headerKey, resolveKey } from '../idempotency.js';
+import { parseConsumeBody } from '../consume-body.js';
 import { toProblem } from '../problem.js';
 import { rateLimitHeaders } from '../rate-limit-headers.js';
 import {
@@ -129,7 +130,7 @@ export const quotaRoutes: FastifyPluginAsync<{ qc: QuotaClock }> = async (app, {
   const ops = operations(qc);
 
   app.post('/consume', { config: { scope: 'quota:write' } }, async (request, reply) => {
-    const body = parse(ConsumeRequest, request.body);
+    const body = parseConsumeBody(request.body);
     const key = resolveKey(keyHeader(request), body.key);
     const out = await ops.consume(body, key);
     if (out.replayed) void reply.header('Idempotent-Replayed', 'true');

@@ -16,11 +16,13 @@ import {
 import type { Db } from './connection.js';
 import type { SqliteSubjects } from './subjects.js';
 import { oneKeyOf, revokeAudit } from '../sql/key-rules.js';
+import { KeyInfoMemo } from '../key-info-memo.js';
 
 /** The service role: API keys, dashboard sessions and the audit log's reads. */
 export class SqliteService implements Synchronous<StoreService> {
   private readonly keyByHash;
   private readonly sessionByHash;
+  private readonly keyInfo = new KeyInfoMemo();
 
   constructor(
     private readonly db: Db,
@@ -62,7 +64,7 @@ export class SqliteService implements Synchronous<StoreService> {
 
   apiKeyByHash(hash: string): (ApiKeyInfo & { hash: string }) | null {
     const row = this.keyByHash.get(hash) as ApiKeyRow | undefined;
-    return row ? { ...toApiKeyInfo(row), hash: row.hash } : null;
+    return row ? this.keyInfo.infoOf(row) : null;
   }
 
   revokeApiKey(idOrPrefix: string, nowMs: number, actor: Actor): ApiKeyInfo {
