@@ -55,6 +55,25 @@ describe('POST /v1/consume body: the hand check answers as the zod schema', () =
       { numRuns: 3000 },
     );
   });
+  it('same answer at every bound of the common body', () => {
+    const amounts = [
+      undefined,
+      0,
+      -1,
+      1,
+      1.5,
+      '1',
+      Number.MAX_SAFE_INTEGER,
+      Number.MAX_SAFE_INTEGER + 1,
+    ];
+    for (const s of [0, 1, 200, 201])
+      for (const f of [0, 1, 100, 101])
+        for (const amount of amounts) {
+          const b = { subject: 's'.repeat(s), feature: 'f'.repeat(f), amount };
+          if (amount === undefined) delete b.amount;
+          expect(outcome(parseConsumeBody, b)).toEqual(outcome(zod, b));
+        }
+  });
   it('the common body, with and without amount', () => {
     expect(parseConsumeBody({ subject: 's', feature: 'f' })).toEqual({
       subject: 's',
