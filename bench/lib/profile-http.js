@@ -5,6 +5,7 @@
 //   node bench/lib/profile-http.js [ours|c1] [seconds=8] [top=30]
 // env: PROFILE_LOG_LEVEL (serve's QUOTACLOCK_LOG_LEVEL, default warn as in bench:http);
 //      PROFILE_CLI (another build's dist/cli/main.js to profile as "ours", e.g. the commit before);
+//      PROFILE_BATCH (1: POST /v1/batch of 100 consumes instead of single consumes; ours only);
 //      PROFILE_PG (a PostgreSQL URL: profile on a fresh schema there instead of SQLite);
 //      PROFILE_DIR (where the database goes; /dev/shm takes fsync out of the picture, so the
 //      profile shows the CPU each request costs rather than the disk's mood).
@@ -116,14 +117,18 @@ const args =
   who === 'c1'
     ? [`--cpu-prof`, `--cpu-prof-dir=${profDir}`, CONTENDERS, 'c1', pgUrl ?? file]
     : [`--cpu-prof`, `--cpu-prof-dir=${profDir}`, CLI, 'serve', '--db', db, '--port', '0'];
+const one = { subject: 'bench-user', feature: 'stock_reports', amount: 1 };
+const BATCH = process.env.PROFILE_BATCH === '1';
 const p = await startProcess(args, {
   QUOTACLOCK_LOG_LEVEL: process.env.PROFILE_LOG_LEVEL ?? 'warn',
 });
 try {
   const r = await autocannon({
-    url: `${p.url}/v1/consume`,
+    url: `${p.url}${BATCH ? '/v1/batch' : '/v1/consume'}`,
     method: 'POST',
-    body: JSON.stringify({ subject: 'bench-user', feature: 'stock_reports', amount: 1 }),
+    body: JSON.stringify(
+      BATCH ? { items: Array.from({ length: 100 }, () => ({ op: 'consume', ...one })) } : one,
+    ),
     headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
     connections: 16,
     duration: Number(secondsArg),

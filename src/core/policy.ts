@@ -55,8 +55,15 @@ export function fits(limit: Limit, used: number, amount: number): boolean {
   return limit === null || used + amount <= limit;
 }
 
+/** The view made last: a batch or a busy subject asks for the same period's many times in a row. */
+let last: { key: string; startMs: number; endMs: number; view: PeriodView } | undefined;
+
 export function periodView(p: Period): PeriodView {
-  return { key: p.key, start: toIso(p.startMs), end: toIso(p.endMs) };
+  if (last?.key === p.key && last.startMs === p.startMs && last.endMs === p.endMs) return last.view;
+  // Frozen: the one object goes into many answers, so none of them may change it.
+  const view = Object.freeze({ key: p.key, start: toIso(p.startMs), end: toIso(p.endMs) });
+  last = { key: p.key, startMs: p.startMs, endMs: p.endMs, view };
+  return view;
 }
 
 export function isAtLimit(limit: Limit, used: number): boolean {

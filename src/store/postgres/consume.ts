@@ -5,6 +5,7 @@ import {
 } from '../../core/errors.js';
 import { fingerprintDiffers } from '../../core/idempotency.js';
 import { periodView, remainingOf, type QuotaPolicy } from '../../core/policy.js';
+import type { Limits } from '../../core/plans.js';
 import { resolveNewSubject } from '../../core/subject-rules.js';
 import type {
   ConsumeItem,
@@ -142,11 +143,16 @@ interface ConsumeRow {
 /** How many times a denial that saw a stale counter is re-run before it is reported as it stands. */
 const STALE_RETRIES = 20;
 
-/** What consume needs of a subject; its plan, overrides and suspension are re-checked by the statement. */
-type CachedSubject = Pick<
+type SubjectFields = Pick<
   SubjectDbRow,
   'rid' | 'id' | 'plan' | 'overrides' | 'suspended' | 'time_zone' | 'anchor_ms'
 >;
+
+/**
+ * What consume needs of a subject; its plan, overrides and suspension are
+ * re-checked by the statement. The overrides are parsed once, when cached.
+ */
+type CachedSubject = SubjectFields & { readonly limits: Limits };
 
 const CACHE_MAX = 100_000;
 
@@ -243,12 +249,13 @@ export class PgConsume {
     return this.remember(row);
   }
 
-  private remember(row: CachedSubject): CachedSubject {
+  private remember(row: SubjectFields): CachedSubject {
     const s: CachedSubject = {
       rid: row.rid,
       id: row.id,
       plan: row.plan,
       overrides: row.overrides,
+      limits: parseOverrides(row.overrides),
       suspended: row.suspended,
       time_zone: row.time_zone,
       anchor_ms: row.anchor_ms,
@@ -293,7 +300,7 @@ export class PgConsume {
         { timeZone: s.time_zone, anchorMs: s.anchor_ms },
         nowMs,
       );
-      const limit = this.policy.catalog.limitFor(s.plan, parseOverrides(s.overrides), feature);
+      const limit = this.policy.catalog.limitFor(s.plan, s.limits, feature);
       const view = periodView(period);
       const clock = this.clockOf(s, period, nowMs);
       const values: unknown[] = [
@@ -384,7 +391,7 @@ export class PgConsume {
     fingerprint: string | null,
   ): PreparedGrant | undefined {
     const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
-    const limit = this.policy.catalog.limitFor(s.plan, parseOverrides(s.overrides), feature);
+    const limit = this.policy.catalog.limitFor(s.plan, s.limits, feature);
     if (limit !== null && amount > limit) return undefined;
     const view = periodView(period);
     const clock = this.clockOf(s, period, nowMs);
