@@ -290,10 +290,12 @@ export class PgConsume {
     const metaText = meta === undefined ? null : JSON.stringify(meta);
     // Only a keyed consume keeps its fingerprint: it is what a retry is compared with.
     const fp = key === undefined ? null : fingerprint;
-    if (!s.suspended) {
-      const granted = await this.tryGrant(s, feature, amount, key, metaText, nowMs, fp);
-      if (granted) return granted;
-    }
+    // The fast path; it grants nothing when denied, for a stale subject or a repeated key.
+    const grant = s.suspended
+      ? undefined
+      : this.prepareGrant(s, feature, amount, key, metaText, nowMs, fp);
+    const used = grant && (await this.grants.submit(grant.values));
+    if (grant && used !== undefined) return grant.answer(used);
     let stale = 0;
     for (let attempt = 0; ; attempt += 1) {
       const period = this.policy.periods.at(
@@ -362,22 +364,6 @@ export class PgConsume {
         ...(granted ? {} : { reason: s.suspended ? 'suspended' : 'quota_exceeded' }),
       };
     }
-  }
-
-  /** The fast path; undefined when it granted nothing (denied, stale subject or repeated key). */
-  private async tryGrant(
-    s: CachedSubject,
-    feature: string,
-    amount: number,
-    key: string | undefined,
-    metaText: string | null,
-    nowMs: number,
-    fingerprint: string | null,
-  ): Promise<ConsumeResult | undefined> {
-    const grant = this.prepareGrant(s, feature, amount, key, metaText, nowMs, fingerprint);
-    if (grant === undefined) return undefined;
-    const used = await this.grants.submit(grant.values);
-    return used === undefined ? undefined : grant.answer(used);
   }
 
   /** A grant's statement values and its answer; undefined when the amount can never fit. */
