@@ -210,12 +210,15 @@ export class PgConsume {
     });
     const granted = await grantGrouped(this.db, this.groups, prepared, items);
     const rest = items.flatMap((item, i) => (granted[i] === undefined ? [{ item, i }] : []));
-    if (rest.length === 0) return granted.map((result) => ({ ok: true, result: result! }));
-    const decided = await this.many.consumeMany(
-      rest.map((r) => r.item),
-      nowMs,
-    );
-    const out: ItemOutcome<ConsumeResult>[] = granted.map((result) => ({
+    const decided =
+      rest.length === 0
+        ? []
+        : await this.many.consumeMany(
+            rest.map((r) => r.item),
+            nowMs,
+          );
+    // The granted answers, with the transaction's outcomes in the places it decided.
+    const out = granted.map((result): ItemOutcome<ConsumeResult> => ({
       ok: true,
       result: result!,
     }));
