@@ -301,13 +301,7 @@ export class PgConsume {
     if (grant && used !== undefined) return grant.answer(used);
     let stale = 0;
     for (let attempt = 0; ; attempt += 1) {
-      const period = this.policy.periods.at(
-        { timeZone: s.time_zone, anchorMs: s.anchor_ms },
-        nowMs,
-      );
-      const limit = this.policy.catalog.limitFor(s.plan, s.limits, feature);
-      const view = periodView(period);
-      const clock = this.clockOf(s, period, nowMs);
+      const { period, limit, view, clock } = this.standing(s, feature, nowMs);
       const values: unknown[] = [
         s.rid,
         period.startMs,
@@ -369,6 +363,17 @@ export class PgConsume {
     }
   }
 
+  /** Where a consume of the feature stands: the subject's period now, its limit, and the answer's period and clock fields. */
+  private standing(s: CachedSubject, feature: string, nowMs: number) {
+    const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
+    return {
+      period,
+      limit: this.policy.catalog.limitFor(s.plan, s.limits, feature),
+      view: periodView(period),
+      clock: this.clockOf(s, period, nowMs),
+    };
+  }
+
   /** A grant's statement values and its answer; undefined when the amount can never fit. */
   private prepareGrant(
     s: CachedSubject,
@@ -379,11 +384,8 @@ export class PgConsume {
     nowMs: number,
     fingerprint: string | null,
   ): PreparedGrant | undefined {
-    const period = this.policy.periods.at({ timeZone: s.time_zone, anchorMs: s.anchor_ms }, nowMs);
-    const limit = this.policy.catalog.limitFor(s.plan, s.limits, feature);
+    const { period, limit, view, clock } = this.standing(s, feature, nowMs);
     if (limit !== null && amount > limit) return undefined;
-    const view = periodView(period);
-    const clock = this.clockOf(s, period, nowMs);
     return {
       values: [
         s.rid,
