@@ -15,9 +15,12 @@ import {
 import type { PgDb } from './pool.js';
 import type { PgSubjects } from './subjects.js';
 import { oneKeyOf, revokeAudit } from '../sql/key-rules.js';
+import { KeyInfoMemo } from '../key-info-memo.js';
 
 /** The service role: API keys, dashboard sessions and the audit log's reads. */
 export class PgService implements StoreService {
+  private readonly keyInfo = new KeyInfoMemo();
+
   constructor(
     private readonly db: PgDb,
     private readonly subjects: PgSubjects,
@@ -64,7 +67,7 @@ export class PgService implements StoreService {
       { idempotent: true, name: `qc_key_by_hash_${this.db.schema}` },
     );
     const row = res.rows[0];
-    return row ? { ...toApiKeyInfo(row), hash: row.hash } : null;
+    return row ? this.keyInfo.infoOf(row) : null;
   }
 
   async revokeApiKey(idOrPrefix: string, nowMs: number, actor: Actor): Promise<ApiKeyInfo> {
